@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install everything opcache-fleet needs on the controller: Debian packages for the
+# podman lab, a pinned virtualenv, and the containers.podman collection taken from
+# the PyPI "ansible" distribution (Galaxy is not reachable here). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+ANSIBLE_DIST_VERSION=12.3.0   # ships containers.podman matching ansible-core 2.19
+
+need_apt=()
+for cmd in podman runc debootstrap; do
+    command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$cmd")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need_apt[*]} uidmap"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq podman runc debootstrap uidmap >/dev/null
+fi
+
+stamp=.venv/.requirements.sha
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: creating .venv from requirements.txt"
+    "$PY" -m venv .venv
+    .venv/bin/pip install -q -r requirements.txt
+    echo "$want" > "$stamp"
+fi
+
+coll=.collections/ansible_collections/containers/podman
+if [ ! -f "$coll/MANIFEST.json" ]; then
+    echo "setup: extracting containers.podman from ansible==$ANSIBLE_DIST_VERSION"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    .venv/bin/pip download -q --no-deps -d "$tmp" "ansible==$ANSIBLE_DIST_VERSION"
+    mkdir -p .collections
+    .venv/bin/python - "$tmp"/ansible-*.whl .collections <<'PYEOF'
+import sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+prefix = "ansible_collections/containers/podman/"
+with zipfile.ZipFile(wheel) as zf:
+    members = [m for m in zf.namelist() if m.startswith(prefix)]
+    zf.extractall(dest, members)
+print("setup: %d files of containers.podman extracted" % len(members))
+PYEOF
+fi
+echo "setup: ready"
