@@ -1,0 +1,346 @@
+# -*- coding: utf-8 -*-
+"""Pure edits of php.ini text: set and remove directives, keep everything else.
+
+Private to opcache-fleet. Standard library only, Python 3.8+.
+
+Rules (what PHP's ini parser does, and what a careful human would do):
+
+* Comments (``;`` lines, and legacy ``#`` lines) and unrelated lines are kept byte for
+  byte; line endings (LF or CRLF) are kept.
+* ``name = value`` in the global part of the file is an *active* setting. Sections
+  such as ``[opcache]`` or ``[PHP]`` are cosmetic for PHP and count as global;
+  ``[PATH=...]`` and ``[HOST=...]`` sections scope their settings and are never edited
+  (a warning names them).
+* Several active settings of one name: PHP keeps the last one. We update the last one
+  and warn about the others.
+* A commented-out occurrence (``;opcache.x=...``) is left alone; a new setting is put
+  right after it, so the documentation comment stays next to the value.
+* Otherwise a new setting goes to the end of an ``[opcache]`` section when there is
+  one, else to the end of the global part (before the first PATH/HOST section).
+
+Python API::
+
+    set_directives(text, {"opcache.memory_consumption": "256"}, equal=None) -> EditResult
+    remove_directives(text, ["opcache.fast_shutdown"]) -> EditResult
+    settings(text, name) -> [Setting]
+    scan_order_winner([(path, text), ...], name) -> Setting or None
+    files_in_scan_order(php_ini, scan_dirs) -> [path, ...]
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import re
+
+__metaclass__ = type
+
+_SECTION_RE = re.compile(r"^\s*\[([^\]]*)\]")
+_ENTRY_RE = re.compile(r"^(?P<indent>\s*)(?P<name>[^\s=;#\[\]][^=;]*?)(?P<sep>\s*=\s*)(?P<rest>.*)$")
+_COMMENTED_RE = re.compile(r"^\s*[;#][;#\s]*(?P<name>[A-Za-z0-9_.\-]+)\s*=")
+_SAFE_VALUE_RE = re.compile(r"^[A-Za-z0-9_./:+,@%-]+$")
+_KEYWORDS = ("on", "yes", "true", "off", "no", "false", "none", "null")
+
+
+class Setting:
+    """An active ``name = value`` line."""
+
+    __slots__ = ("path", "line", "name", "value", "section")
+
+    def __init__(self, path, line, name, value, section):
+        self.path = path
+        self.line = line          # 1-based line number
+        self.name = name
+        self.value = value        # value as PHP reads it (quotes removed)
+        self.section = section    # section name or None
+
+    def as_dict(self):
+        return {"path": self.path, "line": self.line, "name": self.name,
+                "value": self.value, "section": self.section}
+
+    def __repr__(self):
+        return "Setting(%r, %r, %r)" % (self.path, self.line, self.value)
+
+
+class EditResult:
+    """What an edit did: new ``text``, ``changed``, ``warnings``, per-name ``actions``."""
+
+    __slots__ = ("text", "changed", "warnings", "actions")
+
+    def __init__(self, text, changed, warnings, actions):
+        self.text = text
+        self.changed = changed
+        self.warnings = warnings
+        self.actions = actions
+
+
+def _is_scoped(section):
+    if section is None:
+        return False
+    upper = section.strip().upper()
+    return upper.startswith("PATH=") or upper.startswith("HOST=")
+
+
+def split_value(rest):
+    """Split what follows ``=`` into (value as PHP reads it, value text, trailing text).
+
+    Trailing text is blanks and a ``;`` comment, kept when the value is replaced.
+    """
+    stripped = rest.rstrip("\r\n")
+    eol = rest[len(stripped):]
+    if stripped[:1] in ('"', "'"):
+        quote = stripped[0]
+        i = 1
+        while i < len(stripped):
+            if stripped[i] == "\\" and quote == '"' and i + 1 < len(stripped):
+                i += 2
+                continue
+            if stripped[i] == quote:
+                break
+            i += 1
+        value_text = stripped[:i + 1]
+        inner = stripped[1:i]
+        if quote == '"':
+            inner = inner.replace('\\"', '"')
+        return inner, value_text, stripped[i + 1:] + eol
+    cut = stripped.find(";")
+    if cut < 0:
+        value_text = stripped.rstrip()
+        return value_text, value_text, stripped[len(value_text):] + eol
+    value_text = stripped[:cut].rstrip()
+    return value_text, value_text, stripped[len(value_text):] + eol
+
+
+def render_value(value):
+    """Value text for an ini file: bare when safe, else double-quoted.
+
+    Words such as ``on`` or ``none`` are quoted unless they are the whole boolean
+    vocabulary's intent, because php.ini turns unquoted keywords into "1" or "".
+    """
+    value = "" if value is None else str(value)
+    if value == "":
+        return '""'
+    if _SAFE_VALUE_RE.match(value) and value.lower() not in _KEYWORDS:
+        return value
+    if '"' in value or "\n" in value or "\r" in value:
+        raise ValueError("value %r cannot be written into php.ini (quote or newline)" % (value,))
+    return '"%s"' % value
+
+
+def _lines(text):
+    lines = text.splitlines(True)
+    newline = "\r\n" if (lines and lines[0].endswith("\r\n")) else "\n"
+    return lines, newline
+
+
+def _scan(lines, path=None):
+    """Yield (index, kind, name, section, match) for every line."""
+    section = None
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        sec = _SECTION_RE.match(body)
+        if sec:
+            section = sec.group(1)
+            yield index, "section", None, section, sec
+            continue
+        stripped = body.lstrip()
+        if not stripped:
+            yield index, "blank", None, section, None
+            continue
+        if stripped[0] in ";#":
+            com = _COMMENTED_RE.match(body)
+            yield index, "comment", com.group("name") if com else None, section, com
+            continue
+        entry = _ENTRY_RE.match(body)
+        if entry:
+            yield index, "entry", entry.group("name").strip(), section, entry
+        else:
+            yield index, "other", None, section, None
+
+
+def settings(text, name, path=None, include_scoped=False):
+    """Active settings of ``name`` in ``text`` (global part unless include_scoped)."""
+    lines, _nl = _lines(text)
+    found = []
+    for index, kind, entry_name, section, match in _scan(lines):
+        if kind != "entry" or entry_name != name:
+            continue
+        if _is_scoped(section) and not include_scoped:
+            continue
+        value, _vt, _trail = split_value(match.group("rest"))
+        found.append(Setting(path, index + 1, name, value, section))
+    return found
+
+
+def _default_equal(name, current, wanted):
+    return current == wanted
+
+
+def set_directives(text, values, equal=None, path=None):
+    """Set each ``name: value`` (value already normalised text) in ``text``.
+
+    ``equal(name, current_value, wanted_value)`` decides whether an existing value
+    already says the same (e.g. ``On`` vs ``1``); by default plain string equality.
+    """
+    equal = equal or _default_equal
+    lines, newline = _lines(text)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    warnings, actions = [], []
+    inserts = {}   # index after which to insert -> [line]
+    changed = False
+    scan = list(_scan(lines))
+
+    for name, wanted in values.items():
+        active, scoped, commented = [], [], []
+        for index, kind, entry_name, section, match in scan:
+            if entry_name != name:
+                continue
+            if kind == "entry":
+                (scoped if _is_scoped(section) else active).append((index, match, section))
+            elif kind == "comment" and not _is_scoped(section):
+                commented.append(index)
+        for index, _m, section in scoped:
+            warnings.append("%s: also set in section [%s] at line %d of %s; that value wins "
+                            "for matching scripts/hosts and is not edited"
+                            % (name, section, index + 1, path or "the file"))
+        if active:
+            index, match, _section = active[-1]
+            if len(active) > 1:
+                warnings.append("%s is set %d times in %s (lines %s); PHP uses the last one, "
+                                "line %d, which is the one managed" % (
+                                    name, len(active), path or "the file",
+                                    ", ".join(str(a[0] + 1) for a in active), index + 1))
+            current, _value_text, trailing = split_value(match.group("rest"))
+            if equal(name, current, wanted):
+                actions.append({"name": name, "action": "unchanged", "line": index + 1,
+                                "before": current, "after": current})
+                continue
+            rendered = render_value(wanted)
+            lines[index] = "%s%s%s%s%s" % (match.group("indent"), match.group("name"),
+                                           match.group("sep"), rendered,
+                                           trailing if trailing.strip() else "") + newline
+            changed = True
+            actions.append({"name": name, "action": "updated", "line": index + 1,
+                            "before": current, "after": wanted})
+            continue
+        anchor = commented[-1] if commented else _insert_point(scan, lines)
+        inserts.setdefault(anchor, []).append("%s=%s%s" % (name, render_value(wanted), newline))
+        changed = True
+        actions.append({"name": name, "action": "added", "line": None, "before": None,
+                        "after": wanted})
+
+    if not changed:
+        return EditResult(text, False, warnings, actions)
+    out = []
+    if -1 in inserts:
+        out.extend(inserts[-1])
+    for index, line in enumerate(lines):
+        out.append(line)
+        out.extend(inserts.get(index, []))
+    new_text = "".join(out)
+    return EditResult(new_text, new_text != text, warnings, actions)
+
+
+def _insert_point(scan, lines):
+    """Index of the line after which a new global setting goes (-1: top of file)."""
+    opcache_last = None
+    in_opcache = False
+    last_global = -1
+    for index, kind, _name, section, _match in scan:
+        if kind == "section":
+            if _is_scoped(section):
+                break
+            in_opcache = section.strip().lower() in ("opcache", "zend opcache", "zendopcache")
+            last_global = index
+            if in_opcache:
+                opcache_last = index
+            continue
+        last_global = index
+        if in_opcache and kind in ("entry", "comment", "other"):
+            opcache_last = index
+    if opcache_last is not None:
+        return opcache_last
+    # skip trailing blank lines of the global part: keep them after the new line
+    index = last_global
+    while index >= 0 and not lines[index].strip():
+        index -= 1
+    return index if index >= 0 else last_global
+
+
+def remove_directives(text, names, path=None):
+    """Remove every active global setting of each name; comments stay."""
+    lines, _newline = _lines(text)
+    scan = list(_scan(lines))
+    drop = set()
+    warnings, actions = [], []
+    for name in names:
+        hits = []
+        for index, kind, entry_name, section, match in scan:
+            if kind != "entry" or entry_name != name:
+                continue
+            if _is_scoped(section):
+                warnings.append("%s: also set in section [%s] at line %d of %s; not removed"
+                                % (name, section, index + 1, path or "the file"))
+                continue
+            hits.append((index, split_value(match.group("rest"))[0]))
+        if not hits:
+            actions.append({"name": name, "action": "absent", "line": None, "before": None,
+                            "after": None})
+            continue
+        for index, value in hits:
+            drop.add(index)
+            actions.append({"name": name, "action": "removed", "line": index + 1,
+                            "before": value, "after": None})
+    if not drop:
+        return EditResult(text, False, warnings, actions)
+    new_text = "".join(line for index, line in enumerate(lines) if index not in drop)
+    return EditResult(new_text, True, warnings, actions)
+
+
+def scan_order_winner(files, name):
+    """The setting PHP ends up with for ``name``: the last one in scan order.
+
+    ``files`` is ``[(path, text), ...]`` in the order PHP reads them (php.ini, then the
+    scan directories' ``*.ini`` files sorted by name). Returns a :class:`Setting` or None.
+    """
+    winner = None
+    for path, text in files:
+        found = settings(text, name, path=path)
+        if found:
+            winner = found[-1]
+    return winner
+
+
+def later_settings(files, target_path, name):
+    """Settings of ``name`` in files read after ``target_path`` (they override it)."""
+    later, seen = [], False
+    for path, text in files:
+        if seen:
+            later.extend(settings(text, name, path=path))
+        elif path == target_path:
+            seen = True
+    return later
+
+
+def files_in_scan_order(php_ini, scan_dirs):
+    """Ini files in the order PHP reads them.
+
+    ``php_ini``: the loaded php.ini or None; ``scan_dirs``: a list (or a
+    ``:``-separated string as in PHP_INI_SCAN_DIR). Each directory contributes its
+    ``*.ini`` regular files (symlinks followed) sorted by name, byte order.
+    """
+    order = []
+    if php_ini:
+        order.append(php_ini)
+    if isinstance(scan_dirs, str):
+        scan_dirs = [d for d in scan_dirs.split(os.pathsep) if d]
+    for directory in scan_dirs or []:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape")):
+            full = os.path.join(directory, entry)
+            if entry.endswith(".ini") and os.path.isfile(full):
+                order.append(full)
+    return order
