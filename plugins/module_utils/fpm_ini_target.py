@@ -35,6 +35,11 @@ import glob
 import os
 import re
 
+try:  # the fleet-wide discovery, when present (read-only use)
+    from ansible.module_utils.proc_masters import discover as _fleet_discover
+except ImportError:  # pragma: no cover - fallback below
+    _fleet_discover = None
+
 __metaclass__ = type
 
 OVERRIDE_NAME = "zz-opcache-fleet.ini"
@@ -150,8 +155,46 @@ def default_path(described):
                       "loaded php.ini; give path" % described.get("binary"))
 
 
+def discover_masters(run, proc="/proc"):
+    """Masters described by ``proc_masters.discover`` (systemd Environment= included).
+
+    Returns None when that discovery is unavailable or fails, so the local fallback runs.
+    """
+    if _fleet_discover is None:
+        return None
+
+    def run_command(argv, environ_update=None):
+        return run(argv, environ_update or {})
+
+    try:
+        found = _fleet_discover(run_command, proc_root=proc, overrides={"nginx": False})
+    except Exception:  # noqa: BLE001 - any failure: use the local fallback
+        return None
+    described = []
+    for master in found.get("masters", []):
+        ini = master.get("ini") or {}
+        scan = ini.get("scan_dir") or ""
+        described.append({"pid": master.get("master_pid"), "config": master.get("config"),
+                          "binary": master.get("binary"), "php_version": master.get("php_version"),
+                          "php_ini": ini.get("php_ini"),
+                          "scan_dirs": [d for d in scan.split(os.pathsep) if d],
+                          "additional": list(ini.get("files") or [])})
+    return described
+
+
 def describe_all(run, fpm_config=None, proc="/proc", binaries=None):
     """Describe every running master (or, with none running, every installed binary)."""
+    fleet = discover_masters(run, proc)
+    if fleet:
+        chosen = [d for d in fleet if not fpm_config or d["config"] == fpm_config]
+        if fpm_config and not chosen:
+            raise TargetError("fpm_config: no running php-fpm master uses %r (running: %s)" % (
+                fpm_config, ", ".join(str(d["config"]) for d in fleet)))
+        for item in chosen:
+            if not item["php_version"]:
+                raise TargetError("php_version: could not read the PHP version of master %s (%s)"
+                                  % (item["pid"], item["binary"]))
+        return chosen
     masters = list_masters(proc)
     described = []
     for master in masters:

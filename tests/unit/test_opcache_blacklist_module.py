@@ -19,6 +19,7 @@ def host(tmp_path, monkeypatch):
         'zend_extension=opcache\nopcache.blacklist_filename="%s/opcache*.blacklist"\n' % scan)
     masters = [{"pid": 77, "config": "/etc/php-fpm.conf", "binary": "/usr/sbin/php-fpm", "env": {}}]
     monkeypatch.setattr(fpm_ini_target, "list_masters", lambda proc="/proc": masters)
+    monkeypatch.setattr(fpm_ini_target, "discover_masters", lambda run, proc="/proc": None)
 
     def run_command(self, args, **kwargs):
         if args[-1] == "-v":

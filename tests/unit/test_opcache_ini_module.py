@@ -31,6 +31,7 @@ def host(tmp_path, monkeypatch):
     masters = [{"pid": 812, "config": "/etc/php/8.2/fpm/php-fpm.conf", "binary": "/usr/sbin/php-fpm8.2",
                 "env": {}}]
     monkeypatch.setattr(fpm_ini_target, "list_masters", lambda proc="/proc": masters)
+    monkeypatch.setattr(fpm_ini_target, "discover_masters", lambda run, proc="/proc": None)
     calls = []
 
     def run_command(self, args, **kwargs):
@@ -263,3 +264,17 @@ def test_parse_php_info_text_and_none():
     assert fpm_ini_target.default_path({"scan_dirs": [], "php_ini": "/etc/php.ini"})[0] == "/etc/php.ini"
     with pytest.raises(fpm_ini_target.TargetError):
         fpm_ini_target.default_path({"scan_dirs": [], "php_ini": None, "binary": "/x"})
+
+
+def test_uses_fleet_discovery_when_available(monkeypatch):
+    fake = {"masters": [{"master_pid": 5, "config": "/etc/php-fpm-alt/php-fpm.conf", "binary": "/usr/sbin/php-fpm8.2",
+                         "php_version": "8.2.7", "ini": {"php_ini": "/etc/php-fpm-alt/php.ini",
+                                                         "scan_dir": "/etc/php-fpm-alt/conf.d", "files": []}}]}
+    monkeypatch.setattr(fpm_ini_target, "_fleet_discover", lambda run_command, **kw: fake)
+    target = fpm_ini_target.resolve(lambda argv, env: (1, "", ""))
+    assert target["path"] == "/etc/php-fpm-alt/conf.d/zz-opcache-fleet.ini" and target["pid"] == 5
+
+    def broken(run_command, **kw):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(fpm_ini_target, "_fleet_discover", broken)
+    assert fpm_ini_target.discover_masters(lambda argv, env: (1, "", "")) is None
