@@ -364,6 +364,20 @@ def php_command(binary, opts, extra):
     return argv
 
 
+def _ini_from_location(fs, location):
+    """php.ini a ``-c`` value or PHPRC points to: the file, or in a directory
+    ``php-fpm-fcgi.ini`` then ``php.ini`` (PHP's own search order for the fpm SAPI)."""
+    if not location:
+        return None
+    if fs.is_dir(location):
+        for name in ("php-fpm-fcgi.ini", "php.ini"):
+            candidate = location.rstrip("/") + "/" + name
+            if fs.is_file(candidate):
+                return candidate
+        return None
+    return location
+
+
 def _guess_php_prefix(binary):
     """Compiled PHP prefix from the binary location: /usr/sbin/php-fpm -> /usr."""
     if not binary:
@@ -465,9 +479,7 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     elif info is not None:
         php_ini, scan_dir, files = info["php_ini"], info["scan_dir"], list(info["files"] or [])
     else:
-        php_ini = opts.get("php_ini")
-        if php_ini and fs.is_dir(php_ini):
-            php_ini = php_ini.rstrip("/") + "/php.ini"
+        php_ini = _ini_from_location(fs, opts.get("php_ini") or php_env.get("PHPRC"))
         scan_dir = php_env.get("PHP_INI_SCAN_DIR")
         files = []
         notes.append("master %s: ini files derived without running the binary" % pid)
@@ -707,7 +719,7 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
         for pool in master["pools"]:
             for name, item in sorted(pool["opcache_overrides"].items()):
                 warnings.append(WARN_POOL_OPCACHE % (pool["name"], label, name,
-                                                     "%s[%s] = %s" % (item["via"], name, item["value"])))
+                                                     "%s[%s] = %s" % (item["via"], name, item["value"] or '""')))
             for item in pool["extension_overrides"]:
                 warnings.append(WARN_POOL_EXTENSION % (pool["name"], label, item["directive"],
                                                        item["value"], item["via"]))

@@ -52,3 +52,171 @@ def run_fixture(name, overrides=None, extra=None):
     result = discover(runner, proc_root=os.path.join(base, "proc"),
                       fs_root=os.path.join(base, "root"), overrides=overrides)
     return result, runner
+
+
+# ---------------------------------------------------------------------------------------
+# pure parsers
+
+
+@pytest.mark.parametrize("text, unit", [
+    ("0::/system.slice/php8.2-fpm.service\n", "php8.2-fpm.service"),
+    ("12:pids:/system.slice/x.service\n1:name=systemd:/system.slice/php-fpm.service\n", "php-fpm.service"),
+    ("0::/system.slice/php-fpm@site.service/payload\n", "php-fpm@site.service"),
+    ("0::/init.scope\n", None),
+    ("0::/user.slice/user-0.slice/session-3.scope\n", None),
+    ("garbage\n", None),
+])
+def test_parse_cgroup_unit(text, unit):
+    assert parse_cgroup_unit(text) == unit
+
+
+def test_parse_fpm_argv_forms():
+    opts = parse_fpm_argv(["/usr/sbin/php-fpm8.2", "--nodaemonize", "--fpm-config",
+                           "/etc/php/8.2/fpm/php-fpm.conf", "-c", "/etc/php.ini",
+                           "-d", "opcache.enable=0", "--define=memory_limit=1G", "-dfoo",
+                           "-p/opt/fpm", "--pid=/run/x.pid", "-R"])
+    assert opts == {"config": "/etc/php/8.2/fpm/php-fpm.conf", "prefix": "/opt/fpm",
+                    "php_ini": "/etc/php.ini", "no_ini": False, "pid": "/run/x.pid",
+                    "defines": {"opcache.enable": "0", "memory_limit": "1G", "foo": "1"}}
+    assert parse_fpm_argv(["php-fpm", "-y/etc/a.conf", "-n", "-c"])["config"] == "/etc/a.conf"
+    assert parse_fpm_argv(["php-fpm", "--no-php-ini"])["no_ini"] is True
+
+
+def test_parse_systemctl_show_and_env_file():
+    info = parse_systemctl_show(
+        "ExecStart={ path=/usr/sbin/php-fpm8.2 ; argv[]=/usr/sbin/php-fpm8.2 --nodaemonize "
+        "--fpm-config /etc/php-fpm.conf -c /etc/php.ini ; ignore_errors=no ; start_time=[x] }\n"
+        "Environment=PHP_INI_SCAN_DIR=/etc/php.d \"A=b c\"\n"
+        "EnvironmentFiles=/etc/sysconfig/php-fpm (ignore_errors=yes)\n")
+    assert info["exec_argv"] == ["/usr/sbin/php-fpm8.2", "--nodaemonize", "--fpm-config",
+                                 "/etc/php-fpm.conf", "-c", "/etc/php.ini"]
+    assert info["environment"] == {"PHP_INI_SCAN_DIR": "/etc/php.d", "A": "b c"}
+    assert info["environment_files"] == [{"path": "/etc/sysconfig/php-fpm", "optional": True}]
+    assert parse_systemctl_show("ExecStart=\nEnvironment=\n")["exec_argv"] is None
+    assert parse_env_file("# c\n; c\nexport A=1\nB=\"two words\"\nC='x'\nbroken\n") == {
+        "A": "1", "B": "two words", "C": "x"}
+
+
+def test_parse_php_info_fixture():
+    with open(os.path.join(FIXTURES, "remi", "php-i.txt")) as handle:
+        info = parse_php_info(handle.read())
+    assert info["php_ini"] == "/etc/opt/remi/php81/php.ini"
+    assert info["scan_dir"] == "/etc/opt/remi/php81/php.d"
+    assert info["files"] == ["/etc/opt/remi/php81/php.d/10-opcache.ini",
+                             "/etc/opt/remi/php81/php.d/20-json.ini"]
+    assert info["configure_prefix"] == "/opt/remi/php81/root/usr"
+    assert info["localstatedir"] == "/var/opt/remi/php81"
+    assert info["version"] == "8.1.31"
+    assert info["opcache"]["opcache.enable"] == "On"
+    none = parse_php_info("Loaded Configuration File => (none)\n"
+                          "Scan this dir for additional .ini files => (none)\n"
+                          "Additional .ini files parsed => (none)\n")
+    assert (none["php_ini"], none["scan_dir"], none["files"]) == (None, None, [])
+
+
+def test_php_command_keeps_ini_options():
+    assert php_command("/usr/sbin/php-fpm", {"php_ini": "/etc/php.ini", "defines": {"b": "2", "a": "1"}},
+                       ["-v"]) == ["/usr/sbin/php-fpm", "-c", "/etc/php.ini", "-d", "a=1", "-d", "b=2", "-v"]
+    assert php_command("/x", {"no_ini": True, "php_ini": "/y"}, ["-i"]) == ["/x", "-n", "-i"]
+
+
+def test_list_and_find_masters_in_fake_proc():
+    procs = list_processes(os.path.join(FIXTURES, "remi", "proc"))
+    assert [p["pid"] for p in procs] == [1, 900, 901, 1201, 1202, 1203]
+    masters = find_fpm_masters(procs)
+    assert masters == [{"pid": 1201, "title_config": "/etc/opt/remi/php81/php-fpm.conf",
+                        "title_truncated": False,
+                        "argv": ["php-fpm: master process (/etc/opt/remi/php81/php-fpm.conf)"],
+                        "children": {"www": [1202, 1203]}}]
+    assert list_processes("/definitely/not/proc") == []
+
+
+def test_truncated_title():
+    procs = [{"pid": 5, "ppid": 1, "argv": ["php-fpm: master process (/etc/very/long/pa"]}]
+    (master,) = find_fpm_masters(procs)
+    assert master["title_truncated"] is True
+
+
+# ---------------------------------------------------------------------------------------
+# whole fixtures
+
+
+def test_remi_layout():
+    result, runner = run_fixture("remi")
+    (master,) = result["masters"]
+    assert master["php_prefix"] == "/opt/remi/php81/root/usr"
+    assert master["error_log"] == "/var/opt/remi/php81/log/php-fpm/error.log"
+    assert (master["emergency_restart_threshold"], master["emergency_restart_interval"]) == (10, 60)
+    assert master["systemd_unit"] == "php81-php-fpm.service"
+    assert master["ini"]["files"][0] == "/etc/opt/remi/php81/php.ini"
+    assert master["opcache"]["opcache.blacklist_filename"] == "/etc/opt/remi/php81/php.d/opcache*.blacklist"
+    (pool,) = master["pools"]
+    assert pool["slowlog"] == "/var/opt/remi/php81/log/php-fpm/www-slow.log"
+    assert pool["running_children"] == 2
+    assert result["nginx"]["fastcgi_targets"][0]["via"] == "php-fpm"
+    assert result["warnings"] == []
+
+
+def test_plesk_layout():
+    result, runner = run_fixture("plesk")
+    (master,) = result["masters"]
+    assert master["config"] == "/opt/plesk/php/8.1/etc/php-fpm.conf"
+    assert master["php_prefix"] == "/opt/plesk/php/8.1"
+    assert master["environment"] == {"PHP_INI_SCAN_DIR": "/opt/plesk/php/8.1/etc/php.d",
+                                     "PHPRC": "/opt/plesk/php/8.1/etc"}
+    # -i failed: the ini files come from PHPRC and PHP_INI_SCAN_DIR of the unit
+    assert master["ini"]["php_ini"] == "/opt/plesk/php/8.1/etc/php.ini"
+    assert master["ini"]["files"] == ["/opt/plesk/php/8.1/etc/php.ini",
+                                      "/opt/plesk/php/8.1/etc/php.d/opcache.ini"]
+    example, shop = master["pools"]
+    assert example["listen"] == "/var/www/vhosts/system/example.com/php-fpm.sock"
+    assert example["prefix"] == "/var/www/vhosts/system/example.com"
+    assert example["php_values"]["error_log"] == "/var/www/vhosts/system/example.com/logs/php_error.log"
+    assert example["opcache_overrides"] == {"opcache.enable": {"value": "", "via": "php_value"}}
+    assert example["running_children"] == 1 and shop["running_children"] == 0
+    assert shop["extension_overrides"][0]["value"] == "ioncube_loader_lin_8.1.so"
+    assert [t["pool"] for t in result["nginx"]["fastcgi_targets"]] == ["example.com"]
+    assert [t["target"] for t in result["nginx"]["unmatched_targets"]] == [
+        "unix:/var/www/vhosts/system/legacy.test/php-fpm.sock", "203.0.113.10:9074"]
+    warnings = "\n".join(result["warnings"])
+    assert "emergency_restart_threshold is not set" in warnings
+    assert "GH-23355" in warnings and "GH-23288" in warnings
+    assert "loads extension=ioncube_loader_lin_8.1.so per pool" in warnings
+    # nginx ran with the -c of its running master
+    assert ["/usr/sbin/nginx", "-T", "-c", "/etc/nginx/nginx.conf"] in [c[0] for c in runner.calls]
+
+
+def test_no_commands_no_nginx(tmp_path):
+    result = discover(None, proc_root=os.path.join(FIXTURES, "remi", "proc"),
+                      fs_root=str(tmp_path))
+    (master,) = result["masters"]
+    assert master["php_version"] is None
+    assert master["errors"][0].startswith("cannot read /etc/opt/remi/php81/php-fpm.conf")
+    assert result["nginx"]["present"] is True  # running master seen in /proc
+    assert result["nginx"]["errors"][0].startswith("'/usr/sbin/nginx -T' failed (rc=127)")
+
+
+def test_no_master_at_all(tmp_path):
+    (tmp_path / "proc").mkdir()
+    result = discover(None, proc_root=str(tmp_path / "proc"), fs_root=str(tmp_path))
+    assert result["masters"] == []
+    assert result["nginx"]["present"] is False
+    assert "no running php-fpm master found" in result["warnings"]
+
+
+def test_deleted_binary(tmp_path):
+    proc = tmp_path / "proc" / "42"
+    proc.mkdir(parents=True)
+    (proc / "cmdline").write_bytes(b"php-fpm: master process (/etc/php-fpm.conf)\0")
+    (proc / "stat").write_text("42 (php-fpm) S 1 42 42 0")
+    os.symlink("/usr/sbin/php-fpm (deleted)", str(proc / "exe"))
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "php-fpm.conf").write_text("[www]\nlisten = 127.0.0.1:9000\n")
+    runner = FakeRunner("none")
+    result = discover(runner, proc_root=str(tmp_path / "proc"), fs_root=str(tmp_path),
+                      overrides={"nginx": False})
+    (master,) = result["masters"]
+    assert master["binary"] == "/usr/sbin/php-fpm" and master["binary_deleted"] is True
+    assert not [c for c in runner.calls if c[0][0] == "/usr/sbin/php-fpm"]
+    assert any("was replaced since the master started" in n for n in master["notes"])
+    assert master["error_log"] == "/var/log/php-fpm.log"
