@@ -639,6 +639,34 @@ def _no_run(args, environ_update=None):
     return 127, "", "commands disabled"
 
 
+def find_executable(name):
+    """Absolute path of an executable (``name`` absolute or searched in PATH + sbin dirs)."""
+    if name.startswith("/"):
+        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+    dirs = os.environ.get("PATH", "").split(os.pathsep) + ["/usr/local/sbin", "/usr/local/bin",
+                                                          "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    for directory in dirs:
+        if directory and os.path.isfile(os.path.join(directory, name)) \
+                and os.access(os.path.join(directory, name), os.X_OK):
+            return os.path.join(directory, name)
+    return None
+
+
+def guard_runner(run_command, check_exists=True):
+    """Wrap ``run_command`` so a missing program gives rc 127 instead of an exception
+    (AnsibleModule.run_command would otherwise fail the whole module)."""
+
+    def run(args, environ_update=None):
+        if check_exists and not find_executable(args[0]):
+            return 127, "", "%s: not found" % args[0]
+        try:
+            return run_command(args, environ_update=environ_update)
+        except (OSError, IOError) as exc:
+            return 127, "", str(exc)
+
+    return run
+
+
 def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
     """Discover php-fpm masters, their pools and ini files, and nginx.
 
@@ -649,9 +677,10 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
     ``ini_scan_dir``, ``nginx_binary``, ``nginx`` (false skips nginx).
     Returns ``{masters, nginx, fpm_error_logs, warnings}``.
     """
-    run_command = run_command or _no_run
     overrides = overrides or {}
     fs = HostFS(fs_root)
+    # Programs are only checked on the real host; a test tree has none of them.
+    run_command = guard_runner(run_command or _no_run, check_exists=(fs.root == "/"))
     procs = list_processes(proc_root)
     warnings = []
 

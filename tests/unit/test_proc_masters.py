@@ -220,3 +220,18 @@ def test_deleted_binary(tmp_path):
     assert not [c for c in runner.calls if c[0][0] == "/usr/sbin/php-fpm"]
     assert any("was replaced since the master started" in n for n in master["notes"])
     assert master["error_log"] == "/var/log/php-fpm.log"
+
+
+def test_guard_runner():
+    calls = []
+
+    def boom(args, environ_update=None):
+        calls.append(args)
+        raise OSError(2, "No such file")
+
+    run = proc_masters.guard_runner(boom)
+    assert run(["/definitely/not/php-fpm", "-v"])[0] == 127
+    assert calls == []
+    assert run(["sh", "-c", "true"]) == (127, "", "[Errno 2] No such file")
+    assert proc_masters.find_executable("sh").endswith("/sh")
+    assert proc_masters.find_executable("definitely-not-a-program") is None
