@@ -1,0 +1,264 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# opcache-fleet: reset OPcache of php-fpm masters, fully or per file, and verify it.
+from __future__ import absolute_import, division, print_function
+
+DOCUMENTATION = r"""
+---
+module: opcache_reset
+short_description: Reset OPcache of php-fpm masters (full, files, glob, stale) and verify it
+description:
+  - Resets each selected php-fpm master ONCE (pools of one master share one cache) through a
+    fixed PHP helper run straight through a pool socket, then verifies in later requests.
+  - C(full) calls C(opcache_reset()), then polls until C(restart_pending) is false and
+    C(manual_restarts) went up (or C(last_restart_time)/C(start_time) changed), waiting out
+    in-flight requests up to O(timeout).
+  - C(files), C(glob), C(stale) call C(opcache_invalidate(file, true)) for the cached targets, then
+    check with C(opcache_is_script_cached()) in later requests. C(stale) targets scripts marked
+    C(certain) or C(possible) stale (see M(opcache_status)); its invalidation times are kept in
+    O(helper_dir)/invalidated.json so a second run finds nothing stale.
+  - Fails when verification does not succeed within O(timeout).
+options:
+  mode:
+    description: What to reset.
+    type: str
+    choices: [full, files, glob, stale]
+    default: stale
+  files:
+    description: Absolute script paths for O(mode=files).
+    type: list
+    elements: str
+    default: []
+  patterns:
+    description: Shell patterns matched against cached script paths for O(mode=glob) (C(*) also crosses C(/)).
+    type: list
+    elements: str
+    default: []
+  socket:
+    description: One pool socket as php-fpm's C(listen) writes it. Without it every discovered master is reset.
+    type: str
+  master_pid:
+    description: With O(socket), the master's pid (needed by O(fallback=reload)); without it, select that master.
+    type: int
+  pool:
+    description: With O(socket), pool facts (C(chroot), C(group), C(open_basedir), C(opcache.restrict_api), C(security.limit_extensions)).
+    type: dict
+  masters:
+    description: Discovered masters to reset, by pid or config path. Default all.
+    type: list
+    elements: str
+  timeout:
+    description: Seconds to wait for verification per master.
+    type: float
+    default: 30
+  request_timeout:
+    description: Total deadline of one FastCGI request, seconds.
+    type: float
+    default: 10.0
+  purge_file_cache:
+    description:
+      - With O(mode=full), also empty the configured C(opcache.file_cache) directory first (it survives
+        C(opcache_reset())). Only its C(<system id>/**.bin) files are removed; the module refuses
+        system directories and directories holding anything else.
+    type: bool
+    default: false
+  fallback:
+    description:
+      - C(reload) does a graceful C(systemctl reload <unit>) of a master when FastCGI cannot be used
+        (unit from discovery or /proc/<master_pid>/cgroup), verified by its workers being replaced.
+        Only with O(mode=full).
+    type: str
+    choices: [none, reload]
+    default: none
+  helper_dir:
+    description: Base directory of the temporary helper; outside every document root, not under /tmp.
+    type: path
+    default: /var/lib/opcache-fleet
+  document_roots:
+    description: Document roots the helper must never be placed in (added to those nginx reports).
+    type: list
+    elements: path
+    default: []
+attributes:
+  check_mode:
+    support: full
+    details: Reads status (the temporary helper is written and removed) and reports what would be reset.
+  diff_mode:
+    support: none
+author: opcache-fleet
+"""
+
+EXAMPLES = r"""
+- name: Invalidate only stale scripts on every master
+  opcache_reset:
+    mode: stale
+
+- name: Full reset of every master, verified
+  opcache_reset:
+    mode: full
+    timeout: 60
+
+- name: Invalidate two files through one pool socket
+  opcache_reset:
+    mode: files
+    socket: /run/php/php8.2-fpm.sock
+    files:
+      - /srv/app/releases/a/report.php
+      - /srv/app/releases/b/report.php
+
+- name: Invalidate one release's cached scripts
+  opcache_reset:
+    mode: glob
+    patterns: ['/srv/app/releases/a/*']
+"""
+
+RETURN = r"""
+masters:
+  description: One entry per master, in the order reset.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - master_pid: 812
+      config: /etc/php/8.2/fpm/php-fpm.conf
+      php_version: 8.2.36
+      pools: [www]
+      socket: /run/php/php8.2-fpm.sock
+      mode: stale
+      changed: true
+      verified: true
+      files:
+        - {path: /srv/app/releases/a/report.php, stale: possible, reason: "modified at ...", verdict: not cached}
+      stale_counts: {certain: 0, possible: 1, fresh: 40, unknown: 0}
+      before: {opcache_enabled: true, restart_pending: false, num_cached_scripts: 41, hits: 120, misses: 41,
+               manual_restarts: 0, start_time: 1795711360, last_restart_time: 0, used_memory: 9184224,
+               wasted_memory: 0}
+      after: {num_cached_scripts: 41, manual_restarts: 0}
+      polls: 1
+      verify_seconds: 0.002
+masters_reset:
+  description: Number of masters where something was (or in check mode would be) reset.
+  returned: always
+  type: int
+  sample: 2
+masters_verified:
+  description: Number of masters whose reset was verified.
+  returned: always
+  type: int
+  sample: 2
+failed_masters:
+  description: Masters that could not be reset or verified, with the cause.
+  returned: when a master fails
+  type: list
+  elements: dict
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.opcache_control import ControlError, reload_master, reset_master
+from ansible.module_utils.opcache_helper import HelperError
+from ansible.module_utils.opcache_module import COMMON_ARGS, check_helper_dir, select_targets
+
+FALLBACK_CAUSES = ("ENOENT", "ECONNREFUSED", "EACCES", "timeout", "truncated", "overloaded",
+                   "open_basedir", "opcache.restrict_api", "security.limit_extensions",
+                   "chroot/PrivateTmp", "permissions", "bad_answer")
+
+
+def validate(module):
+    p = module.params
+    if p["mode"] == "files":
+        if not p["files"]:
+            module.fail_json(msg="files is required with mode=files")
+        bad = [f for f in p["files"] if not f.startswith("/")]
+        if bad:
+            module.fail_json(msg="files must be absolute paths, got %s" % ", ".join(repr(b) for b in bad))
+    if p["mode"] == "glob" and not p["patterns"]:
+        module.fail_json(msg="patterns is required with mode=glob")
+    if p["mode"] != "files" and p["files"]:
+        module.fail_json(msg="files is only used with mode=files, got mode=%s" % p["mode"])
+    if p["mode"] != "glob" and p["patterns"]:
+        module.fail_json(msg="patterns is only used with mode=glob, got mode=%s" % p["mode"])
+    if p["purge_file_cache"] and p["mode"] != "full":
+        module.fail_json(msg="purge_file_cache=true requires mode=full, got mode=%s" % p["mode"])
+    if p["fallback"] == "reload" and p["mode"] != "full":
+        module.fail_json(msg="fallback=reload requires mode=full, got mode=%s" % p["mode"])
+    if p["timeout"] <= 0 or p["request_timeout"] <= 0:
+        module.fail_json(msg="timeout and request_timeout must be positive, got %s and %s"
+                         % (p["timeout"], p["request_timeout"]))
+    check_helper_dir(module)
+
+
+def reset_one(module, target):
+    p = module.params
+    try:
+        return reset_master(target, p["mode"], files=p["files"], patterns=p["patterns"],
+                            check_mode=module.check_mode, timeout=p["timeout"],
+                            request_timeout=p["request_timeout"], purge=p["purge_file_cache"],
+                            helper_dir=p["helper_dir"])
+    except (ControlError, HelperError) as exc:
+        if p["fallback"] != "reload" or exc.cause not in FALLBACK_CAUSES:
+            raise
+        entry = {"master_pid": target.get("master_pid"), "config": target.get("config"),
+                 "pools": target.get("pool_names"), "sockets": target.get("sockets"), "mode": "full",
+                 "fastcgi_error": str(exc), "files": []}
+        if module.check_mode:
+            entry.update(changed=True, verified=None, fallback="reload (check mode: not run)")
+            return entry
+
+        def run(argv):
+            return module.run_command(argv)
+
+        info = reload_master(target, run, timeout=p["timeout"])
+        entry.update(changed=True, verified=info["verified"], fallback="reload", reload=info)
+        if not info["verified"]:
+            raise ControlError("master %s: systemctl reload %s ran but the workers were not replaced "
+                               "within %ss" % (target.get("master_pid"), info["unit"], p["timeout"]),
+                               "verify_timeout", {"result": entry})
+        return entry
+
+
+def main():
+    spec = dict(COMMON_ARGS)
+    spec.update(
+        mode=dict(type="str", default="stale", choices=["full", "files", "glob", "stale"]),
+        files=dict(type="list", elements="str", default=[]),
+        patterns=dict(type="list", elements="str", default=[]),
+        timeout=dict(type="float", default=30.0),
+        purge_file_cache=dict(type="bool", default=False),
+        fallback=dict(type="str", default="none", choices=["none", "reload"]),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by={"pool": "socket"})
+    validate(module)
+    started = time.monotonic()
+    targets, warnings = select_targets(module)
+    results, failed = [], []
+    for target in targets:
+        try:
+            results.append(reset_one(module, target))
+        except (ControlError, HelperError) as exc:
+            partial = getattr(exc, "details", {}).get("result") if hasattr(exc, "details") else None
+            failed.append({"master_pid": target.get("master_pid"), "config": target.get("config"),
+                           "sockets": target.get("sockets"), "cause": exc.cause, "msg": str(exc),
+                           "result": partial})
+    for w in warnings:
+        module.warn(w)
+    for r in results:
+        for w in r.get("warnings", []):
+            module.warn(w)
+    result = dict(
+        changed=any(r.get("changed") for r in results) or any(
+            (f.get("result") or {}).get("changed") for f in failed),
+        masters=results,
+        masters_reset=sum(1 for r in results if r.get("changed")),
+        masters_verified=sum(1 for r in results if r.get("changed") and r.get("verified")),
+        elapsed=round(time.monotonic() - started, 4),
+    )
+    if failed:
+        result["failed_masters"] = failed
+        module.fail_json(msg="; ".join(f["msg"] for f in failed), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
