@@ -201,3 +201,29 @@ def glob_matches(pattern, path):
         if not fnmatch.fnmatchcase(name, pat):
             return False
     return True
+
+
+def path_for_glob(pattern, stem="opcache-fleet"):
+    """A file name that ``pattern`` (opcache.blacklist_filename) matches, for our entries.
+
+    A plain path is used as is; ``/etc/php.d/opcache*.blacklist`` gives
+    ``/etc/php.d/opcache-fleet.blacklist``; ``/etc/bl/*.blacklist`` gives
+    ``/etc/bl/opcache-fleet.blacklist``. None when no sensible name exists (wildcards in
+    the directory part, character classes).
+    """
+    if not pattern or not pattern.startswith("/"):
+        return None
+    directory, base = posixpath.split(pattern)
+    if any(c in directory for c in "*?["):
+        return None
+    if not any(c in base for c in "*?["):
+        return pattern
+    if "[" in base:
+        return None
+    if base.startswith("*"):
+        name = stem + base[1:]
+    else:
+        name = base.replace("*", "-" + stem.split("-")[-1], 1)
+    name = name.replace("*", "").replace("?", "x")
+    candidate = posixpath.join(directory, name)
+    return candidate if glob_matches(pattern, candidate) else None

@@ -31,8 +31,14 @@ options:
   path:
     description:
       - The blacklist file. Created (mode C(0644), owner root) when missing; its directory must exist.
+      - "Default: a file named by the effective C(opcache.blacklist_filename) of the master
+        (O(fpm_config) selects it when several run): that path itself when it has no wildcard,
+        else the glob with its C(*) filled in, C(/etc/php.d/opcache*.blacklist) giving
+        C(/etc/php.d/opcache-fleet.blacklist). Fails when the master has no blacklist glob."
     type: path
-    required: true
+  fpm_config:
+    description: Only consider the running php-fpm master with this main config file.
+    type: str
   entries:
     description: Absolute paths or patterns, one per line in the file.
     type: list
@@ -146,7 +152,8 @@ diff:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.blacklist_file import check_entries, edit, glob_matches, read_entries
+from ansible.module_utils.blacklist_file import (
+    check_entries, edit, glob_matches, path_for_glob, read_entries)
 from ansible.module_utils.fpm_ini_target import TargetError, describe_all
 from ansible.module_utils.php_ini_file import files_in_scan_order, scan_order_winner
 from ansible.module_utils.managed_file import ManagedFileError, read_text, write_text
@@ -159,7 +166,7 @@ def _effective_globs(module):
 
     found = []
     try:
-        described = describe_all(run)
+        described = describe_all(run, fpm_config=module.params["fpm_config"])
     except TargetError as exc:
         module.warn("blacklist_filename: could not discover php-fpm: %s" % exc)
         return found
@@ -180,7 +187,7 @@ def _effective_globs(module):
 def run_module(module):
     params = module.params
     path = params["path"]
-    if not os.path.isabs(path):
+    if path is not None and not os.path.isabs(path):
         module.fail_json(msg="path: %r is not an absolute path" % path)
     entries, errors, warnings = check_entries(params["entries"])
     if errors:
@@ -196,6 +203,18 @@ def run_module(module):
                   "set_in": "blacklist_filename parameter"}]
     else:
         globs = _effective_globs(module)
+    if path is None:
+        patterns = sorted(set(g["blacklist_filename"] for g in globs))
+        if len(patterns) != 1 or not patterns[0]:
+            module.fail_json(msg="path: not given and the effective opcache.blacklist_filename does not "
+                                 "name one file (%s); give path, fpm_config or set the glob with "
+                                 "opcache_ini first" % (", ".join("%r (%s)" % (g["blacklist_filename"], g["config"])
+                                                                  for g in globs) or "no php-fpm master found"),
+                             blacklist_filenames=globs)
+        path = path_for_glob(patterns[0])
+        if path is None:
+            module.fail_json(msg="path: cannot derive a file name from opcache.blacklist_filename %r; "
+                                 "give path" % patterns[0], blacklist_filenames=globs)
     for item in globs:
         item["matches"] = bool(item["blacklist_filename"]) and glob_matches(item["blacklist_filename"], path)
     loaded = any(item["matches"] for item in globs) if globs else None
@@ -241,7 +260,8 @@ def run_module(module):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type="path", required=True),
+            path=dict(type="path"),
+            fpm_config=dict(type="str"),
             entries=dict(type="list", elements="str", default=[]),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             exclusive=dict(type="bool", default=False),

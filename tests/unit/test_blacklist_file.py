@@ -89,3 +89,12 @@ def test_glob_matches():
     assert not bf.glob_matches("/etc/php.d/*.blacklist", "/etc/php.d/.hidden.blacklist")
     assert bf.glob_matches("/etc/php.d/opcache-default.blacklist", "/etc/php.d/opcache-default.blacklist")
     assert not bf.glob_matches("", "/x")
+
+
+def test_path_for_glob():
+    assert bf.path_for_glob("/etc/php.d/opcache*.blacklist") == "/etc/php.d/opcache-fleet.blacklist"
+    assert bf.path_for_glob("/etc/bl/*.blacklist") == "/etc/bl/opcache-fleet.blacklist"
+    assert bf.path_for_glob("/etc/php.d/opcache-default.blacklist") == "/etc/php.d/opcache-default.blacklist"
+    assert bf.path_for_glob("/etc/*/x.blacklist") is None
+    assert bf.path_for_glob("/etc/[ab].blacklist") is None
+    assert bf.path_for_glob("relative*.txt") is None

@@ -159,3 +159,15 @@ def test_write_failure(host, capsys, monkeypatch):
     monkeypatch.setattr(opcache_blacklist, "write_text", boom)
     result = run(capsys, {"path": host["path"], "entries": ["/srv/a.php"]})
     assert result["failed"] and "cannot write" in result["msg"]
+
+
+def test_default_path_from_glob(host, capsys):
+    result = run(capsys, {"entries": ["/srv/a.php"]})
+    assert result["path"] == str(host["scan"] / "opcache-fleet.blacklist") and result["loaded"]
+
+
+def test_default_path_needs_glob(host, capsys):
+    result = run(capsys, {"entries": ["/srv/a.php"], "blacklist_filename": ""})
+    assert result["failed"] and "does not name one file" in result["msg"]
+    result = run(capsys, {"entries": ["/srv/a.php"], "blacklist_filename": "/etc/*/x.blacklist"})
+    assert result["failed"] and "cannot derive" in result["msg"]
