@@ -5,6 +5,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
+from ansible.module_utils import opcache_helper
 from ansible.module_utils.opcache_control import explicit_target, targets_from_discovery
 
 COMMON_ARGS = dict(
@@ -56,7 +57,7 @@ def check_helper_dir(module):
     d = module.params["helper_dir"]
     if not os.path.isabs(d):
         module.fail_json(msg="helper_dir must be an absolute path, got %r" % d)
-    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+    for tmp in opcache_helper.PRIVATE_TMP_DIRS:
         if d == tmp or d.startswith(tmp + "/"):
             module.fail_json(msg="helper_dir=%s is under %s, which systemd PrivateTmp hides from php-fpm; "
                                  "use a directory such as /var/lib/opcache-fleet" % (d, tmp))
