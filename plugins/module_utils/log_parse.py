@@ -1,0 +1,491 @@
+# -*- coding: utf-8 -*-
+# Copyright: opcache-fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Prefix stripping, record splitting and timestamp parsing for nginx, php-fpm and
+kernel log lines as they are found in the wild (private helper of fpm_evidence).
+
+Standard library only, Python 3.8+. Nothing here does I/O.
+
+The parsing model: a *physical line* may hold one or several *records* (glued
+lines); every record may wear any number of transport prefixes (docker compose
+``svc_1 | ``, CRI ``<iso> stdout F ``, ``docker logs -t`` ISO stamps, BSD syslog,
+RFC 5424, journald short-iso, dmesg uptime stamps) before its own header (nginx
+``2024/01/31 12:00:00 [error] 1#1: *5``, php-fpm ``[31-Jan-2024 12:00:00] WARNING:``,
+PHP 5.3-era ``Jan 31 12:00:00.123456 [WARNING]``). ``parse_record`` peels all of it
+and returns a :class:`Record` with the body kind, the message and the best timestamp.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import calendar
+import datetime
+import re
+import time
+
+__all__ = [
+    "Record", "TimeContext", "parse_record", "split_records", "format_ts",
+    "parse_window_time", "parse_window", "normalize_upstream", "parse_nginx_context",
+]
+
+MONTHS = {
+    "Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
+    "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12,
+}
+_MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_ISO = (r"(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?"
+        r"(?:Z|[+-]\d\d:?\d\d)?)")
+
+# --- transport prefixes -------------------------------------------------------
+# docker compose: "php74_1        | ", "php-fpm-mailcow_1    | ", "web-1  | "
+_RE_COMPOSE = re.compile(r"(?P<svc>[A-Za-z0-9][\w.\-]{0,80}?)\s*\| ?")
+# ISO stamp first: CRI ("... stdout F "), docker logs -t, rsyslog RFC3339, journald short-iso
+_RE_ISO_PREFIX = re.compile(
+    _ISO + r"\s+(?:(?P<stream>stdout|stderr)\s+(?:[FP]\s+)?"
+    r"|(?P<host>[^\s\[]+)\s+(?P<tag>[^\s:\[\]]+)(?:\[(?P<pid>\d+)\])?:\s"
+    r"|)")
+# RFC 5424: "<165>1 2003-10-11T22:14:15.003Z host app procid msgid [sd] msg"
+_RE_RFC5424 = re.compile(
+    r"(?:<\d{1,3}>)?1 " + _ISO + r" (?P<host>\S+) (?P<tag>\S+) (?P<pid>\S+) \S+ "
+    r"(?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?")
+# BSD syslog / journald short / short-precise: "Apr 12 14:54:39 host php-fpm[812]: "
+# (journalctl prints an empty host as two spaces)
+_RE_BSD = re.compile(
+    r"(?:<\d{1,3}>)?(?P<mon>" + _MON + r") +(?P<day>\d\d?) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)?"
+    r" +(?:(?P<host>[^\s\[]+) +)?(?P<tag>[^\s:\[\]]+)(?:\[(?P<pid>\d+)\])?: ?")
+# dmesg: "[12345.678901] ", dmesg -T: "[Wed Jan 31 12:00:00 2024] "
+_RE_DMESG = re.compile(r"\[\s*(?P<up>\d+\.\d+)\] ?")
+_RE_DMESG_T = re.compile(
+    r"\[(?:[A-Z][a-z]{2} )?(?P<mon>" + _MON + r") +(?P<day>\d\d?) (?P<hms>\d\d:\d\d:\d\d) (?P<year>\d{4})\] ?")
+_RE_ZONE_END = re.compile(r"[+-]\d\d:?\d\d$")
+
+# --- record headers -----------------------------------------------------------
+_RE_NGINX = re.compile(
+    r"(?P<y>\d{4})/(?P<mo>\d\d)/(?P<d>\d\d) (?P<hms>\d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] "
+    r"(?P<pid>\d+)#(?P<tid>\d+): (?:\*(?P<conn>\d+) )?")
+_RE_FPM = re.compile(
+    r"\[(?P<d>\d\d)-(?P<mon>" + _MON + r")-(?P<y>\d{4}) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)?\] +"
+    r"(?:(?P<level>[A-Z]+): +)?(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+_RE_FPM53 = re.compile(
+    r"(?P<mon>" + _MON + r") +(?P<d>\d\d?) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)? "
+    r"\[(?P<level>[A-Z]+)\] +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+_RE_FPM_BRACKET = re.compile(
+    r"\[(?P<level>DEBUG|NOTICE|WARNING|ERROR|ALERT|SYSTEM)\] +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+_RE_FPM_BARE = re.compile(
+    r"(?P<level>DEBUG|NOTICE|WARNING|ERROR|ALERT): +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+
+# Where a new record can start inside a physical line (glued records).
+_RE_GLUE = re.compile(
+    r"(?<=.)(?="
+    r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: "
+    r"|\[\d\d-" + _MON + r"-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?\] +(?:[A-Z]+: |\[pool )"
+    r"|" + _MON + r" +\d\d? \d\d:\d\d:\d\d\.\d+ \[[A-Z]+\] "
+    r"|\[\s*\d+\.\d{6}\] \S+\[\d+\]"
+    r")")
+_GLUE_HINTS = ("] ", "#")
+
+# nginx trailing context: ", client: X, server: Y, request: "...", upstream: "...", host: "..."
+_RE_NGX_FIELD = re.compile(
+    r", (?P<key>client|server|request|subrequest|upstream|host|referrer|login): "
+    r"(?:\"(?P<q>(?:[^\"\\]|\\.)*)(?:\"|$)|(?P<v>[^,]*))")
+_RE_REQUEST = re.compile(r"(?P<method>[A-Z][A-Z_\-]{0,19}) (?P<uri>\S*)(?: (?P<proto>HTTP/[\d.]+))?")
+
+
+class Record(object):
+    """One log record, transport prefixes removed.
+
+    kind: 'nginx', 'php-fpm' or 'other' (kernel/syslog/unknown: the kernel and coredump
+    signatures are tried on it).
+    """
+
+    __slots__ = ("kind", "message", "level", "ts", "ts_source", "fields", "tag", "tag_pid",
+                 "container", "truncated")
+
+    def __init__(self):
+        self.kind = "other"
+        self.message = ""
+        self.level = None
+        self.ts = None          # epoch seconds (float) or None
+        self.ts_source = None   # 'record', 'prefix-zoned', 'syslog', 'dmesg'
+        self.fields = {}
+        self.tag = None         # syslog tag ("kernel", "php-fpm", "systemd-coredump"...)
+        self.tag_pid = None
+        self.container = None
+        self.truncated = False
+
+
+class TimeContext(object):
+    """How to turn stamps into epoch seconds.
+
+    Stamps without a zone are *local time of the host* (nginx and php-fpm write local
+    time); they are converted with the process' local zone (``TZ``), cached per minute.
+    ``ref_epoch`` anchors years for stamps that have none (BSD syslog, PHP 5.3 fpm):
+    a stamp more than a day after the reference belongs to the previous year.
+    ``boot_time`` converts dmesg uptime stamps; without it they stay undated.
+    """
+
+    def __init__(self, ref_epoch=None, boot_time=None):
+        self.ref_epoch = time.time() if ref_epoch is None else float(ref_epoch)
+        ref = time.localtime(self.ref_epoch)
+        self.ref_year = ref.tm_year
+        self.ref_md = (ref.tm_mon, ref.tm_mday)
+        self.boot_time = boot_time
+        self._minute_cache = {}
+
+    def local(self, y, mo, d, hh, mi, ss, frac=0.0):
+        key = (y, mo, d, hh, mi)
+        base = self._minute_cache.get(key)
+        if base is None:
+            if len(self._minute_cache) > 4096:
+                self._minute_cache.clear()
+            try:
+                base = time.mktime((y, mo, d, hh, mi, 0, 0, 0, -1))
+            except (OverflowError, ValueError):
+                return None
+            self._minute_cache[key] = base
+        return base + ss + frac
+
+    def year_for(self, mo, d):
+        y = self.ref_year
+        if (mo, d) > self.ref_md:
+            # more than ~a day in the future relative to the reference: last year
+            rm, rd = self.ref_md
+            if mo > rm or d > rd + 1:
+                y -= 1
+        return y
+
+
+def _frac(s):
+    if not s:
+        return 0.0
+    try:
+        return float("0." + s[1:])
+    except ValueError:
+        return 0.0
+
+
+def _hms(s):
+    return int(s[0:2]), int(s[3:5]), int(s[6:8])
+
+
+def parse_iso(s, tctx=None):
+    """ISO 8601 / RFC 3339 stamp -> epoch seconds. No zone means local time."""
+    m = re.match(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)([.,]\d+)?)?\s*(Z|[+-]\d\d:?\d\d)?$", s.strip())
+    if not m:
+        return None
+    y, mo, d, hh, mi = (int(m.group(i)) for i in range(1, 6))
+    ss = int(m.group(6) or 0)
+    frac = _frac(m.group(7).replace(",", ".")) if m.group(7) else 0.0
+    zone = m.group(8)
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mi < 60 and ss < 62):
+        return None
+    if zone is None:
+        tctx = tctx or TimeContext()
+        return tctx.local(y, mo, d, hh, mi, ss, frac)
+    try:
+        base = calendar.timegm((y, mo, d, hh, mi, ss, 0, 0, 0))
+    except (OverflowError, ValueError):
+        return None
+    if zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        z = zone[1:].replace(":", "")
+        base -= sign * (int(z[:2]) * 3600 + int(z[2:4]) * 60)
+    return base + frac
+
+
+def format_ts(epoch):
+    """Epoch seconds -> ISO 8601 with the host's local offset (seconds precision,
+    microseconds kept when present)."""
+    if epoch is None:
+        return None
+    dt = datetime.datetime.fromtimestamp(epoch).astimezone()
+    if dt.microsecond:
+        return dt.isoformat(timespec="microseconds")
+    return dt.isoformat(timespec="seconds")
+
+
+def split_records(line):
+    """Split one physical line into its records (glued lines), as a list of str."""
+    if len(line) < 40 or not any(h in line[1:] for h in _GLUE_HINTS):
+        return [line]
+    cuts = [m.start() for m in _RE_GLUE.finditer(line)]
+    if not cuts:
+        return [line]
+    out = []
+    prev = 0
+    for c in cuts:
+        piece = line[prev:c]
+        if piece.strip():
+            out.append(piece.rstrip())
+        prev = c
+    out.append(line[prev:])
+    return out
+
+
+def _strip_prefixes(s, rec, tctx):
+    """Peel transport prefixes; returns the remaining text. Fills rec.ts with a
+    prefix stamp (zone-aware beats zoneless) and rec.tag/tag_pid/container."""
+    prefix_ts = None
+    prefix_src = None
+    for _ in range(6):
+        c0 = s[:1]
+        if not c0:
+            break
+        if c0.isdigit():
+            m = _RE_ISO_PREFIX.match(s)
+            if m and m.end() < len(s):
+                iso = m.group("iso")
+                ts = parse_iso(iso, tctx)
+                if ts is not None:
+                    zoned = iso.endswith("Z") or bool(_RE_ZONE_END.search(iso))
+                    if prefix_ts is None or zoned:
+                        prefix_ts = ts
+                        prefix_src = "prefix-zoned" if zoned else "syslog"
+                if m.group("tag"):
+                    rec.tag = m.group("tag")
+                    rec.tag_pid = m.group("pid")
+                s = s[m.end():]
+                continue
+        if c0 == "<" or (c0 == "1" and s[1:2] == " "):
+            m = _RE_RFC5424.match(s)
+            if m:
+                ts = parse_iso(m.group("iso"), tctx)
+                if ts is not None:
+                    prefix_ts, prefix_src = ts, "prefix-zoned"
+                rec.tag = m.group("tag")
+                pid = m.group("pid")
+                rec.tag_pid = pid if pid.isdigit() else None
+                s = s[m.end():]
+                continue
+        if c0 in "JFMASOND<":
+            m = _RE_BSD.match(s)
+            if m:
+                if prefix_ts is None:
+                    mo = MONTHS[m.group("mon")]
+                    d = int(m.group("day"))
+                    hh, mi, ss = _hms(m.group("hms"))
+                    ts = tctx.local(tctx.year_for(mo, d), mo, d, hh, mi, ss, _frac(m.group("frac")))
+                    if ts is not None:
+                        prefix_ts, prefix_src = ts, "syslog"
+                rec.tag = m.group("tag")
+                rec.tag_pid = m.group("pid")
+                s = s[m.end():]
+                continue
+        if c0 == "[":
+            m = _RE_DMESG.match(s)
+            if m:
+                if prefix_ts is None and tctx.boot_time is not None:
+                    prefix_ts, prefix_src = tctx.boot_time + float(m.group("up")), "dmesg"
+                if rec.tag is None:
+                    rec.tag = "kernel"
+                s = s[m.end():]
+                continue
+            m = _RE_DMESG_T.match(s)
+            if m:
+                if prefix_ts is None:
+                    mo = MONTHS[m.group("mon")]
+                    hh, mi, ss = _hms(m.group("hms"))
+                    prefix_ts = tctx.local(int(m.group("year")), mo, int(m.group("day")), hh, mi, ss)
+                    prefix_src = "syslog"
+                if rec.tag is None:
+                    rec.tag = "kernel"
+                s = s[m.end():]
+                continue
+        if c0 == "k" and s.startswith("kernel: "):
+            rec.tag = "kernel"
+            s = s[8:]
+            continue
+        if c0.isalnum() and "|" in s[:90]:
+            m = _RE_COMPOSE.match(s)
+            if m:
+                rec.container = m.group("svc")
+                s = s[m.end():]
+                continue
+        break
+    if prefix_ts is not None:
+        rec.ts = prefix_ts
+        rec.ts_source = prefix_src
+    return s
+
+
+def parse_record(text, tctx=None):
+    """Parse one record (str, no newline) into a :class:`Record`."""
+    tctx = tctx or TimeContext()
+    rec = Record()
+    s = _strip_prefixes(text, rec, tctx)
+    c0 = s[:1]
+    m = None
+    if c0.isdigit():
+        m = _RE_NGINX.match(s)
+        if m:
+            rec.kind = "nginx"
+            rec.level = m.group("level")
+            f = rec.fields
+            f["nginx_pid"] = int(m.group("pid"))
+            if m.group("conn"):
+                f["connection"] = int(m.group("conn"))
+            hh, mi, ss = _hms(m.group("hms"))
+            ts = tctx.local(int(m.group("y")), int(m.group("mo")), int(m.group("d")), hh, mi, ss)
+            _set_record_ts(rec, ts)
+            rec.message = s[m.end():]
+            return rec
+    elif c0 == "[":
+        m = _RE_FPM.match(s)
+        if m:
+            rec.kind = "php-fpm"
+            rec.level = m.group("level")
+            hh, mi, ss = _hms(m.group("hms"))
+            ts = tctx.local(int(m.group("y")), MONTHS[m.group("mon")], int(m.group("d")), hh, mi, ss,
+                            _frac(m.group("frac")))
+            _set_record_ts(rec, ts)
+            rec.message = s[m.end():]
+            return rec
+        m = _RE_FPM_BRACKET.match(s)
+        if m:
+            rec.kind = "php-fpm"
+            rec.level = m.group("level")
+            rec.message = s[m.end():]
+            return rec
+        if s.startswith("[pool "):
+            rec.kind = "php-fpm"
+            rec.message = s
+            return rec
+    elif c0 in "JFMASOND":
+        m = _RE_FPM53.match(s)
+        if m:
+            rec.kind = "php-fpm"
+            rec.level = m.group("level")
+            mo = MONTHS[m.group("mon")]
+            d = int(m.group("d"))
+            hh, mi, ss = _hms(m.group("hms"))
+            ts = tctx.local(tctx.year_for(mo, d), mo, d, hh, mi, ss, _frac(m.group("frac")))
+            _set_record_ts(rec, ts)
+            rec.message = s[m.end():]
+            return rec
+        m = _RE_FPM_BARE.match(s)
+        if m:
+            rec.kind = "php-fpm"
+            rec.level = m.group("level")
+            rec.message = s[m.end():]
+            return rec
+    rec.message = s
+    return rec
+
+
+def _set_record_ts(rec, ts):
+    # A zone-aware transport stamp is exact; otherwise the record's own local stamp wins.
+    if ts is not None and rec.ts_source != "prefix-zoned":
+        rec.ts = ts
+        rec.ts_source = "record"
+
+
+def quick_timestamp(text, tctx):
+    """Timestamp of a line (or None), used to skip whole chunks outside the window."""
+    try:
+        return parse_record(text, tctx).ts
+    except Exception:  # pragma: no cover - defensive: never let a stamp probe stop a scan
+        return None
+
+
+# --- nginx helpers ----------------------------------------------------------------
+
+def parse_nginx_context(message):
+    """Split an nginx error message into (text, fields) where fields holds client,
+    server, request (raw), method, path, uri, upstream, host, referrer when present.
+    Tolerates truncated lines (nginx cuts records at 2 KiB) and quotes in requests."""
+    fields = {}
+    idx = message.find(", client: ")
+    if idx < 0:
+        return message, fields
+    text = message[:idx]
+    ctx = message[idx:]
+    for m in _RE_NGX_FIELD.finditer(ctx):
+        key = m.group("key")
+        val = m.group("q") if m.group("q") is not None else m.group("v")
+        if val is None:
+            continue
+        if key in fields:
+            continue
+        fields[key] = val
+    req = fields.get("request")
+    if req:
+        rm = _RE_REQUEST.match(req)
+        if rm:
+            fields["method"] = rm.group("method")
+            uri = rm.group("uri")
+            fields["uri"] = uri
+            fields["path"] = uri.split("?", 1)[0]
+    if "upstream" in fields:
+        fields["upstream_target"] = normalize_upstream(fields["upstream"])
+    return text, fields
+
+
+def normalize_upstream(value):
+    """'fastcgi://unix:/run/php/x.sock:' -> 'unix:/run/php/x.sock';
+    'fastcgi://127.0.0.1:9000' -> '127.0.0.1:9000'; '/run/php/x.sock' -> 'unix:/run/php/x.sock';
+    'http://10.0.0.1:8080/path' -> '10.0.0.1:8080'."""
+    if value is None:
+        return None
+    v = value.strip().strip('"')
+    m = re.match(r"[a-z][a-z0-9+.\-]*://", v)
+    if m:
+        v = v[m.end():]
+    if v.startswith("/"):
+        v = "unix:" + v
+    if v.startswith("unix:"):
+        path = v[5:]
+        # nginx prints "unix:/path:" (fastcgi) or "unix:/path:/uri" (http)
+        c = path.find(":")
+        if c >= 0:
+            path = path[:c]
+        return "unix:" + path
+    if v.startswith("["):   # [::1]:9000/uri
+        end = v.find("]")
+        rest = v[end + 1:]
+        port = re.match(r":\d+", rest)
+        return v[:end + 1] + (port.group(0) if port else "")
+    return v.split("/", 1)[0]
+
+
+# --- window ---------------------------------------------------------------------
+
+_RE_REL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.I)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_window_time(value, now=None, name="since"):
+    """'all'/None/'' -> None; '2h', '3d', '30m' -> now - delta; ISO 8601 (zone optional,
+    local time when absent) or epoch number -> epoch. Raises ValueError naming the
+    parameter and the value."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    v = str(value).strip()
+    if v == "" or v.lower() in ("all", "none", "any"):
+        return None
+    now = time.time() if now is None else now
+    if v.lower() == "now":
+        return now
+    m = _RE_REL.match(v)
+    if m and m.group(2):
+        return now - float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if re.match(r"^\d{9,11}(\.\d+)?$", v):
+        return float(v)
+    ts = parse_iso(v)
+    if ts is None and re.match(r"^\d{4}-\d\d-\d\d$", v):
+        ts = parse_iso(v + "T00:00:00")
+    if ts is None:
+        raise ValueError(
+            "%s must be 'all', a relative age like '2h', '3d' or '30m', or an ISO 8601 time; got %r"
+            % (name, value))
+    return ts
+
+
+def parse_window(since="24h", until=None, now=None):
+    """Returns (since_epoch_or_None, until_epoch_or_None); ValueError on bad input."""
+    now = time.time() if now is None else now
+    s = parse_window_time(since, now, "since")
+    u = parse_window_time(until, now, "until")
+    if s is not None and u is not None and s > u:
+        raise ValueError("since (%s) is after until (%s)" % (since, until))
+    return s, u

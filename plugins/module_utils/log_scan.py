@@ -1,0 +1,823 @@
+# -*- coding: utf-8 -*-
+# Copyright: opcache-fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Streaming, read-only, bounded-memory scan of log files for crash evidence
+(private helper of fpm_evidence).
+
+How it stays fast (see shared/design/ARCHITECTURE.md, "scanning big logs"):
+
+* files are read in 1 MiB binary chunks; per chunk, a few coarse literals
+  (log_signatures.SCAN_LITERALS, chosen per file by sniffing its head) are located
+  with ``bytes.find``; only the lines around the hits are decoded, split into
+  records (glued lines), stripped of prefixes and matched against the signature
+  table;
+* chunks whose last stamp is before ``since`` are only newline-counted, and reading
+  stops once a chunk starts after ``until`` (both with a slack for slightly
+  unordered logs); whole files are skipped on mtime or on their first stamp;
+* big plain files are split in line-aligned byte ranges scanned by worker
+  processes (fork), gzip members are inflated in a helper thread (zlib releases
+  the GIL) while the main thread searches;
+* nothing is written anywhere; a file that cannot be read, a binary file, a
+  truncated gzip or an over-long line is reported per file and never stops the scan.
+
+Results flow into a *sink* (``add(event)``, ``merge(other)``, ``shift_lines(n)``),
+which must be picklable: see evidence_correlate.Correlator and EventCollector below.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import errno
+import glob
+import os
+import re
+import threading
+import zlib
+
+try:
+    import queue
+except ImportError:  # pragma: no cover
+    import Queue as queue  # type: ignore
+
+from ansible.module_utils.log_parse import (
+    TimeContext, parse_record, split_records, parse_nginx_context, format_ts,
+)
+from ansible.module_utils.log_signatures import Matcher, SCAN_LITERALS
+
+__all__ = ["scan", "scan_bytes", "expand_paths", "EventCollector", "CompositeSink", "Scanner",
+           "CHUNK_SIZE", "MAX_LINE"]
+
+CHUNK_SIZE = 1 << 20          # read size (bytes)
+MAX_LINE = 64 * 1024          # longest line examined; longer ones are cut and counted
+SNIFF_SIZE = 64 * 1024
+SMALL_FILE = 4 << 20          # below this every literal is searched (no sniffing)
+SPLIT_MIN = 48 << 20          # plain files above this are split across workers
+WINDOW_SLACK = 3600.0         # tolerance for unordered stamps when skipping chunks
+MTIME_SLACK = 300.0
+
+ALL_LITERALS = tuple(sorted(set(l for v in SCAN_LITERALS.values() for l in v)))
+_HINT_KINDS = {
+    "nginx": ("nginx",),
+    "php-fpm": ("php-fpm",),
+    "slowlog": ("php-fpm",),
+    "kernel": ("kernel", "coredump", "php-fpm"),
+    "coredump": ("coredump", "kernel"),
+}
+_RE_ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<z>\.(?:gz|bz2|xz|zst))?$")
+_TEXT_BYTES = bytes(bytearray([7, 8, 9, 10, 12, 13, 27]) + bytearray(range(0x20, 0x100)))
+
+
+# ----------------------------------------------------------------------------- sinks
+
+class EventCollector(object):
+    """Keeps the first ``max_events`` events (as output dicts); counts the rest."""
+
+    def __init__(self, max_events=1000, enabled=True):
+        self.max_events = max_events
+        self.enabled = enabled
+        self.events = []
+        self.total = 0
+
+    def add(self, ev):
+        self.total += 1
+        if self.enabled and len(self.events) < self.max_events:
+            self.events.append(public_event(ev))
+
+    def merge(self, other):
+        self.total += other.total
+        room = self.max_events - len(self.events)
+        if self.enabled and room > 0:
+            self.events.extend(other.events[:room])
+
+    def shift_lines(self, offset):
+        for ev in self.events:
+            if ev.get("line_no") is not None:
+                ev["line_no"] += offset
+
+    @property
+    def truncated(self):
+        return self.enabled and self.total > len(self.events)
+
+
+class CompositeSink(object):
+    """Feeds every event to several sinks."""
+
+    def __init__(self, *sinks):
+        self.sinks = list(sinks)
+
+    def add(self, ev):
+        for s in self.sinks:
+            s.add(ev)
+
+    def merge(self, other):
+        for a, b in zip(self.sinks, other.sinks):
+            a.merge(b)
+
+    def shift_lines(self, offset):
+        for s in self.sinks:
+            s.shift_lines(offset)
+
+
+def public_event(ev):
+    """Internal event -> output dict (ISO timestamp, no private keys)."""
+    out = {}
+    for k, v in ev.items():
+        if k == "_ts":
+            continue
+        out[k] = v
+    out["timestamp"] = format_ts(ev.get("_ts"))
+    return out
+
+
+# ----------------------------------------------------------------------------- discovery
+
+def expand_paths(patterns, include_rotated=True, hint=None):
+    """Expand files and globs. Returns (files, missing) where files is a list of
+    (path, hint) without duplicates (by real path), rotated siblings of plain paths
+    (x.log.1, x.log.2.gz, x.log-20240131.gz) included when ``include_rotated``."""
+    seen = set()
+    files = []
+    missing = []
+    for pat in patterns or ():
+        if isinstance(pat, (tuple, list)):
+            pat, h = pat[0], pat[1]
+        else:
+            h = hint
+        pat = os.path.expanduser(str(pat))
+        if glob.has_magic(pat):
+            found = sorted(glob.glob(pat))
+        else:
+            found = [pat] if os.path.lexists(pat) else []
+            if include_rotated:
+                found += sorted(glob.glob(glob.escape(pat) + ".[0-9]*") + glob.glob(glob.escape(pat) + "-[0-9]*"))
+        if not found:
+            missing.append(pat)
+            continue
+        group = []
+        for p in found:
+            try:
+                key = os.path.realpath(p)
+            except OSError:  # pragma: no cover
+                key = p
+            if key in seen:
+                continue
+            seen.add(key)
+            group.append(p)
+        group.sort(key=_rotation_order)
+        files.extend((p, h) for p in group)
+    return files, missing
+
+
+def _rotation_order(path):
+    """Oldest first: x.log.3.gz, x.log.2.gz, x.log.1, x.log (dateext by date)."""
+    m = _RE_ROTATED.match(os.path.basename(path))
+    n = m.group("n") if m else None
+    base = m.group("base") if m else path
+    if n is None:
+        return (os.path.dirname(path), base, 1, 0)
+    n = int(n)
+    if n > 10000000:      # dateext: larger is newer
+        return (os.path.dirname(path), base, 0, n)
+    return (os.path.dirname(path), base, 0, -n)
+
+
+# ----------------------------------------------------------------------------- readers
+
+class _ReadError(Exception):
+    pass
+
+
+def _open_chunks(path, start=0, comp=None, report=None):
+    """Yield binary chunks of a file, decompressing gzip/bz2/xz. Errors after the
+    start are recorded in ``report['error']`` and end the iteration."""
+    if comp is None:
+        yield_from = _plain_chunks(path, start)
+    elif comp == "gzip":
+        yield_from = _gzip_chunks_threaded(path, report)
+    elif comp in ("bz2", "xz"):
+        yield_from = _stdlib_decomp_chunks(path, comp, report)
+    else:
+        raise _ReadError("%s-compressed file: not supported" % comp)
+    for c in yield_from:
+        yield c
+
+
+def _plain_chunks(path, start):
+    with open(path, "rb") as f:
+        if start:
+            f.seek(start)
+        while True:
+            b = f.read(CHUNK_SIZE)
+            if not b:
+                return
+            yield b
+
+
+def _gzip_inflate(f, report):
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    while True:
+        raw = f.read(CHUNK_SIZE)
+        if not raw:
+            if not d.eof:
+                report["error"] = "truncated gzip: compressed data ended before the end-of-stream marker"
+            tail = d.flush()
+            if tail:
+                yield tail
+            return
+        while raw:
+            try:
+                out = d.decompress(raw, 4 * CHUNK_SIZE)
+            except zlib.error as e:
+                report["error"] = "corrupt gzip data: %s" % e
+                return
+            if out:
+                yield out
+            if d.eof:
+                rest = d.unused_data
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                raw = rest.lstrip(b"\x00")   # padding between members
+                if raw and raw[:2] != b"\x1f\x8b":
+                    report["error"] = "trailing garbage after gzip data"
+                    return
+                continue
+            raw = d.unconsumed_tail
+
+
+def _gzip_chunks_threaded(path, report):
+    """Inflate in a helper thread (zlib releases the GIL) into a small queue."""
+    q = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    sentinel = object()
+
+    def producer():
+        try:
+            with open(path, "rb") as f:
+                for out in _gzip_inflate(f, report):
+                    while not stop.is_set():
+                        try:
+                            q.put(out, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+        except (IOError, OSError) as e:
+            report["error"] = "read error: %s" % e
+        finally:
+            while True:
+                try:
+                    q.put(sentinel, timeout=0.5)
+                    break
+                except queue.Full:
+                    if stop.is_set():
+                        break
+    t = threading.Thread(target=producer, name="gunzip")
+    t.daemon = True
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is sentinel:
+                break
+            yield item
+    finally:
+        stop.set()
+        try:
+            while True:
+                q.get_nowait()
+        except queue.Empty:
+            pass
+        t.join(5)
+
+
+def _stdlib_decomp_chunks(path, comp, report):
+    try:
+        if comp == "bz2":
+            import bz2
+            opener = bz2.open
+        else:
+            import lzma
+            opener = lzma.open
+    except ImportError:
+        report["error"] = "%s support missing from this python" % comp
+        return
+    try:
+        with opener(path, "rb") as f:
+            while True:
+                b = f.read(CHUNK_SIZE)
+                if not b:
+                    return
+                yield b
+    except EOFError:
+        report["error"] = "truncated %s data" % comp
+    except (IOError, OSError, ValueError) as e:
+        report["error"] = "corrupt %s data: %s" % (comp, e)
+
+
+def _detect(head):
+    """Compression from magic bytes, and whether the head looks binary."""
+    if head[:2] == b"\x1f\x8b":
+        return "gzip", False
+    if head[:3] == b"BZh":
+        return "bz2", False
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz", False
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        return "zstd", False
+    return None, _looks_binary(head)
+
+
+def _looks_binary(sample):
+    if not sample:
+        return False
+    sample = sample[:8192]
+    if sample[:4] == b"\x7fELF":
+        return True
+    ctrl = len(sample.translate(None, _TEXT_BYTES))
+    return ctrl > 0.3 * len(sample)
+
+
+# ----------------------------------------------------------------------------- scanner
+
+class Scanner(object):
+    """Scans byte streams of one file for evidence and feeds a sink."""
+
+    def __init__(self, sink, since=None, until=None, boot_time=None, matcher=None):
+        self.sink = sink
+        self.since = since
+        self.until = until
+        self.boot_time = boot_time
+        self.matcher = matcher or Matcher()
+
+    # -- literal choice ---------------------------------------------------------
+    @staticmethod
+    def choose_literals(head, hint=None, size=None):
+        if hint in _HINT_KINDS:
+            kinds = set(_HINT_KINDS[hint])
+            if hint in ("nginx", "php-fpm", "slowlog") and head:
+                # a container log or a syslog feed can still carry other kinds
+                kinds |= _sniff_kinds(head)
+            return _literals_for(kinds)
+        if size is not None and size < SMALL_FILE:
+            return ALL_LITERALS
+        kinds = _sniff_kinds(head)
+        if not kinds or "other" in kinds:
+            return ALL_LITERALS
+        return _literals_for(kinds)
+
+    # -- the hot loop -----------------------------------------------------------
+    def scan_chunks(self, chunks, path, literals, report, tctx, end_limit=None, first_line_partial=False):
+        """Scan an iterator of byte chunks. ``end_limit``: number of bytes after which
+        the range ends at the next newline (worker ranges). ``first_line_partial``:
+        drop everything up to the first newline (range starting mid-line).
+        Returns the number of newlines consumed."""
+        sink_add = self.sink.add
+        since, until = self.since, self.until
+        lo = since - WINDOW_SLACK if since is not None else None
+        hi = until + WINDOW_SLACK if until is not None else None
+        state = {"last_ts": None}
+        tail = b""
+        nl_total = 0          # newlines consumed so far = index of the current line (0-based)
+        consumed = 0          # bytes consumed (for end_limit)
+        long_head = None      # head of an over-long line being skipped
+        skip_to_nl = first_line_partial
+        lines_scanned = 0
+        find = bytes.find
+        done = False
+        for data in chunks:
+            if done:
+                break
+            if skip_to_nl:
+                i = data.find(b"\n")
+                consumed += len(data) if i < 0 else i + 1
+                if i < 0:
+                    continue
+                data = data[i + 1:]
+                skip_to_nl = False
+            if long_head is not None:
+                i = data.find(b"\n")
+                if i < 0:
+                    consumed += len(data)
+                    continue
+                consumed += i + 1
+                self._line(long_head, path, nl_total + 1, literals, tctx, state, report, sink_add)
+                nl_total += 1
+                lines_scanned += 1
+                long_head = None
+                data = data[i + 1:]
+            buf = tail + data if tail else data
+            if end_limit is not None and consumed + len(buf) - len(tail) >= end_limit:
+                # the range ends with the line that contains byte end_limit - 1
+                cut_from = max(0, end_limit - 1 - (consumed - len(tail)))
+                j = buf.find(b"\n", cut_from)
+                if j >= 0:
+                    buf = buf[:j + 1]
+                    done = True
+            consumed += len(data)
+            last_nl = buf.rfind(b"\n")
+            if last_nl < 0:
+                if len(buf) > MAX_LINE:
+                    long_head = buf[:MAX_LINE]
+                    report["overlong_lines"] = report.get("overlong_lines", 0) + 1
+                    tail = b""
+                else:
+                    tail = buf
+                continue
+            work = buf[:last_nl + 1] if last_nl + 1 < len(buf) else buf
+            tail = buf[last_nl + 1:]
+            n_nl = work.count(b"\n")
+            # whole-chunk window checks
+            if lo is not None or hi is not None:
+                if lo is not None:
+                    ts = self._stamp_of_last_line(work, tctx)
+                    if ts is not None and ts < lo:
+                        nl_total += n_nl
+                        report["chunks_skipped"] = report.get("chunks_skipped", 0) + 1
+                        continue
+                if hi is not None:
+                    ts = self._stamp_of_first_line(work, tctx)
+                    if ts is not None and ts > hi:
+                        report["stopped_early"] = True
+                        done = True
+                        break
+            lines_scanned += n_nl
+            # candidate lines: start offset -> end offset
+            cands = {}
+            for lit in literals:
+                p = find(work, lit)
+                while p >= 0:
+                    s = work.rfind(b"\n", 0, p) + 1
+                    e = find(work, b"\n", p)
+                    cands[s] = e
+                    p = find(work, lit, e)
+            if cands:
+                prev = 0
+                line_idx = nl_total
+                for s in sorted(cands):
+                    line_idx += work.count(b"\n", prev, s)
+                    prev = s
+                    e = cands[s]
+                    if e - s > MAX_LINE:
+                        report["overlong_lines"] = report.get("overlong_lines", 0) + 1
+                        e = s + MAX_LINE
+                    self._line(work[s:e], path, line_idx + 1, literals, tctx, state, report, sink_add,
+                               work=work, end=cands[s])
+            nl_total += n_nl
+        if not done:
+            if long_head is not None:
+                self._line(long_head, path, nl_total + 1, literals, tctx, state, report, sink_add)
+                lines_scanned += 1
+            elif tail:
+                # last line without newline
+                lines_scanned += 1
+                if len(tail) > MAX_LINE:
+                    report["overlong_lines"] = report.get("overlong_lines", 0) + 1
+                    tail = tail[:MAX_LINE]
+                for lit in literals:
+                    if lit in tail:
+                        self._line(tail, path, nl_total + 1, literals, tctx, state, report, sink_add)
+                        break
+        report["lines"] = report.get("lines", 0) + lines_scanned
+        return nl_total
+
+    def _stamp_of_last_line(self, work, tctx):
+        end = len(work) - 1
+        for _ in range(8):
+            s = work.rfind(b"\n", 0, end) + 1
+            if end - s > 8:
+                ts = parse_record(work[s:min(end, s + 512)].decode("utf-8", "replace"), tctx).ts
+                if ts is not None:
+                    return ts
+            if s == 0:
+                return None
+            end = s - 1
+        return None
+
+    def _stamp_of_first_line(self, work, tctx):
+        s = 0
+        for _ in range(8):
+            e = work.find(b"\n", s)
+            if e < 0:
+                return None
+            if e - s > 8:
+                ts = parse_record(work[s:min(e, s + 512)].decode("utf-8", "replace"), tctx).ts
+                if ts is not None:
+                    return ts
+            s = e + 1
+        return None
+
+    def _line(self, raw, path, line_no, literals, tctx, state, report, sink_add, work=None, end=None):
+        if raw[-1:] == b"\r":
+            raw = raw[:-1]
+        text = raw.decode("utf-8", "replace")
+        match = self.matcher.match
+        since, until = self.since, self.until
+        for rtext in split_records(text):
+            rec = parse_record(rtext, tctx)
+            if rec.ts is None:
+                rec.ts = state["last_ts"]
+            else:
+                state["last_ts"] = rec.ts
+            res = match(rec.kind, rec.message, rec.tag)
+            if res is None:
+                continue
+            category, source_kind, fields = res
+            ts = rec.ts
+            if ts is None:
+                if since is not None or until is not None:
+                    report["undated"] = report.get("undated", 0) + 1
+                    continue
+            elif (since is not None and ts < since) or (until is not None and ts > until):
+                continue
+            ev = {"file": path, "line_no": line_no, "source_kind": source_kind, "category": category,
+                  "_ts": ts, "level": rec.level}
+            if source_kind == "nginx":
+                _text, ctx = parse_nginx_context(rec.message)
+                for k in ("client", "server", "request", "method", "path", "uri", "upstream", "host"):
+                    fields[k] = ctx.get(k)
+                ev.update(rec.fields)
+            elif rec.tag and source_kind in ("kernel", "coredump"):
+                ev["tag"] = rec.tag
+            if rec.container:
+                ev["container"] = rec.container
+            ev.update(fields)
+            if category == "slow_request" and fields.get("script") is None and work is not None:
+                ev["script"] = _slowlog_script(work, end)
+            report["events"] = report.get("events", 0) + 1
+            sink_add(ev)
+
+
+def _slowlog_script(work, end):
+    """In a slowlog, the header line is followed by 'script_filename = /path'."""
+    if end is None or end < 0:
+        return None
+    nxt = work.find(b"\n", end + 1)
+    line = work[end + 1:nxt if nxt >= 0 else len(work)]
+    if line.startswith(b"script_filename = "):
+        return line[18:].strip().decode("utf-8", "replace")
+    return None
+
+
+_RE_SNIFF_NGINX = re.compile(rb"^(?:.{0,120}?[ |])?\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: ", re.M)
+_RE_SNIFF_FPM = re.compile(
+    rb"^(?:.{0,120}?[ |])?(?:\[\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?\]"
+    rb"|[A-Z][a-z]{2} +\d\d? \d\d:\d\d:\d\d\.\d+ \[[A-Z]+\]|\[pool )", re.M)
+_RE_SNIFF_SYSLOG = re.compile(
+    rb"^(?:<\d+>)?(?:[A-Z][a-z]{2} +\d\d? \d\d:\d\d:\d\d(?:\.\d+)? +\S+ \S+?(?:\[\d+\])?: "
+    rb"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ \S+?(?:\[\d+\])?: |\[\s*\d+\.\d+\] )", re.M)
+
+
+def _sniff_kinds(head):
+    kinds = set()
+    if not head:
+        return kinds
+    lines = head.count(b"\n") + 1
+    n_ng = len(_RE_SNIFF_NGINX.findall(head))
+    n_fpm = len(_RE_SNIFF_FPM.findall(head))
+    n_sys = len(_RE_SNIFF_SYSLOG.findall(head))
+    if n_ng:
+        kinds.add("nginx")
+    if n_fpm:
+        kinds.add("php-fpm")
+    if n_sys:
+        kinds.update(("kernel", "coredump", "php-fpm", "nginx"))
+    if n_ng + n_fpm + n_sys < 0.5 * lines:
+        kinds.add("other")
+    return kinds
+
+
+def _literals_for(kinds):
+    lits = set()
+    for k in kinds:
+        lits.update(SCAN_LITERALS.get(k, ()))
+    return tuple(sorted(lits)) if lits else ALL_LITERALS
+
+
+# ----------------------------------------------------------------------------- orchestration
+
+def _new_report(path, hint):
+    return {"path": path, "hint": hint, "status": "pending", "reason": None, "error": None,
+            "size": None, "mtime": None, "compression": None, "lines": 0, "events": 0}
+
+
+def _prepare(path, hint, since, until, boot_time):
+    """stat + head checks. Returns (report, plan) where plan is None when the file is
+    not to be scanned (report says why)."""
+    rep = _new_report(path, hint)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        rep["status"] = "error"
+        rep["error"] = _oserror_text(e)
+        return rep, None
+    rep["size"] = st.st_size
+    rep["mtime"] = format_ts(st.st_mtime)
+    if os.path.isdir(path):
+        rep["status"] = "error"
+        rep["error"] = "is a directory, not a log file"
+        return rep, None
+    if since is not None and st.st_mtime < since - MTIME_SLACK:
+        rep["status"] = "skipped"
+        rep["reason"] = "last modified before the window"
+        return rep, None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_SIZE)
+    except (IOError, OSError) as e:
+        rep["status"] = "error"
+        rep["error"] = _oserror_text(e)
+        return rep, None
+    comp, binary = _detect(head)
+    rep["compression"] = comp
+    if binary:
+        rep["status"] = "skipped"
+        rep["reason"] = "binary file (not a text log)"
+        return rep, None
+    if comp == "zstd":
+        rep["status"] = "skipped"
+        rep["reason"] = "zstd-compressed file: not supported (no zstd in the python standard library)"
+        return rep, None
+    tctx = TimeContext(ref_epoch=st.st_mtime, boot_time=boot_time)
+    if comp is not None:
+        head = _decompressed_head(path, comp)
+        if _looks_binary(head):
+            rep["status"] = "skipped"
+            rep["reason"] = "binary content inside %s file" % comp
+            return rep, None
+    if until is not None and head:
+        ts = _first_stamp(head, tctx)
+        if ts is not None and ts > until + WINDOW_SLACK:
+            rep["status"] = "skipped"
+            rep["reason"] = "first record is after the window"
+            return rep, None
+    literals = Scanner.choose_literals(head, hint, st.st_size if comp is None else None)
+    return rep, {"comp": comp, "size": st.st_size, "mtime": st.st_mtime, "literals": literals}
+
+
+def _decompressed_head(path, comp):
+    rep = {}
+    try:
+        for c in _open_chunks(path, comp=comp, report=rep):
+            return c[:SNIFF_SIZE]
+    except (IOError, OSError, _ReadError):
+        return b""
+    return b""
+
+
+def _first_stamp(head, tctx):
+    for i, line in enumerate(head.split(b"\n")[:50]):
+        ts = parse_record(line[:512].decode("utf-8", "replace"), tctx).ts
+        if ts is not None:
+            return ts
+    return None
+
+
+def _oserror_text(e):
+    if e.errno == errno.EACCES:
+        return "permission denied"
+    if e.errno == errno.ENOENT:
+        return "no such file"
+    if e.errno == errno.EISDIR:
+        return "is a directory, not a log file"
+    return e.strerror or str(e)
+
+
+def _run_task(task):
+    """Worker body (also used in-process). Returns (index, sink, report, newlines)."""
+    (idx, path, hint, plan, start, end, since, until, boot_time, sink_factory) = task
+    sink = sink_factory()
+    rep = {}
+    scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
+    tctx = TimeContext(ref_epoch=plan["mtime"], boot_time=boot_time)
+    nl = 0
+    try:
+        if plan["comp"] is None:
+            begin = start - 1 if start > 0 else 0   # the byte before: does a line start at `start`?
+            limit = None if end is None else end - begin
+            nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["literals"], rep, tctx,
+                                     end_limit=limit, first_line_partial=start > 0)
+        else:
+            chunks = _open_chunks(path, comp=plan["comp"], report=rep)
+            nl = scanner.scan_chunks(chunks, path, plan["literals"], rep, tctx)
+    except (IOError, OSError) as e:
+        rep["error"] = "read error: %s" % _oserror_text(e)
+    except _ReadError as e:
+        rep["error"] = str(e)
+    except MemoryError:  # pragma: no cover
+        rep["error"] = "out of memory while reading"
+    return idx, sink, rep, nl
+
+
+def scan(files, sink_factory, since=None, until=None, boot_time=None, workers=None):
+    """Scan ``files`` (list of (path, hint)) into one sink.
+
+    ``sink_factory()`` makes an empty sink (picklable, with add/merge/shift_lines).
+    Returns (sink, file_reports) where file_reports is a list of dicts:
+    path, hint, status (scanned|skipped|error), reason, error, size, mtime,
+    compression, lines, events, overlong_lines, undated, chunks_skipped.
+    """
+    reports = []
+    tasks = []
+    for path, hint in files:
+        rep, plan = _prepare(path, hint, since, until, boot_time)
+        reports.append(rep)
+        if plan is None:
+            continue
+        rep["status"] = "scanned"
+        fidx = len(reports) - 1
+        if workers is None:
+            workers = _default_workers()
+        if plan["comp"] is None and plan["size"] > SPLIT_MIN and workers > 1:
+            n = min(workers * 2, max(2, plan["size"] // (SPLIT_MIN // 2)))
+            step = plan["size"] // n + 1
+            for k in range(n):
+                s, e = k * step, min(plan["size"], (k + 1) * step)
+                if s >= plan["size"]:
+                    break
+                tasks.append((fidx, path, hint, plan, s, e, since, until, boot_time, sink_factory))
+        else:
+            tasks.append((fidx, path, hint, plan, 0, None, since, until, boot_time, sink_factory))
+    if workers is None:
+        workers = _default_workers()
+    total_bytes = sum(t[3]["size"] for t in tasks if t[4] == 0)
+    results = None
+    if workers > 1 and len(tasks) > 1 and total_bytes > SMALL_FILE * 4:
+        results = _run_parallel(tasks, workers)
+    if results is None:
+        results = [_run_task(t) for t in tasks]
+    sink = sink_factory()
+    line_base = {}
+    for (fidx, rsink, rrep, nl), task in zip(results, tasks):
+        base = line_base.get(fidx, 0)
+        if base:
+            rsink.shift_lines(base)
+        line_base[fidx] = base + nl
+        sink.merge(rsink)
+        rep = reports[fidx]
+        for k, v in rrep.items():
+            if k in ("lines", "events", "overlong_lines", "undated", "chunks_skipped"):
+                rep[k] = rep.get(k, 0) + v
+            elif k == "error" and v and not rep.get("error"):
+                rep["error"] = v
+            elif k == "stopped_early":
+                rep[k] = v
+    for rep in reports:
+        if rep["status"] == "scanned" and rep.get("error"):
+            rep["status"] = "partial"
+    return sink, reports
+
+
+def _default_workers():
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+_TASKS = []
+
+
+def _run_task_index(i):
+    return _run_task(_TASKS[i])
+
+
+def _run_parallel(tasks, workers):
+    """Fork workers that inherit the task list (sink factories need no pickling);
+    only the (bounded) result sinks travel back. None when no pool can be had."""
+    global _TASKS
+    try:
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+    except (ImportError, ValueError, AttributeError):
+        return None
+    _TASKS = tasks
+    pool = None
+    try:
+        pool = ctx.Pool(processes=min(workers, len(tasks)))
+        results = pool.map(_run_task_index, range(len(tasks)), chunksize=1)
+        pool.close()
+        return results
+    except Exception:  # e.g. no /dev/shm for semaphores: scan in-process instead
+        if pool is not None:
+            pool.terminate()
+        return None
+    finally:
+        if pool is not None:
+            pool.join()
+        _TASKS = []
+
+
+def scan_bytes(name, data, sink, since=None, until=None, boot_time=None, ref_epoch=None, hint="kernel"):
+    """Scan in-memory output (journalctl, dmesg) as if it were a file named ``name``.
+    Returns a file report dict."""
+    rep = _new_report(name, hint)
+    rep["status"] = "scanned"
+    rep["size"] = len(data)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    tctx = TimeContext(ref_epoch=ref_epoch, boot_time=boot_time)
+    scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
+    literals = Scanner.choose_literals(data[:SNIFF_SIZE], hint, len(data))
+    chunks = (data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
+    scanner.scan_chunks(chunks, name, literals, rep, tctx)
+    return rep
