@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+"""Controller-side filters of the opcache_config role.
+
+opcache_readback_mismatches(wanted, reported): compare directives as written (normalised
+text from opcache_ini) with opcache_get_configuration() values (typed, some in bytes).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+_MB = ("opcache.memory_consumption",)
+_SIZES = ("opcache.jit_buffer_size", "opcache.max_file_size")
+_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+
+
+def _size(text):
+    text = str(text).strip().upper()
+    if text and text[-1] in "KMG":
+        return int(text[:-1]) * _UNITS[text[-1]]
+    return int(text)
+
+
+def _same(name, wanted, reported):
+    if reported is None:
+        return False
+    if isinstance(reported, bool):
+        return reported == (str(wanted) in ("1", "true", "on", "yes"))
+    try:
+        if name in _MB:
+            return int(reported) == int(wanted) * 1024 * 1024
+        if name in _SIZES:
+            return int(reported) == _size(wanted)
+        if isinstance(reported, (int, float)):
+            text = str(wanted)
+            number = int(text, 16) if text.lower().startswith("0x") else float(text)
+            return abs(float(reported) - number) < 1e-9
+    except ValueError:
+        return False
+    return str(reported) == str(wanted)
+
+
+def opcache_readback_mismatches(wanted, reported):
+    """[{name, wanted, reported}] for every directive PHP does not report as wanted."""
+    out = []
+    for name, value in sorted((wanted or {}).items()):
+        if value is None:
+            continue
+        got = (reported or {}).get(name)
+        if not _same(name, value, got):
+            out.append({"name": name, "wanted": value, "reported": got})
+    return out
+
+
+def opcache_pick_master(masters, config):
+    """The entry of a masters list (fpm_discover / opcache_status) with this config."""
+    for master in masters or []:
+        if master.get("config") == config:
+            return master
+    return {}
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "opcache_readback_mismatches": opcache_readback_mismatches,
+            "opcache_pick_master": opcache_pick_master,
+        }

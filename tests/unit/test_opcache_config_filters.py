@@ -1,0 +1,33 @@
+"""Tests of the opcache_config role's read-back filters."""
+import importlib.util
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PATH = os.path.join(HERE, "..", "..", "roles", "opcache_config", "filter_plugins", "opcache_config.py")
+SPEC = importlib.util.spec_from_file_location("opcache_config_filters", PATH)
+filters = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(filters)
+
+
+def test_readback_matches_php_types():
+    wanted = {"opcache.memory_consumption": "256", "opcache.enable": "1", "opcache.validate_timestamps": "0",
+              "opcache.jit_buffer_size": "64M", "opcache.optimization_level": "0x7FFEBFFF",
+              "opcache.blacklist_filename": "/etc/php.d/opcache*.blacklist", "opcache.max_wasted_percentage": "5",
+              "opcache.jit": "tracing", "opcache.fast_shutdown": None}
+    reported = {"opcache.memory_consumption": 268435456, "opcache.enable": True,
+                "opcache.validate_timestamps": False, "opcache.jit_buffer_size": 67108864,
+                "opcache.optimization_level": 0x7FFEBFFF, "opcache.blacklist_filename": "/etc/php.d/opcache*.blacklist",
+                "opcache.max_wasted_percentage": 5.0, "opcache.jit": "tracing"}
+    assert filters.opcache_readback_mismatches(wanted, reported) == []
+
+
+def test_readback_reports_differences():
+    out = filters.opcache_readback_mismatches({"opcache.memory_consumption": "256", "opcache.enable": "1"},
+                                              {"opcache.memory_consumption": 134217728})
+    assert [m["name"] for m in out] == ["opcache.enable", "opcache.memory_consumption"]
+
+
+def test_pick_master():
+    masters = [{"config": "/a"}, {"config": "/b", "x": 1}]
+    assert filters.opcache_pick_master(masters, "/b") == {"config": "/b", "x": 1}
+    assert filters.opcache_pick_master(masters, "/c") == {}
