@@ -451,7 +451,8 @@ def open_master(target, session_factory=None, timeout=10.0, helper_dir=None):
                 # A setting blocks the helper in this pool; another pool may not have it.
                 continue
     if last is None:
-        raise ControlError("master %s has no pool socket to talk to" % target.get("master_pid"), "no_socket")
+        raise ControlError("master %s (%s) has no pool with a listen address (its config was not read?)"
+                           % (target.get("master_pid"), target.get("config") or "config unknown"), "no_socket")
     raise ControlError("master %s: %s" % (target.get("master_pid") or target["sockets"][0], last),
                        last.cause, {"tried": tried, "stderr": last.stderr})
 
