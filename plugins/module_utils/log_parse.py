@@ -62,6 +62,8 @@ _RE_ZONE_END = re.compile(r"[+-]\d\d:?\d\d$")
 _RE_NGINX = re.compile(
     r"(?P<y>\d{4})/(?P<mo>\d\d)/(?P<d>\d\d) (?P<hms>\d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] "
     r"(?P<pid>\d+)#(?P<tid>\d+): (?:\*(?P<conn>\d+) )?")
+# nginx header partly lost (pasted or cut): "[error] 525#0: *4 ...", "12785#0: *1095 ..."
+_RE_NGINX_PARTIAL = re.compile(r"(?:\[(?P<level>[a-z]+)\] )?(?P<pid>\d+)#(?P<tid>\d+): (?:\*(?P<conn>\d+) )?")
 _RE_FPM = re.compile(
     r"\[(?P<d>\d\d)-(?P<mon>" + _MON + r")-(?P<y>\d{4}) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)?\] +"
     r"(?:(?P<level>[A-Z]+): +)?(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
@@ -214,11 +216,24 @@ def split_records(line):
     prev = 0
     for c in cuts:
         piece = line[prev:c]
-        if piece.strip():
-            out.append(piece.rstrip())
+        if not piece.strip() or _is_prefix_only(piece):
+            continue        # "web_1  | " or "<iso> stderr F " before the first header
+        out.append(piece.rstrip())
         prev = c
     out.append(line[prev:])
     return out
+
+
+_PROBE_CTX = []
+
+
+def _is_prefix_only(piece):
+    if len(piece) > 200:
+        return False
+    if not _PROBE_CTX:
+        _PROBE_CTX.append(TimeContext())
+    rest = _strip_prefixes(piece.rstrip() + " \x00", Record(), _PROBE_CTX[0])
+    return rest == "\x00"
 
 
 def _strip_prefixes(s, rec, tctx):
@@ -328,6 +343,9 @@ def parse_record(text, tctx=None):
             _set_record_ts(rec, ts)
             rec.message = s[m.end():]
             return rec
+        m = _RE_NGINX_PARTIAL.match(s)
+        if m:
+            return _nginx_partial(rec, m, s)
     elif c0 == "[":
         m = _RE_FPM.match(s)
         if m:
@@ -349,6 +367,9 @@ def parse_record(text, tctx=None):
             rec.kind = "php-fpm"
             rec.message = s
             return rec
+        m = _RE_NGINX_PARTIAL.match(s)
+        if m and m.group("level"):
+            return _nginx_partial(rec, m, s)
     elif c0 in "JFMASOND":
         m = _RE_FPM53.match(s)
         if m:
@@ -368,6 +389,16 @@ def parse_record(text, tctx=None):
             rec.message = s[m.end():]
             return rec
     rec.message = s
+    return rec
+
+
+def _nginx_partial(rec, m, s):
+    rec.kind = "nginx"
+    rec.level = m.group("level")
+    rec.fields["nginx_pid"] = int(m.group("pid"))
+    if m.group("conn"):
+        rec.fields["connection"] = int(m.group("conn"))
+    rec.message = s[m.end():]
     return rec
 
 

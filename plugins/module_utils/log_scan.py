@@ -43,7 +43,7 @@ from ansible.module_utils.log_parse import (
 )
 from ansible.module_utils.log_signatures import Matcher, SCAN_LITERALS
 
-__all__ = ["scan", "scan_bytes", "expand_paths", "EventCollector", "CompositeSink", "Scanner",
+__all__ = ["scan", "scan_bytes", "expand_paths", "events_from_line", "public_event", "EventCollector", "CompositeSink", "Scanner",
            "CHUNK_SIZE", "MAX_LINE"]
 
 CHUNK_SIZE = 1 << 20          # read size (bytes)
@@ -346,7 +346,7 @@ class Scanner(object):
         self.since = since
         self.until = until
         self.boot_time = boot_time
-        self.matcher = matcher or Matcher()
+        self.matcher = matcher or _default_matcher()
 
     # -- literal choice ---------------------------------------------------------
     @staticmethod
@@ -506,44 +506,70 @@ class Scanner(object):
         return None
 
     def _line(self, raw, path, line_no, literals, tctx, state, report, sink_add, work=None, end=None):
-        if raw[-1:] == b"\r":
-            raw = raw[:-1]
-        text = raw.decode("utf-8", "replace")
-        match = self.matcher.match
         since, until = self.since, self.until
-        for rtext in split_records(text):
-            rec = parse_record(rtext, tctx)
-            if rec.ts is None:
-                rec.ts = state["last_ts"]
-            else:
-                state["last_ts"] = rec.ts
-            res = match(rec.kind, rec.message, rec.tag)
-            if res is None:
-                continue
-            category, source_kind, fields = res
-            ts = rec.ts
+        for ev in events_from_line(raw, path, line_no, tctx, self.matcher, state):
+            ts = ev["_ts"]
             if ts is None:
                 if since is not None or until is not None:
                     report["undated"] = report.get("undated", 0) + 1
                     continue
             elif (since is not None and ts < since) or (until is not None and ts > until):
                 continue
-            ev = {"file": path, "line_no": line_no, "source_kind": source_kind, "category": category,
-                  "_ts": ts, "level": rec.level}
-            if source_kind == "nginx":
-                _text, ctx = parse_nginx_context(rec.message)
-                for k in ("client", "server", "request", "method", "path", "uri", "upstream", "host"):
-                    fields[k] = ctx.get(k)
-                ev.update(rec.fields)
-            elif rec.tag and source_kind in ("kernel", "coredump"):
-                ev["tag"] = rec.tag
-            if rec.container:
-                ev["container"] = rec.container
-            ev.update(fields)
-            if category == "slow_request" and fields.get("script") is None and work is not None:
+            if ev["category"] == "slow_request" and ev.get("script") is None and work is not None:
                 ev["script"] = _slowlog_script(work, end)
             report["events"] = report.get("events", 0) + 1
             sink_add(ev)
+
+
+def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, state=None):
+    """All evidence events of one physical line (bytes or str): one per recognised
+    record (glued records are split). Events are internal dicts: ``_ts`` holds epoch
+    seconds (None when undated); see public_event() for the output form. ``state``
+    carries the last stamp seen, inherited by records without one."""
+    if isinstance(raw, bytes):
+        if raw[-1:] == b"\r":
+            raw = raw[:-1]
+        text = raw.decode("utf-8", "replace")
+    else:
+        text = raw.rstrip("\r")
+    tctx = tctx or TimeContext()
+    matcher = matcher or _default_matcher()
+    if state is None:
+        state = {"last_ts": None}
+    out = []
+    for rtext in split_records(text):
+        rec = parse_record(rtext, tctx)
+        if rec.ts is None:
+            rec.ts = state["last_ts"]
+        else:
+            state["last_ts"] = rec.ts
+        res = matcher.match(rec.kind, rec.message, rec.tag)
+        if res is None:
+            continue
+        category, source_kind, fields = res
+        ev = {"file": path, "line_no": line_no, "source_kind": source_kind, "category": category,
+              "_ts": rec.ts, "level": rec.level}
+        if source_kind == "nginx":
+            _text, ctx = parse_nginx_context(rec.message)
+            for k in ("client", "server", "request", "method", "path", "uri", "upstream", "host"):
+                fields[k] = ctx.get(k)
+            ev.update(rec.fields)
+        elif rec.tag and source_kind in ("kernel", "coredump"):
+            ev["tag"] = rec.tag
+        if rec.container:
+            ev["container"] = rec.container
+        ev.update(fields)
+        out.append(ev)
+    return out
+
+
+_MATCHER = []
+
+
+def _default_matcher():
+    if not _MATCHER:
+        _MATCHER.append(Matcher())
+    return _MATCHER[0]
 
 
 def _slowlog_script(work, end):

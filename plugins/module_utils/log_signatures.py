@@ -52,8 +52,9 @@ SIGNATURES = (
         "id": "client_abort",
         "source_kind": "nginx",
         "prefilter": b"client prematurely closed connection",
-        "regex": r"client prematurely closed connection, so upstream connection is closed too",
-        "fields": _NGX,
+        "regex": r"client prematurely closed connection, so upstream connection is closed too"
+                 r"(?: while (?P<phase>[^,]+))?",
+        "fields": _NGX + ("phase",),
         "description": "The client went away (499); nginx closed the upstream connection too. "
                        "Not an upstream fault.",
         "example": '2018/05/22 15:17:24 [info] 45#0: *400 epoll_wait() reported that client prematurely '
@@ -220,7 +221,7 @@ SIGNATURES = (
         "id": "primary_script_unknown",
         "source_kind": "nginx",
         "prefilter": b"Primary script unknown",
-        "regex": r"FastCGI sent in stderr: \"Primary script unknown",
+        "regex": r"FastCGI sent in stderr: \"(?P<stderr>Primary script unknown)",
         "fields": _NGX,
         "description": "php-fpm could not find SCRIPT_FILENAME (404 from php-fpm, wrong root).",
         "example": '2019/06/01 10:00:00 [error] 7#7: *1 FastCGI sent in stderr: "Primary script unknown" while '
@@ -269,7 +270,7 @@ SIGNATURES = (
         "source_kind": "php-fpm",
         "prefilter": b"exited on signal",
         "regex": r"^" + _POOL + r"child (?P<pid>\d+) exited on signal (?P<signal_number>\d+)"
-                 r"(?: \(?(?P<signal_name>SIG[A-Z0-9]+)?[^)]*?\)?)?"
+                 r"(?: (?:\((?P<signal_name>SIG[A-Z0-9]+)?[^)]*\)|(?P<signal_name2>SIG[A-Z0-9]+)))?"
                  r"(?: after (?P<uptime_s>\d+(?:\.\d+)?) seconds from start)?",
         "fields": ("pool", "pid", "signal_number", "signal_name", "core_dumped", "uptime_s"),
         "description": "A worker died on a signal (11 SIGSEGV, 6 SIGABRT, 7 SIGBUS, 9 SIGKILL...).",
@@ -510,6 +511,18 @@ class Matcher(object):
             self.by_kind[key].append(c)
 
     def match(self, kind, message, tag=None):
+        """First matching signature for a record. Records without a recognised header
+        ('other': kernel, syslog, pasted fragments) are tried against the kernel and
+        coredump signatures first, then the nginx and php-fpm ones."""
+        if kind == "other":
+            for k in ("other", "nginx", "php-fpm"):
+                res = self._match(k, message, tag)
+                if res is not None:
+                    return res
+            return None
+        return self._match(kind, message, tag)
+
+    def _match(self, kind, message, tag):
         for sig in self.by_kind.get(kind, ()):
             for p in sig.prefilter:
                 if p in message:
@@ -533,8 +546,8 @@ class Matcher(object):
         for k, v in gd.items():
             if v is None:
                 continue
-            if k in ("detail2",):
-                k = "detail"
+            if k[-1].isdigit():      # alias of a group used twice in one regex
+                k = k.rstrip("0123456789")
             elif k == "master_pid":
                 k = "pid"
             if k in _INT_FIELDS:
