@@ -43,7 +43,7 @@ from ansible.module_utils.log_parse import (
 )
 from ansible.module_utils.log_signatures import Matcher, SCAN_LITERALS
 
-__all__ = ["scan", "scan_bytes", "expand_paths", "events_from_line", "public_event", "EventCollector", "CompositeSink", "Scanner",
+__all__ = ["scan", "scan_bytes", "expand_paths", "events_from_line", "public_event", "coredumpctl_events", "EventCollector", "CompositeSink", "Scanner",
            "CHUNK_SIZE", "MAX_LINE"]
 
 CHUNK_SIZE = 1 << 20          # read size (bytes)
@@ -847,3 +847,39 @@ def scan_bytes(name, data, sink, since=None, until=None, boot_time=None, ref_epo
     chunks = (data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
     scanner.scan_chunks(chunks, name, literals, rep, tctx)
     return rep
+
+
+_RE_COREDUMPCTL = re.compile(
+    r"^\s*(?:[A-Z][a-z]{2} )?(?P<date>\d{4}-\d\d-\d\d) (?P<time>\d\d:\d\d:\d\d)(?: (?P<zone>[A-Za-z+\-0-9]+))?\s+"
+    r"(?P<pid>\d+)\s+(?P<uid>\d+)\s+(?P<gid>\d+)\s+(?P<sig>\S+)\s+(?P<corefile>\S+)\s+(?P<exe>\S+)")
+
+
+def coredumpctl_events(text, tctx=None):
+    """Events (category coredump) from ``coredumpctl list --no-legend`` output:
+    TIME PID UID GID SIG COREFILE EXE [SIZE]. Zone abbreviations other than UTC/GMT
+    are taken as local time."""
+    from ansible.module_utils.log_parse import parse_iso
+    from ansible.module_utils.log_signatures import SIGNAL_NAMES
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    tctx = tctx or TimeContext()
+    names = dict((v[3:], k) for k, v in SIGNAL_NAMES.items())
+    out = []
+    for no, line in enumerate(text.splitlines(), 1):
+        m = _RE_COREDUMPCTL.match(line)
+        if not m:
+            continue
+        stamp = "%sT%s" % (m.group("date"), m.group("time"))
+        if m.group("zone") in ("UTC", "GMT", "Z"):
+            stamp += "Z"
+        ts = parse_iso(stamp, tctx)
+        sig = m.group("sig")
+        num = int(sig) if sig.isdigit() else names.get(sig.replace("SIG", ""))
+        exe = m.group("exe")
+        proc = os.path.basename(exe)
+        out.append({"file": "coredumpctl", "line_no": no, "source_kind": "coredump", "category": "coredump",
+                    "_ts": ts, "level": None, "process": proc, "pid": int(m.group("pid")),
+                    "uid": int(m.group("uid")), "signal_number": num,
+                    "signal_name": SIGNAL_NAMES.get(num) if num else None,
+                    "is_php": "php" in proc.lower(), "corefile": m.group("corefile")})
+    return out

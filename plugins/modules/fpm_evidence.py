@@ -1,0 +1,469 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: opcache-fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: fpm_evidence
+short_description: Collect php-fpm crash evidence from nginx, php-fpm, kernel and core-dump logs
+description:
+  - Scans nginx error logs, php-fpm master logs and slowlogs, and the kernel log (journal, kern.log,
+    messages, syslog or dmesg) and crash-handler records (systemd-coredump, ABRT, apport) in a time
+    window, classifies every recognised line by the evidence signature table (category names are
+    a fixed interface, see C(evidence-categories.md)), and correlates nginx 502s with php-fpm worker
+    crashes and the kernel's segfault report of the same pid.
+  - Reads only. Never writes on the host; streams files of any size in bounded memory, including
+    rotated C(.1) and C(.gz) files that can overlap the window.
+  - A file that cannot be read, a binary file, a truncated gzip or an over-long line never stops
+    the scan; each file is reported with its status and the reason.
+  - Stamps without a zone (nginx, php-fpm) are local time of the host; every returned timestamp
+    is ISO 8601 with the host's offset.
+version_added: "0.1.0"
+author:
+  - opcache-fleet contributors
+options:
+  paths:
+    description:
+      - Files or globs to scan. When given, it replaces O(nginx_error_logs), O(fpm_logs) and
+        O(slowlogs) (discovery results); the kind of every line is recognised from its shape.
+    type: list
+    elements: path
+  nginx_error_logs:
+    description: nginx error logs (from discovery). Files or globs.
+    type: list
+    elements: path
+    default: []
+  fpm_logs:
+    description: php-fpm master error logs (from discovery). Files or globs.
+    type: list
+    elements: path
+    default: []
+  slowlogs:
+    description: php-fpm slowlogs (from discovery). Files or globs.
+    type: list
+    elements: path
+    default: []
+  include_rotated:
+    description:
+      - Also consider rotated siblings of plain paths (C(x.log.1), C(x.log.2.gz), C(x.log-20240131.gz)).
+        They are read only when their modification time and first record can overlap the window.
+    type: bool
+    default: true
+  kernel:
+    description:
+      - Also collect kernel and crash-handler evidence - C(journalctl -k) and the
+        C(systemd-coredump) journal entries when journalctl works, else C(/var/log/kern.log),
+        C(/var/log/messages), C(/var/log/syslog), else C(dmesg); plus C(coredumpctl list) when present.
+        Missing tools and files are tolerated and reported in RV(kernel_sources).
+    type: bool
+    default: true
+  since:
+    description:
+      - Start of the window - C(all), a relative age such as C(30m), C(2h), C(3d), or an ISO 8601 time
+        (local time of the host when it has no zone).
+    type: str
+    default: 24h
+  until:
+    description: End of the window, same forms as O(since); default is now (no end).
+    type: str
+  upstream_pools:
+    description:
+      - >-
+        Which php-fpm pool serves each nginx upstream, for example
+        C({"unix:/run/php/php8.2-fpm.sock": "www", "127.0.0.1:9001": "site-b"}). Keys may be written
+        as nginx logs them (C(fastcgi://unix:/run/php/x.sock:)), as C(unix:/path), as a bare socket path
+        or as C(host:port).
+      - Without it, 502s are tied to crashes by time only, and RV(correlation.mode) says so.
+    type: dict
+    default: {}
+  correlation_window:
+    description: Seconds between a 502 and a crash for them to be tied together.
+    type: float
+    default: 2.0
+  include_events:
+    description: Return the individual events (at most O(max_events)).
+    type: bool
+    default: false
+  max_events:
+    description: Most events returned when O(include_events=true); RV(events_truncated) tells when more were found.
+    type: int
+    default: 1000
+  workers:
+    description: Processes used to scan big files in parallel; C(0) chooses from the CPUs (at most 4).
+    type: int
+    default: 0
+attributes:
+  check_mode:
+    support: full
+    description: The module never changes anything; check mode returns the same evidence.
+  diff_mode:
+    support: none
+notes:
+  - Standard library only on the managed host (Python 3.8 or later).
+  - Kernel segfaults of processes that are not PHP (mysqld, bash) are returned with their C(process)
+    and C(is_php=false), so reports can leave them out.
+  - A php-fpm worker that exits with code 11 did not receive signal 11 - C(child_exit_code), not C(child_signal).
+seealso:
+  - name: Evidence categories
+    description: The category names and fields (shared/design/evidence-categories.md).
+    link: https://example.invalid/opcache-fleet/evidence-categories
+"""
+
+EXAMPLES = r"""
+- name: Collect the last day of crash evidence found by discovery
+  fpm_evidence:
+    nginx_error_logs: "{{ fpm_discovery.nginx.error_logs }}"
+    fpm_logs: "{{ fpm_discovery.masters | map(attribute='error_log') | list }}"
+    upstream_pools:
+      "unix:/run/php/php8.2-fpm.sock": www
+  register: evidence
+
+- name: Scan a bundle of copied logs, whole history, with the events
+  fpm_evidence:
+    paths:
+      - /tmp/bundle/*.log*
+    since: all
+    kernel: false
+    include_events: true
+    max_events: 200
+
+- name: One incident window, tighter correlation
+  fpm_evidence:
+    nginx_error_logs: [/var/log/nginx/error.log]
+    fpm_logs: [/var/log/php8.2-fpm.log]
+    since: "2026-11-26T16:55:00"
+    until: "2026-11-26T17:10:00"
+    correlation_window: 1
+"""
+
+RETURN = r"""
+changed:
+  description: Always false.
+  returned: always
+  type: bool
+  sample: false
+window:
+  description: The window used, as ISO 8601 times (null when open).
+  returned: always
+  type: dict
+  sample: {"since": "2026-11-25T17:00:00+00:00", "until": null}
+files:
+  description:
+    - One entry per file considered - C(status) is C(scanned), C(partial) (read error part way,
+      e.g. truncated gzip; the events before it are kept), C(skipped) (with C(reason)) or C(error)
+      (with C(error)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"path": "/var/log/nginx/error.log", "status": "scanned", "lines": 18211, "events": 12,
+       "size": 2811093, "compression": null, "reason": null, "error": null}
+    - {"path": "/var/log/nginx/error.log.2.gz", "status": "skipped", "reason": "last modified before the window"}
+missing:
+  description: Paths and globs that matched nothing.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/var/log/php-fpm/slow.log"]
+kernel_sources:
+  description: The kernel and crash-handler sources tried, with their status.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"source": "journalctl -k", "status": "scanned", "events": 1}, {"source": "coredumpctl", "status": "absent"}]
+counts:
+  description: Event counts - C(total), C(by_category), C(by_source_kind), C(by_file) (file -> category -> n).
+  returned: always
+  type: dict
+  sample: {"total": 3, "by_category": {"upstream_reset": 1, "child_signal": 1, "kernel_segfault": 1},
+           "by_source_kind": {"nginx": 1, "php-fpm": 1, "kernel": 1},
+           "by_file": {"/var/log/nginx/error.log": {"upstream_reset": 1}}}
+incidents:
+  description:
+    - php-fpm worker crashes (C(child_signal) with a crash signal, C(heap_corruption)), and any
+      other child death a 502 was tied to, with the nginx 502s (C(requests)), the kernel report of
+      the same pid (C(kernel), C(module)) and whether a core was saved. The most recent ones when
+      there are more than 200.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - timestamp: "2026-11-26T17:01:02+00:00"
+      pool: www
+      pid: 24352
+      category: child_signal
+      signal_number: 11
+      signal_name: SIGSEGV
+      core_dumped: false
+      heap_corruption: false
+      crash: true
+      module: opcache.so
+      kernel: {"category": "kernel_segfault", "process": "php-fpm8.2", "module": "opcache.so"}
+      coredump: false
+      request_paths: ["/a/crash.php"]
+      requests: [{"timestamp": "2026-11-26T17:01:02+00:00", "category": "upstream_reset", "method": "GET",
+                  "path": "/a/crash.php", "upstream": "fastcgi://unix:/run/php/php8.2-fpm.sock:",
+                  "file": "/var/log/nginx/error.log", "line_no": 1, "match": "upstream_map"}]
+      file: /var/log/php8.2-fpm.log
+      line_no: 1
+incidents_total:
+  description: Number of incidents before the cap.
+  returned: always
+  type: int
+  sample: 1
+incidents_truncated:
+  description: True when only the most recent incidents are returned.
+  returned: always
+  type: bool
+  sample: false
+correlation:
+  description: How 502s were tied to crashes - C(mode) is C(upstream_map), C(time_only) or C(mixed); C(note) explains.
+  returned: always
+  type: dict
+  sample: {"mode": "time_only", "window_s": 2.0,
+           "note": "no upstream -> pool mapping given: 502s were tied to crashes by time only (within 2 s)"}
+unmatched:
+  description: 502s tied to no crash (C(gateway_errors)) and crashes without a 502 (C(crashes)).
+  returned: always
+  type: dict
+  sample: {"gateway_errors": 0, "crashes": 0}
+top_crash_paths:
+  description: Per pool, the request paths of the 502s tied to crashes, most frequent first (20 at most).
+  returned: always
+  type: dict
+  sample: {"www": [{"path": "/a/crash.php", "count": 7}]}
+crashes_per_hour:
+  description: Worker crashes per hour (hour start, ISO 8601 local).
+  returned: always
+  type: dict
+  sample: {"2026-11-26T17:00:00+00:00": 7}
+first_seen:
+  description: First time each category was seen in the window.
+  returned: always
+  type: dict
+  sample: {"child_signal": "2026-11-26T17:01:02+00:00"}
+last_seen:
+  description: Last time each category was seen in the window.
+  returned: always
+  type: dict
+  sample: {"child_signal": "2026-11-26T17:05:40+00:00"}
+limits:
+  description: What the memory caps dropped (records kept for correlation, distinct keys).
+  returned: always
+  type: dict
+  sample: {"records_dropped": 0, "keys_dropped": 0, "max_records": 20000, "max_keys": 1000}
+events:
+  description:
+    - The events, when O(include_events=true) - C(file), C(line_no) (1-based physical line),
+      C(source_kind), C(category), C(timestamp), C(level) and the category's fields (nginx - nginx_pid,
+      connection, errno, client, server, request, method, path, uri, upstream, host; php-fpm - pool, pid,
+      signal_number, signal_name, core_dumped, exit_code, uptime_s, script, request; kernel and coredump -
+      process, pid, module, fault_addr, ip, error_code, uid, is_php).
+  returned: when include_events is true
+  type: list
+  elements: dict
+  sample:
+    - {"file": "/var/log/php8.2-fpm.log", "line_no": 1, "source_kind": "php-fpm", "category": "child_signal",
+       "timestamp": "2026-11-26T17:01:02+00:00", "level": "WARNING", "pool": "www", "pid": 24352,
+       "signal_number": 11, "signal_name": "SIGSEGV", "core_dumped": false, "uptime_s": 301.965713}
+events_total:
+  description: Number of events found in the window.
+  returned: always
+  type: int
+  sample: 3
+events_truncated:
+  description: True when more events were found than returned.
+  returned: always
+  type: bool
+  sample: false
+"""
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.log_parse import TimeContext, format_ts, parse_window
+from ansible.module_utils.log_scan import (
+    CompositeSink, EventCollector, expand_paths, scan, scan_bytes, coredumpctl_events,
+)
+from ansible.module_utils.evidence_correlate import Correlator
+
+KERNEL_FILES = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog")
+
+
+def boot_time():
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except (IOError, OSError, ValueError):
+        pass
+    return None
+
+
+def collect_kernel(module, sink, since, until, btime, files):
+    """Kernel and crash-handler evidence. Returns the list of kernel_sources entries;
+    may append kernel log files to ``files`` for the main scan."""
+    sources = []
+    jctl = module.get_bin_path("journalctl")
+    journal_ok = False
+    window = []
+    if since is not None:
+        window += ["--since", "@%d" % int(since)]
+    if until is not None:
+        window += ["--until", "@%d" % (int(until) + 1)]
+    if jctl:
+        for label, args in (("journalctl -k", ["-k"]),
+                            ("journalctl -t systemd-coredump", ["-t", "systemd-coredump"])):
+            rc, out, err = module.run_command([jctl, "--no-pager", "-q", "-o", "short-iso"] + args + window,
+                                              encoding=None)
+            if rc != 0:
+                sources.append({"source": label, "status": "error", "error": _text(err).strip()[:300] or
+                                "exit code %d" % rc})
+                continue
+            rep = scan_bytes(label, out, sink, since=since, until=until, boot_time=btime, hint="kernel")
+            sources.append({"source": label, "status": "scanned", "events": rep.get("events", 0),
+                            "lines": rep.get("lines", 0)})
+            if label == "journalctl -k" and out.strip():
+                journal_ok = True
+    else:
+        sources.append({"source": "journalctl", "status": "absent"})
+    if not journal_ok:
+        found = [p for p in KERNEL_FILES if os.path.exists(p)]
+        for p in found:
+            files.append((p, "kernel"))
+            sources.append({"source": p, "status": "queued"})
+        if not found:
+            dmesg = module.get_bin_path("dmesg")
+            if dmesg:
+                rc, out, err = module.run_command([dmesg], encoding=None)
+                if rc == 0:
+                    rep = scan_bytes("dmesg", out, sink, since=since, until=until, boot_time=btime, hint="kernel")
+                    sources.append({"source": "dmesg", "status": "scanned", "events": rep.get("events", 0),
+                                    "lines": rep.get("lines", 0)})
+                else:
+                    sources.append({"source": "dmesg", "status": "error",
+                                    "error": _text(err).strip()[:300] or "exit code %d" % rc})
+            else:
+                sources.append({"source": "dmesg", "status": "absent"})
+    cdctl = module.get_bin_path("coredumpctl")
+    if cdctl:
+        args = [cdctl, "list", "--no-pager", "--no-legend"]
+        if since is not None:
+            args += ["--since", "@%d" % int(since)]
+        if until is not None:
+            args += ["--until", "@%d" % (int(until) + 1)]
+        rc, out, err = module.run_command(args, encoding=None)
+        if rc == 0:
+            n = 0
+            for ev in coredumpctl_events(out, TimeContext(boot_time=btime)):
+                if (since is None or ev["_ts"] is None or ev["_ts"] >= since) and \
+                        (until is None or ev["_ts"] is None or ev["_ts"] <= until):
+                    sink.add(ev)
+                    n += 1
+            sources.append({"source": "coredumpctl", "status": "scanned", "events": n})
+        else:
+            # "No coredumps found." exits 1
+            sources.append({"source": "coredumpctl", "status": "empty" if rc == 1 else "error",
+                            "error": _text(err).strip()[:300] or None})
+    else:
+        sources.append({"source": "coredumpctl", "status": "absent"})
+    return sources
+
+
+def _text(b):
+    if isinstance(b, bytes):
+        return b.decode("utf-8", "replace")
+    return b or ""
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            paths=dict(type="list", elements="path"),
+            nginx_error_logs=dict(type="list", elements="path", default=[]),
+            fpm_logs=dict(type="list", elements="path", default=[]),
+            slowlogs=dict(type="list", elements="path", default=[]),
+            include_rotated=dict(type="bool", default=True),
+            kernel=dict(type="bool", default=True),
+            since=dict(type="str", default="24h"),
+            until=dict(type="str"),
+            upstream_pools=dict(type="dict", default={}),
+            correlation_window=dict(type="float", default=2.0),
+            include_events=dict(type="bool", default=False),
+            max_events=dict(type="int", default=1000),
+            workers=dict(type="int", default=0),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        since, until = parse_window(p["since"], p["until"])
+    except ValueError as e:
+        module.fail_json(msg=str(e))
+    if p["max_events"] < 0:
+        module.fail_json(msg="max_events must be 0 or more; got %d" % p["max_events"])
+    if p["correlation_window"] <= 0:
+        module.fail_json(msg="correlation_window must be more than 0 seconds; got %s" % p["correlation_window"])
+    if p["workers"] < 0:
+        module.fail_json(msg="workers must be 0 (automatic) or more; got %d" % p["workers"])
+    for k, v in p["upstream_pools"].items():
+        if not isinstance(v, str) or not v:
+            module.fail_json(msg="upstream_pools maps an upstream to a pool name; %r maps to %r" % (k, v))
+    if p["paths"] is not None:
+        specs = [(x, None) for x in p["paths"]]
+    else:
+        specs = ([(x, "nginx") for x in p["nginx_error_logs"]] + [(x, "php-fpm") for x in p["fpm_logs"]] +
+                 [(x, "slowlog") for x in p["slowlogs"]])
+    if not specs and not p["kernel"]:
+        module.fail_json(msg="nothing to scan: give paths, nginx_error_logs, fpm_logs or slowlogs, "
+                             "or set kernel=true")
+
+    upstream_pools = dict(p["upstream_pools"])
+    window_s = p["correlation_window"]
+    max_events = p["max_events"]
+    include_events = p["include_events"]
+
+    def sink_factory():
+        return CompositeSink(Correlator(upstream_pools=upstream_pools, window_s=window_s),
+                             EventCollector(max_events=max_events, enabled=include_events))
+
+    started = time.time()
+    files, missing = expand_paths(specs, include_rotated=p["include_rotated"])
+    btime = boot_time()
+    kernel_sink = sink_factory()
+    kernel_sources = []
+    if p["kernel"]:
+        kernel_sources = collect_kernel(module, kernel_sink, since, until, btime, files)
+    sink, reports = scan(files, sink_factory, since=since, until=until, boot_time=btime,
+                         workers=p["workers"] or None)
+    sink.merge(kernel_sink)
+    correlator, collector = sink.sinks
+    for src in kernel_sources:
+        if src["status"] == "queued":
+            rep = [r for r in reports if r["path"] == src["source"]]
+            src["status"] = rep[0]["status"] if rep else "absent"
+            src["events"] = rep[0].get("events", 0) if rep else 0
+    result = correlator.report()
+    result.update(
+        changed=False,
+        window={"since": format_ts(since), "until": format_ts(until)},
+        files=reports,
+        missing=missing,
+        kernel_sources=kernel_sources,
+        events_total=collector.total,
+        events_truncated=collector.truncated,
+        elapsed_s=round(time.time() - started, 3),
+    )
+    if include_events:
+        result["events"] = collector.events
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
