@@ -23,7 +23,6 @@ All file access goes through :class:`HostFS` so tests can point it at a captured
 """
 from __future__ import absolute_import, division, print_function
 
-import fnmatch
 import glob
 import os
 import re
@@ -522,7 +521,3 @@ def effective_ini(fs, files, env=None):
 def opcache_directives(values):
     """``{directive: value}`` of the ``opcache.*`` entries of :func:`effective_ini` values."""
     return dict((k, v["value"]) for k, v in sorted(values.items()) if k.startswith("opcache."))
-
-
-def match_any(path, patterns):
-    return any(fnmatch.fnmatch(path, p) for p in patterns)

@@ -316,7 +316,10 @@ def analyse(tree, prefix=DEFAULT_PREFIX, default_error_log=DEFAULT_ERROR_LOG):
     if main_logs:
         entries.extend(_error_log_entry(d, "main", prefix) for d in main_logs)
     else:
-        entries.append({"path": default_error_log, "kind": "file", "level": "error",
+        # compiled default (nginx -V --error-log-path); Debian builds say "stderr"
+        entries.append({"path": default_error_log,
+                        "kind": "stderr" if default_error_log == "stderr" else "file",
+                        "level": "error",
                         "context": "main", "server_name": None, "file": None,
                         "line": None, "default": True})
     servers = []

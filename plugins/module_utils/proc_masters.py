@@ -575,7 +575,7 @@ def describe_nginx(run_command, proc_root, procs, nginx_binary=None, fs=None):
     if conf_path and not conf_path.startswith("/"):
         conf_path = os.path.join(prefix, conf_path)
     default_log = vinfo["error_log_path"] or DEFAULT_ERROR_LOG
-    if not default_log.startswith("/"):
+    if not default_log.startswith("/") and default_log != "stderr":
         default_log = os.path.join(prefix, default_log)
 
     rc, out, err = run_command([nginx_binary, "-T"] + extra)

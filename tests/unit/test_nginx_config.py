@@ -179,3 +179,10 @@ def test_remi_fixture_dump():
     uses = resolve_targets(analysis)
     assert [(u["target"], u["via"], u["server_name"]) for u in uses] == [
         ("unix:/var/opt/remi/php81/run/php-fpm/www.sock", "php-fpm", "shop.example.com")]
+
+
+def test_default_error_log_stderr_as_debian_builds_it():
+    tree, _files, _errors = load_dump("# configuration file /etc/nginx/nginx.conf:\nevents {}\n")
+    entries = analyse(tree, default_error_log="stderr")["error_log_entries"]
+    assert [(e["path"], e["kind"], e["default"]) for e in entries] == [("stderr", "stderr", True)]
+    assert error_log_paths(entries) == []

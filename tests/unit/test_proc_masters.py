@@ -235,3 +235,95 @@ def test_guard_runner():
     assert run(["sh", "-c", "true"]) == (127, "", "[Errno 2] No such file")
     assert proc_masters.find_executable("sh").endswith("/sh")
     assert proc_masters.find_executable("definitely-not-a-program") is None
+
+
+# ---------------------------------------------------------------------------------------
+# captured from the podman lab (capture_lab.py): the three layouts of docs/LAB.md
+
+
+def test_lab_debian():
+    result, runner = run_fixture("lab-debian")
+    (master,) = result["masters"]
+    assert (master["binary"], master["php_version"], master["systemd_unit"]) == (
+        "/usr/sbin/php-fpm8.2", "8.2.36", "php8.2-fpm.service")
+    assert master["config"] == "/etc/php/8.2/fpm/php-fpm.conf"
+    assert master["config_files"] == ["/etc/php/8.2/fpm/php-fpm.conf", "/etc/php/8.2/fpm/pool.d/www.conf"]
+    assert master["error_log"] == "/var/log/php8.2-fpm.log"
+    assert master["emergency_restart_threshold"] == 0
+    assert master["ini"]["php_ini"] == "/etc/php/8.2/fpm/php.ini"
+    assert master["ini"]["scan_dir"] == "/etc/php/8.2/fpm/conf.d"
+    assert "/etc/php/8.2/fpm/conf.d/15-lab-opcache.ini" in master["ini"]["files"]
+    assert master["opcache"]["opcache.validate_timestamps"] == "0"
+    (pool,) = master["pools"]
+    assert (pool["name"], pool["listen"], pool["listen_kind"], pool["user"]) == (
+        "www", "/run/php/php8.2-fpm.sock", "unix", "www-data")
+    assert pool["request_terminate_timeout"] == 60
+    assert [n["location"] for n in pool["nginx"]] == ["~ ^/a/.+\\.php$", "~ ^/b/.+\\.php$",
+                                                      "~ ^/c/.+\\.php$"]
+    assert {n["root"] for n in pool["nginx"]} == {"/srv/app/releases"}
+    assert result["nginx"]["error_logs"] == ["/var/log/nginx/error.log"]
+    assert result["nginx"]["unmatched_targets"] == []
+    assert result["fpm_error_logs"] == ["/var/log/php8.2-fpm.log"]
+
+
+def test_lab_rhel_layout_with_unit_environment():
+    result, runner = run_fixture("lab-rhel")
+    (master,) = result["masters"]
+    assert master["config"] == "/etc/php-fpm.conf"
+    assert master["config_files"] == ["/etc/php-fpm.conf", "/etc/php-fpm.d/www.conf"]
+    assert master["error_log"] == "/var/log/php-fpm/error.log"
+    # -c and PHP_INI_SCAN_DIR are wiped from /proc: they come from the unit
+    assert master["environment"] == {"PHP_INI_SCAN_DIR": "/etc/php.d"}
+    assert master["ini"]["php_ini"] == "/etc/php.ini"
+    assert master["ini"]["scan_dir"] == "/etc/php.d"
+    assert master["ini"]["files"][:2] == ["/etc/php.ini", "/etc/php.d/10-opcache.ini"]
+    assert master["opcache"]["opcache.blacklist_filename"] == "/etc/php.d/opcache*.blacklist"
+    ran = [c for c in runner.calls if c[0][-1] == "-i"]
+    assert ran == [(["/usr/sbin/php-fpm8.2", "-c", "/etc/php.ini", "-i"], {"PHP_INI_SCAN_DIR": "/etc/php.d"})]
+    (pool,) = master["pools"]
+    assert (pool["listen"], pool["user"]) == ("/run/php-fpm/www.sock", "apache")
+    assert result["fpm_error_logs"] == ["/var/log/php-fpm/error.log"]
+
+
+def test_lab_two_masters_and_tcp_pool():
+    result, runner = run_fixture("lab-multi")
+    packaged, alt = result["masters"]
+    assert packaged["config"] == "/etc/php/8.2/fpm/php-fpm.conf"
+    assert alt["config"] == "/etc/php-fpm-alt/php-fpm.conf"
+    assert alt["systemd_unit"] == "php-fpm-alt.service"
+    assert alt["ini"]["php_ini"] == "/etc/php-fpm-alt/php.ini"
+    assert alt["ini"]["scan_dir"] == "/etc/php-fpm-alt/conf.d"
+    assert all(f.startswith("/etc/php-fpm-alt/") for f in alt["ini"]["files"])
+    assert [(p["name"], p["listen"], p["listen_kind"]) for p in packaged["pools"]] == [
+        ("site-a", "/run/php/site-a.sock", "unix"), ("site-b", "127.0.0.1:9001", "tcp")]
+    assert [(p["name"], p["listen"]) for p in alt["pools"]] == [("alt", "/run/php-fpm-alt/alt.sock")]
+    site_b = packaged["pools"][1]
+    assert site_b["opcache_overrides"] == {"opcache.revalidate_freq": {"value": "0", "via": "php_value"}}
+    targets = [(t["target"], t["pool"], t["master_pid"], t["location"])
+               for t in result["nginx"]["fastcgi_targets"]]
+    assert targets == [
+        ("unix:/run/php/site-a.sock", "site-a", packaged["master_pid"], "~ ^/a/.+\\.php$"),
+        ("127.0.0.1:9001", "site-b", packaged["master_pid"], "~ ^/b/.+\\.php$"),
+        ("unix:/run/php-fpm-alt/alt.sock", "alt", alt["master_pid"], "~ ^/c/.+\\.php$"),
+    ]
+    assert result["fpm_error_logs"] == ["/var/log/php8.2-fpm.log", "/var/log/php-fpm-alt.log"]
+    warnings = result["warnings"]
+    assert sum("emergency_restart_threshold is not set" in w for w in warnings) == 2
+    assert any(w.startswith("pool site-b of master /etc/php/8.2/fpm/php-fpm.conf overrides "
+                            "opcache.revalidate_freq per pool") for w in warnings)
+
+
+@pytest.mark.parametrize("name", ["lab-debian", "lab-rhel", "lab-multi"])
+def test_lab_fixture_matches_recorded_output(name):
+    """expected.json is the module's output on the lab host when it was captured.
+
+    After an intended change of the output, refresh with UPDATE_EXPECTED=1.
+    """
+    result, _runner = run_fixture(name)
+    path = os.path.join(FIXTURES, name, "expected.json")
+    if os.environ.get("UPDATE_EXPECTED"):
+        with open(path, "w") as handle:
+            json.dump(result, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+    with open(path) as handle:
+        assert json.loads(json.dumps(result)) == json.load(handle)
