@@ -686,9 +686,15 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
 
     if overrides.get("masters"):
         found = []
+        running = find_fpm_masters(procs)
         for item in overrides["masters"]:
             entry = dict(item)
             pid = entry.get("pid")
+            if not pid:
+                # an inventory master that runs: take its pid (unit, children) from /proc
+                same = [m for m in running if m["title_config"] == entry.get("config")]
+                if len(same) == 1:
+                    pid = entry["pid"] = same[0]["pid"]
             if pid:
                 argv = read_cmdline(proc_root, pid)
                 detected = find_fpm_masters([{"pid": pid, "ppid": None, "argv": argv}]) if argv else []
@@ -744,7 +750,7 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
     for master in masters:
         label = master["config"] or "?"
         if not master["emergency_restart_threshold"]:
-            warnings.append(WARN_NO_EMERGENCY % (master["master_pid"], label))
+            warnings.append(WARN_NO_EMERGENCY % (master["master_pid"] or "-", label))
         for pool in master["pools"]:
             for name, item in sorted(pool["opcache_overrides"].items()):
                 warnings.append(WARN_POOL_OPCACHE % (pool["name"], label, name,

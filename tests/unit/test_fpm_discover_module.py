@@ -107,10 +107,10 @@ def test_inventory_overrides(module_io, monkeypatch):
     assert any("per-pool" in w or "per pool" in w for w in result["warnings_found"])
 
 
-def test_masters_option_skips_proc_scan(module_io, monkeypatch):
-    proc, runner = use_fixture(monkeypatch, "remi")
+def test_masters_option_skips_proc_scan(module_io, monkeypatch, tmp_path):
+    _proc, runner = use_fixture(monkeypatch, "remi")
     result, failed = run_module({
-        "proc_root": proc,
+        "proc_root": str(tmp_path),  # nothing runs
         "nginx": False,
         "masters": [{"config": "/etc/opt/remi/php81/php-fpm.conf",
                      "binary": "/opt/remi/php81/root/usr/sbin/php-fpm",
@@ -124,6 +124,18 @@ def test_masters_option_skips_proc_scan(module_io, monkeypatch):
     assert result["fpm_error_logs"] == ["/srv/fpm/error.log"]
     assert result["nginx"]["present"] is False
     assert not any(c[0][0] == "/usr/sbin/nginx" for c in runner.calls)
+    assert "master - (/etc/opt/remi/php81/php-fpm.conf): emergency_restart_threshold" not in \
+        " ".join(result["warnings_found"])  # remi sets it
+
+
+def test_inventory_master_that_runs_gets_its_pid(module_io, monkeypatch):
+    proc, _runner = use_fixture(monkeypatch, "remi")
+    result, failed = run_module({"proc_root": proc, "nginx": False, "masters": [
+        {"config": "/etc/opt/remi/php81/php-fpm.conf"}]})
+    assert not failed
+    (master,) = result["masters"]
+    assert (master["master_pid"], master["systemd_unit"]) == (1201, "php81-php-fpm.service")
+    assert master["pools"][0]["running_children"] == 2
 
 
 def test_masters_option_with_pid(module_io, monkeypatch):
