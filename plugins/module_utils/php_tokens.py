@@ -53,12 +53,27 @@ _KW_CLOSE = (b"endif", b"endwhile", b"endfor", b"endforeach", b"endswitch")
 _ALT_END = re.compile(rb"end(?:if|while|for|foreach|switch)(?![" + _ID_CH + rb"])")
 
 
-def _code_pattern(php8, alt, parens):
+def _keyword(kw):
+    """A keyword alternative that starts with a literal byte.
+
+    After the first byte, fixed-width lookbehinds drop the commonest non-keyword
+    uses inside the regular expression engine: part of a longer name ("subclass",
+    "$class", "Foo\\Class") and member access without spaces ("::class", "->class").
+    """
+    first = re.escape(kw[:1])
+    return (first
+            + rb"(?<![" + _ID_CH + rb"$\\]" + first + rb")(?<!::" + first + rb")(?<!->" + first + rb")"
+            + re.escape(kw[1:]) + rb"(?![" + _ID_CH + rb"\\])")
+
+
+def _code_pattern(php8, alt, parens, braces):
     """The search pattern of the code state, run over the lower-cased source.
 
     Every alternative starts with a literal byte and there are no groups, so the
     regular expression engine can skip uninteresting bytes with a character-set
-    prefix scan; the caller dispatches on the first byte of each match.
+    prefix scan; the caller dispatches on the first byte of each match. Braces
+    are matched one by one only inside a string interpolation; elsewhere the
+    caller counts them in the code between two matches.
     """
     keywords = _KW_DECL + (b"namespace", b"__halt_compiler")
     if alt:
@@ -74,22 +89,27 @@ def _code_pattern(php8, alt, parens):
         (rb"#(?!\[)" if php8 else rb"#") + _LINE_COMMENT_BODY,
         rb"/\*.*?(?:\*/|\Z)",
         rb"\?>",
-        rb"\{",
-        rb"\}",
     ]
+    if braces:
+        parts += [rb"\{", rb"\}"]
     if parens:
         parts += [rb"\(", rb"\)"]
     for kw in sorted(keywords, key=lambda k: (-len(k), k)):
-        parts.append(re.escape(kw) + rb"(?![" + _ID_CH + rb"\\])")
+        parts.append(_keyword(kw))
     return re.compile(b"|".join(parts), re.DOTALL)
 
 
-_CODE = {
-    (php8, alt, parens): _code_pattern(php8, alt, parens)
-    for php8 in (True, False)
-    for alt in (True, False)
-    for parens in (True, False)
-}
+_CODE = {}
+
+
+def _code(php8, alt, parens, braces):
+    key = (php8, alt, parens, braces)
+    pat = _CODE.get(key)
+    if pat is None:
+        pat = _CODE[key] = _code_pattern(php8, alt, parens, braces)
+    return pat
+
+
 # run over the lower-cased source
 _OPEN_TAG = re.compile(rb"<\?(?:php(?=[ \t\r\n]|\Z)|=)")
 _OPEN_TAG_SHORT = re.compile(rb"<\?(?:php(?=[ \t\r\n]|\Z)|=)?")
@@ -332,13 +352,11 @@ def scan_declarations(source, short_open_tag=False, php8=True):
     # Alternative syntax blocks ("if (...): ... endif;") matter only in a source
     # that closes one; elsewhere control keywords and parentheses are not tracked.
     alt = _ALT_END.search(low) is not None
-    code = _CODE[(php8, alt, False)]
-    code_parens = _CODE[(php8, alt, True)]
 
-    NS = 1
-    BLOCK = 2
-    braces = []          # NS, BLOCK, or (body pattern, kind) of the string to resume
+    depth = 0            # brace depth in code outside interpolations
+    ns_depth = 0         # depth inside a "namespace X { }" block, 0 outside one
     namespace = ""
+    interps = []         # open {$ / ${ interpolations: [body, kind, brace depth]
     alt_depth = 0        # open "if (...):" style blocks
     paren_depth = -1     # >= 0 while reading a control keyword's condition
     comment_ends = {}
@@ -348,6 +366,8 @@ def scan_declarations(source, short_open_tag=False, php8=True):
     unterminated = None
     halted = False
     pos = 0
+    count = low.count
+    code_search = _code(php8, alt, False, False).search
 
     while pos < n:
         if state == 0:
@@ -366,11 +386,11 @@ def scan_declarations(source, short_open_tag=False, php8=True):
                 break
             tok = m.group()
             if tok == b"{$":
-                braces.append((body, body_kind))
+                interps.append([body, body_kind, 0])
                 state = 1
                 pos = m.start() + 1  # the "$" starts the expression
             elif tok == b"${":
-                braces.append((body, body_kind))
+                interps.append([body, body_kind, 0])
                 state = 1
                 pos = m.end()
             elif tok[0] == 0x5C and len(tok) == 2:  # backslash escape
@@ -381,10 +401,17 @@ def scan_declarations(source, short_open_tag=False, php8=True):
             continue
 
         # state == 1: code
-        m = (code_parens if paren_depth >= 0 else code).search(low, pos)
+        if paren_depth < 0 and not interps:
+            m = code_search(low, pos)
+        else:
+            m = _code(php8, alt, paren_depth >= 0, bool(interps)).search(low, pos)
         if m is None:
+            if not interps:
+                depth += count(b"{", pos) - count(b"}", pos)
             break
         start = m.start()
+        if not interps and start > pos:
+            depth += count(b"{", pos, start) - count(b"}", pos, start)
         pos = m.end()
         c = low[start]
 
@@ -396,17 +423,17 @@ def scan_declarations(source, short_open_tag=False, php8=True):
             if pos == n and _SQ_CLOSED.match(low, start) is None:
                 unterminated = "string"
             continue
-        if c == _LB:
-            braces.append(BLOCK)
+        if c == _LB:  # only inside an interpolation
+            interps[-1][2] += 1
             continue
         if c == _RB:
-            if braces:
-                top = braces.pop()
-                if top is NS:
-                    namespace = ""
-                elif top is not BLOCK:
-                    body, body_kind = top
-                    state = 2
+            top = interps[-1]
+            if top[2]:
+                top[2] -= 1
+            else:
+                interps.pop()
+                body, body_kind = top[0], top[1]
+                state = 2
             continue
         if c == _SLASH or c == _HASH:
             comment_ends[pos] = start
@@ -451,6 +478,8 @@ def scan_declarations(source, short_open_tag=False, php8=True):
             before = low[start - 1]
             if before == 0x24 or before == 0x5C or _IS_ID[before]:
                 continue  # $class, Foo\Class, subclass
+        if ns_depth and depth < ns_depth:
+            namespace, ns_depth = "", 0  # the "namespace X { }" block has ended
         word = low[start:pos]
         prev, prev_start = _prev_token(low, start, comment_ends)
 
@@ -482,7 +511,7 @@ def scan_declarations(source, short_open_tag=False, php8=True):
                 name=_text(data[tstart:tend]),
                 namespace=namespace,
                 line=lines.at(start),
-                conditional=alt_depth > 0 or any(b is not NS for b in braces),
+                conditional=bool(alt_depth or interps or depth > ns_depth),
                 modifiers=modifiers,
             ))
             pos = tend
@@ -495,13 +524,15 @@ def scan_declarations(source, short_open_tag=False, php8=True):
             tok, tstart, tend = _next_token(low, pos, php8)
             if tok == b"{":
                 namespace = ""
-                braces.append(NS)
+                depth += 1
+                ns_depth = depth
                 pos = tend
             elif tok is not None and _IS_ID[tok[0]]:
                 tok2, _s, tend2 = _next_token(low, tend, php8)
                 if tok2 == b"{":
                     namespace = _text(data[tstart:tend])
-                    braces.append(NS)
+                    depth += 1
+                    ns_depth = depth
                     pos = tend2
                 elif tok2 in (b";", b"?>"):
                     namespace = _text(data[tstart:tend])
