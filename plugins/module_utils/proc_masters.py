@@ -501,6 +501,8 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     for pool in parsed["pools"]:
         pool = dict(pool)
         pool["running_children"] = len(found.get("children", {}).get(pool["name"], []))
+        ini_basedir = (values.get("open_basedir") or {}).get("value") or None
+        pool["open_basedir_effective"] = pool["open_basedir"] or ini_basedir
         pool["nginx"] = []
         pools.append(pool)
 

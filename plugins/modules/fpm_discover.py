@@ -168,6 +168,7 @@ masters:
         opcache_overrides: {description: "Per-pool opcache.* settings: {directive: {value, via}}", type: dict}
         extension_overrides: {description: "Per-pool extension/zend_extension: [{directive, value, via}]", type: list}
         open_basedir: {description: Per-pool open_basedir (admin value wins) or null., type: str}
+        open_basedir_effective: {description: The per-pool value, else the ini files' open_basedir, else null., type: str}
         env: {description: "env[...] entries.", type: dict}
         running_children: {description: Children of this pool seen in /proc., type: int}
         nginx: {description: "nginx uses of this pool: [{server_name, root, location}]", type: list}

@@ -173,6 +173,7 @@ def test_plesk_layout():
     assert example["prefix"] == "/var/www/vhosts/system/example.com"
     assert example["php_values"]["error_log"] == "/var/www/vhosts/system/example.com/logs/php_error.log"
     assert example["opcache_overrides"] == {"opcache.enable": {"value": "", "via": "php_value"}}
+    assert example["open_basedir_effective"] == "/var/www/vhosts/example.com/:/tmp/"
     assert example["running_children"] == 1 and shop["running_children"] == 0
     assert shop["extension_overrides"][0]["value"] == "ioncube_loader_lin_8.1.so"
     assert [t["pool"] for t in result["nginx"]["fastcgi_targets"]] == ["example.com"]
@@ -327,3 +328,18 @@ def test_lab_fixture_matches_recorded_output(name):
             handle.write("\n")
     with open(path) as handle:
         assert json.loads(json.dumps(result)) == json.load(handle)
+
+
+def test_open_basedir_effective_from_ini(tmp_path):
+    (tmp_path / "proc").mkdir()
+    etc = tmp_path / "etc"
+    (etc / "php.d").mkdir(parents=True)
+    (etc / "php-fpm.conf").write_text("[a]\nlisten = /run/a.sock\n[b]\nlisten = /run/b.sock\n"
+                                      "php_admin_value[open_basedir] = /srv/b\n")
+    (etc / "php.ini").write_text("open_basedir = /srv:/tmp\n")
+    result = discover(None, proc_root=str(tmp_path / "proc"), fs_root=str(tmp_path),
+                      overrides={"nginx": False, "php_ini": "/etc/php.ini", "ini_scan_dir": "/etc/php.d",
+                                 "masters": [{"config": "/etc/php-fpm.conf"}]})
+    a, b = result["masters"][0]["pools"]
+    assert (a["open_basedir"], a["open_basedir_effective"]) == (None, "/srv:/tmp")
+    assert (b["open_basedir"], b["open_basedir_effective"]) == ("/srv/b", "/srv/b")
