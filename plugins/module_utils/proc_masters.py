@@ -145,6 +145,16 @@ def read_cgroup_unit(proc_root, pid):
     return parse_cgroup_unit(text)
 
 
+def same_mount_namespace(proc_root, pid):
+    """False when ``pid`` lives in another mount namespace (a container seen from its host)."""
+    try:
+        mine = os.readlink(os.path.join(proc_root, "self", "ns", "mnt"))
+        theirs = os.readlink(os.path.join(proc_root, str(pid), "ns", "mnt"))
+    except (IOError, OSError):
+        return True
+    return mine == theirs
+
+
 def list_processes(proc_root="/proc"):
     """``[{pid, ppid, argv}]`` of every readable process."""
     procs = []
@@ -188,10 +198,11 @@ def find_fpm_masters(procs):
     return masters
 
 
-def find_nginx_master(procs):
+def find_nginx_master(procs, proc_root="/proc"):
+    """The nginx master of this mount namespace (nginx in containers is not ours)."""
     for proc in procs:
         m = NGINX_MASTER_RE.match(" ".join(proc["argv"]))
-        if m:
+        if m and same_mount_namespace(proc_root, proc["pid"]):
             return {"pid": proc["pid"], "args": m.group(1).split()}
     return None
 
@@ -407,6 +418,15 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     pid = found.get("pid")
     binary = found.get("binary")
     binary_deleted = False
+    foreign = bool(pid) and not same_mount_namespace(proc_root, pid)
+    if foreign:
+        # A master in a container seen from the host: read its files through
+        # /proc/PID/root and run nothing (its binary and units are not ours).
+        fs = HostFS(os.path.join(proc_root, str(pid), "root"))
+        run_command = _no_run
+        notes.append("master %s runs in another mount namespace (a container): files read "
+                     "through /proc/%s/root, binary not run; run fpm_discover inside the "
+                     "container for its PHP version, ini files and logs" % (pid, pid))
     if pid and not binary:
         binary, binary_deleted = read_exe(proc_root, pid)
     unit = read_cgroup_unit(proc_root, pid) if pid else None
@@ -414,7 +434,7 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     argv = found.get("argv") or []
     opts = parse_fpm_argv(argv) if argv and not MASTER_TITLE_RE.match(" ".join(argv)) else parse_fpm_argv([])
 
-    unit_info = systemd_unit_info(run_command, unit, fs) if unit else None
+    unit_info = systemd_unit_info(run_command, unit, fs) if unit and not foreign else None
     if unit_info:
         if unit_info["exec_argv"]:
             unit_opts = parse_fpm_argv(unit_info["exec_argv"])
@@ -453,7 +473,7 @@ def describe_master(run_command, fs, proc_root, found, overrides):
         if rc == 0 and out:
             info = parse_php_info(out)
             php_version = php_version or info["version"]
-        else:
+        elif not foreign:
             notes.append("master %s: '%s -i' failed (rc=%s)" % (pid, binary, rc))
     elif binary_deleted:
         notes.append("master %s: binary %s was replaced since the master started; "
@@ -482,7 +502,8 @@ def describe_master(run_command, fs, proc_root, found, overrides):
         php_ini = _ini_from_location(fs, opts.get("php_ini") or php_env.get("PHPRC"))
         scan_dir = php_env.get("PHP_INI_SCAN_DIR")
         files = []
-        notes.append("master %s: ini files derived without running the binary" % pid)
+        if not foreign:
+            notes.append("master %s: ini files derived without running the binary" % pid)
     if overrides.get("php_ini"):
         php_ini = overrides["php_ini"]
     if overrides.get("ini_scan_dir") is not None:
@@ -508,6 +529,7 @@ def describe_master(run_command, fs, proc_root, found, overrides):
 
     return {
         "master_pid": pid,
+        "in_container": foreign,
         "binary": binary,
         "binary_deleted": binary_deleted,
         "php_version": php_version,
@@ -543,7 +565,7 @@ def describe_nginx(run_command, proc_root, procs, nginx_binary=None, fs=None):
               "version": None, "config": None, "config_files": [], "error_logs": [],
               "error_log_entries": [], "servers": [], "upstreams": {},
               "fastcgi_targets": [], "unmatched_targets": [], "errors": []}
-    master = find_nginx_master(procs)
+    master = find_nginx_master(procs, proc_root)
     args = []
     if master:
         result["running"] = True
@@ -746,6 +768,8 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
     else:
         fpm_logs = []
         for master in masters:
+            if master["in_container"]:
+                continue  # its paths are inside the container, not on this host
             if master["error_log_kind"] == "file" and master["error_log"] not in fpm_logs:
                 fpm_logs.append(master["error_log"])
 

@@ -108,6 +108,7 @@ masters:
   elements: dict
   contains:
     master_pid: {description: PID of the master (null for an inventory master without pid)., type: int, sample: 812}
+    in_container: {description: "The master runs in another mount namespace (a container seen from the host): its files were read through C(/proc/PID/root) and its binary was not run.", type: bool}
     binary: {description: php-fpm binary (C(/proc/PID/exe))., type: str, sample: /usr/sbin/php-fpm8.2}
     binary_deleted: {description: The binary on disk was replaced since the master started., type: bool}
     php_version: {description: From C(binary -v)., type: str, sample: 8.2.36}

@@ -343,3 +343,35 @@ def test_open_basedir_effective_from_ini(tmp_path):
     a, b = result["masters"][0]["pools"]
     assert (a["open_basedir"], a["open_basedir_effective"]) == (None, "/srv:/tmp")
     assert (b["open_basedir"], b["open_basedir_effective"]) == ("/srv/b", "/srv/b")
+
+
+def test_master_in_a_container_is_read_through_its_root(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "self" / "ns").mkdir(parents=True)
+    os.symlink("mnt:[4026531841]", str(proc / "self" / "ns" / "mnt"))
+    for pid, title, ns in ((42, "php-fpm: master process (/etc/php-fpm.conf)", "mnt:[4026532999]"),
+                           (50, "nginx: master process /usr/sbin/nginx", "mnt:[4026532999]")):
+        d = proc / str(pid)
+        (d / "ns").mkdir(parents=True)
+        (d / "cmdline").write_bytes(title.encode() + b"\0")
+        (d / "stat").write_text("%d (x) S 1 0 0 0" % pid)
+        (d / "cgroup").write_text("0::/system.slice/docker-abc.scope\n")
+        os.symlink(ns, str(d / "ns" / "mnt"))
+        os.symlink("/usr/sbin/php-fpm", str(d / "exe"))
+    container = proc / "42" / "root" / "etc"
+    container.mkdir(parents=True)
+    (container / "php-fpm.conf").write_text("[global]\nerror_log = /var/log/fpm.log\n[www]\nlisten = 9000\n")
+    runner = FakeRunner("none")
+    result = discover(runner, proc_root=str(proc), fs_root=str(tmp_path))
+    (master,) = result["masters"]
+    assert master["in_container"] is True
+    assert master["pools"][0]["listen"] == "9000"
+    assert (master["error_log"], master["error_log_kind"]) == ("/var/log/fpm.log", "file")
+    assert result["fpm_error_logs"] == []  # a path inside the container
+    assert runner.calls == []  # neither its php-fpm nor the container's nginx was run
+    assert result["nginx"]["running"] is False
+    note = ("master 42 runs in another mount namespace (a container): files read through "
+            "/proc/42/root, binary not run; run fpm_discover inside the container for its PHP "
+            "version, ini files and logs")
+    assert master["notes"] == [note]
+    assert note in result["warnings"]
