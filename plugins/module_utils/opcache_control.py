@@ -212,8 +212,11 @@ def classify_scripts(scripts, status, invalidated=None):
         elif mtime is None:
             entry["stale"], entry["reason"] = "unknown", "mtime unreadable (missing file or open_basedir)"
         else:
-            since = max(ref, invalidated.get(path) or 0)
-            if mtime >= since:
+            inv = invalidated.get(path) or 0
+            since = max(ref, inv)
+            # at or after the (re)start: same-second changes may predate the compile; after our
+            # own invalidation strictly later only, so a second run right after is idempotent
+            if (mtime > inv) if inv >= ref else (mtime >= ref):
                 entry["stale"], entry["reason"] = "possible", "modified at %s, cache (re)started or file " \
                     "invalidated at %s, timestamps not validated" % (mtime, since)
             else:
@@ -525,6 +528,7 @@ def reset_master(target, mode, files=(), patterns=(), check_mode=False, timeout=
     if mode not in MODES:
         raise ValueError("mode must be one of %s, got %r" % (", ".join(MODES), mode))
     base = helper_dir or DEFAULT_BASE_DIR
+    t_start = time.monotonic()
     session, first, tried = open_master(target, session_factory, request_timeout, helper_dir)
     result = {}
     try:
@@ -538,6 +542,7 @@ def reset_master(target, mode, files=(), patterns=(), check_mode=False, timeout=
             _reset_targets(session, result, mode, files, patterns, check_mode, timeout, base, sleep, clock)
     finally:
         session.close()
+        result["seconds"] = round(time.monotonic() - t_start, 4)
         warnings = getattr(session, "warnings", [])
         if warnings:
             result["warnings"] = list(warnings)
