@@ -1,0 +1,59 @@
+# opcache-fleet: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_DEPRECATION_WARNINGS := False
+VENV := .venv/bin
+HOST ?= lab-web1
+
+.PHONY: setup image lab lab-down incident demo diagnose test lint unit molecule bench help
+
+help:
+	@echo "make demo      set up, start the lab, arm the incident, run diagnose.yml"
+	@echo "make test      lint, unit tests, every Molecule scenario"
+	@echo "make lab | lab-down | incident [HOST=lab-web1] | bench"
+
+setup:
+	@./scripts/setup.sh
+
+image: setup
+	@./scripts/lab-image.sh
+
+lab: setup
+	@./scripts/lab-up.sh
+
+lab-down:
+	@./scripts/lab-down.sh
+
+incident: setup
+	@mkdir -p .cache && rm -f .cache/incident-$(HOST).txt
+	@$(VENV)/ansible-playbook playbooks/lab_incident.yml -e incident_host=$(HOST) \
+	    $(if $(RELEASE),-e incident_release=$(RELEASE)) $(if $(FILE),-e incident_file=$(FILE)) \
+	    > .cache/incident-$(HOST).log 2>&1 \
+	    || { cat .cache/incident-$(HOST).log; echo "incident: failed, log in .cache/incident-$(HOST).log"; exit 1; }
+	@grep -E '^(TASK|ok|changed|fatal)' .cache/incident-$(HOST).log | tail -n 4
+	@cat .cache/incident-$(HOST).txt
+
+demo: setup lab
+	@$(MAKE) --no-print-directory incident HOST=$(HOST)
+	@./scripts/demo-traffic.sh
+	@$(VENV)/ansible-playbook playbooks/diagnose.yml
+	@echo "demo: the fleet report is in $$(ls -d $(CURDIR)/reports/*/ 2>/dev/null | tail -n1)"
+
+lint: setup
+	@$(VENV)/ansible-lint --offline -q playbooks roles
+	@$(VENV)/python -m py_compile plugins/modules/*.py plugins/module_utils/*.py
+	@for m in plugins/modules/*.py; do \
+	    $(VENV)/ansible-doc -M plugins/modules "$$(basename $$m .py)" > /dev/null || { echo "ansible-doc failed: $$m"; exit 1; }; \
+	done; echo "lint: ansible-lint and ansible-doc ok"
+
+unit: setup
+	@$(VENV)/pytest -q tests/unit
+
+molecule: setup image
+	@./scripts/molecule-all.sh
+
+test: lint unit molecule
+
+bench: setup
+	@$(VENV)/python bench/evidence_bench.py

@@ -1,0 +1,83 @@
+"""The lab fleet: each layout serves the demo app, and a real crash leaves the real
+nginx and php-fpm log lines at that layout's own log paths."""
+import re
+import time
+
+import pytest
+
+RELEASES = ("a", "b", "c")
+
+# Per layout (by host suffix): php-fpm log of the master behind each release folder.
+LAYOUTS = {
+    "web1": {"a": "/var/log/php8.2-fpm.log", "b": "/var/log/php8.2-fpm.log", "c": "/var/log/php8.2-fpm.log"},
+    "web2": {"a": "/var/log/php-fpm/error.log", "b": "/var/log/php-fpm/error.log", "c": "/var/log/php-fpm/error.log"},
+    "web3": {"a": "/var/log/php8.2-fpm.log", "b": "/var/log/php8.2-fpm.log", "c": "/var/log/php-fpm-alt.log"},
+}
+MASTERS = {"web1": 1, "web2": 1, "web3": 2}
+
+
+def layout(host):
+    name = host.backend.get_hostname()
+    return LAYOUTS[name.rsplit("-", 1)[-1]], name.rsplit("-", 1)[-1]
+
+
+def http_code(host, path):
+    out = host.check_output("curl -s -o /dev/null -w '%%{http_code}' --max-time 10 http://127.0.0.1/%s", path)
+    return int(out)
+
+
+@pytest.mark.parametrize("release", RELEASES)
+@pytest.mark.parametrize("page", ["index.php", "report.php", "health.php"])
+def test_pages_answer_200(host, release, page):
+    assert http_code(host, "%s/%s" % (release, page)) == 200
+
+
+def test_masters_running(host):
+    _, suffix = layout(host)
+    masters = host.check_output("pgrep -c -f '^php-fpm: master process'")
+    assert int(masters) == MASTERS[suffix]
+
+
+def test_layout_paths(host):
+    _, suffix = layout(host)
+    if suffix == "web2":
+        assert host.file("/etc/php-fpm.conf").exists
+        assert host.file("/etc/php-fpm.d/www.conf").exists
+        assert host.file("/etc/php.d/opcache-default.blacklist").exists
+        assert host.socket("unix:///run/php-fpm/www.sock").is_listening
+        assert "opcache.blacklist_filename=/etc/php.d/opcache*.blacklist" in host.file("/etc/php.d/10-opcache.ini").content_string
+    elif suffix == "web3":
+        assert host.socket("unix:///run/php/site-a.sock").is_listening
+        assert host.socket("tcp://127.0.0.1:9001").is_listening
+        assert host.socket("unix:///run/php-fpm-alt/alt.sock").is_listening
+    else:
+        assert host.socket("unix:///run/php/php8.2-fpm.sock").is_listening
+
+
+def test_validate_timestamps_off(host):
+    out = host.check_output("cd /srv/app/releases/a && php -r 'echo 1;' >/dev/null; grep -rh validate_timestamps /etc/php* 2>/dev/null || true")
+    assert "opcache.validate_timestamps=0" in out
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_crash_page_gives_502_and_real_log_lines(host, release):
+    logs, _ = layout(host)
+    fpm_log = logs[release]
+    fpm_before = int(host.check_output("wc -l < %s", fpm_log))
+    nginx_before = int(host.check_output("wc -l < /var/log/nginx/error.log"))
+
+    assert http_code(host, "%s/crash.php" % release) == 502
+
+    deadline = time.time() + 10
+    while True:
+        fpm_new = host.check_output("tail -n +%d %s" % (fpm_before + 1, fpm_log))
+        nginx_new = host.check_output("tail -n +%d /var/log/nginx/error.log" % (nginx_before + 1))
+        if "SIGSEGV" in fpm_new or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert re.search(r"WARNING: \[pool [\w.-]+\] child \d+ exited on signal 11 \(SIGSEGV\) after [\d.]+ seconds from start", fpm_new)
+    assert re.search(
+        r"recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream.*"
+        r'request: "GET /%s/crash\.php HTTP/1\.1"' % release,
+        nginx_new,
+    )

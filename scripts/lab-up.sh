@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Start the lab fleet: image (built if needed), network, three systemd containers,
+# then converge them with playbooks/lab.yml. Safe to run again: containers of the
+# current image are reused, anything else with the same name is replaced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/lab/containers.conf}
+export ANSIBLE_CONFIG=$PWD/ansible.cfg
+
+IMAGE=localhost/opcache-fleet-lab:latest
+NETWORK=opcache-lab
+HOSTS=${LAB_HOSTS:-lab-web1 lab-web2 lab-web3}
+
+./scripts/lab-image.sh
+image_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+
+podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null
+
+for host in $HOSTS; do
+    if [ "$(podman container inspect --format '{{.Image}} {{.State.Running}}' "$host" 2>/dev/null)" = "$image_id true" ]; then
+        echo "lab-up: reusing running $host"
+        continue
+    fi
+    podman rm -f "$host" >/dev/null 2>&1 || true
+    podman run -d --name "$host" --hostname "$host" --network "$NETWORK" \
+        --systemd=always --cap-add SYS_PTRACE "$IMAGE" >/dev/null
+    echo "lab-up: started $host"
+done
+
+# systemd needs a moment before systemctl answers inside a fresh container.
+for host in $HOSTS; do
+    for _ in $(seq 1 60); do
+        state=$(podman exec "$host" systemctl is-system-running 2>/dev/null || true)
+        case "$state" in running|degraded) break ;; esac
+        sleep 0.5
+    done
+done
+
+.venv/bin/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab.yml --limit "$(echo $HOSTS | tr ' ' ',')"
