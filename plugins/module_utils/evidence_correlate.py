@@ -43,6 +43,9 @@ MERGE_WINDOW_S = 10.0
 # core:    (ts, pid, process, uid, file, line_no)
 
 
+_UPSTREAM_CACHE = {}
+
+
 class Correlator(object):
     def __init__(self, upstream_pools=None, window_s=2.0, max_keys=1000, max_records=20000,
                  max_incidents=200):
@@ -91,8 +94,14 @@ class Correlator(object):
                 self.last[cat] = ts
         line = ev.get("line_no")
         if cat in GATEWAY_CATEGORIES:
-            if ev.get("upstream"):
-                self._keep(self.gateway, (ts, normalize_upstream(ev["upstream"]), cat, ev.get("method"),
+            up = ev.get("upstream")
+            if up:
+                norm = _UPSTREAM_CACHE.get(up)
+                if norm is None:
+                    if len(_UPSTREAM_CACHE) > 1000:
+                        _UPSTREAM_CACHE.clear()
+                    norm = _UPSTREAM_CACHE[up] = normalize_upstream(up)
+                self._keep(self.gateway, (ts, norm, cat, ev.get("method"),
                                           ev.get("path"), ev.get("client"), ev.get("host"), ev["upstream"],
                                           f, line))
         elif cat in CRASH_CATEGORIES:

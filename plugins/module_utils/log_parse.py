@@ -75,20 +75,15 @@ _RE_FPM_BRACKET = re.compile(
 _RE_FPM_BARE = re.compile(
     r"(?P<level>DEBUG|NOTICE|WARNING|ERROR|ALERT): +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
 
-# Where a new record can start inside a physical line (glued records).
-_RE_GLUE = re.compile(
-    r"(?<=.)(?="
-    r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: "
-    r"|\[\d\d-" + _MON + r"-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?\] +(?:[A-Z]+: |\[pool )"
-    r"|" + _MON + r" +\d\d? \d\d:\d\d:\d\d\.\d+ \[[A-Z]+\] "
-    r"|\[\s*\d+\.\d{6}\] \S+\[\d+\]"
-    r")")
-_GLUE_HINTS = ("] ", "#")
-
 # nginx trailing context: ", client: X, server: Y, request: "...", upstream: "...", host: "..."
 _RE_NGX_FIELD = re.compile(
     r", (?P<key>client|server|request|subrequest|upstream|host|referrer|login): "
     r"(?:\"(?P<q>(?:[^\"\\]|\\.)*)(?:\"|$)|(?P<v>[^,]*))")
+# the usual complete layout, in one match
+_RE_NGX_CTX_FAST = re.compile(
+    r", client: (?P<client>[^,]*), server: (?P<server>[^,]*)"
+    r"(?:, request: \"(?P<request>[^\"]*)\")?(?:, upstream: \"(?P<upstream>[^\"]*)\")?"
+    r"(?:, host: \"(?P<host>[^\"]*)\")?(?:, referrer: \"[^\"]*\")?\s*$")
 _RE_REQUEST = re.compile(r"(?P<method>[A-Z][A-Z_\-]{0,19}) (?P<uri>\S*)(?: (?P<proto>HTTP/[\d.]+))?")
 
 
@@ -205,11 +200,55 @@ def format_ts(epoch):
     return dt.isoformat(timespec="seconds")
 
 
+_NGX_LEVELS = (" [error] ", " [warn] ", " [crit] ", " [alert] ", " [emerg] ", " [notice] ", " [info] ",
+               " [debug] ")
+_FPM_LEVELS = ("] WARNING: ", "] NOTICE: ", "] ERROR: ", "] ALERT: ", "] DEBUG: ", "]  [pool ")
+_FPM53_LEVELS = (" [WARNING] ", " [NOTICE] ", " [ERROR] ", " [ALERT] ", " [DEBUG] ")
+_RE_NGX_AT = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: ")
+_RE_FPM_AT = re.compile(r"\[\d\d-" + _MON + r"-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?\] +(?:[A-Z]+: |\[pool )")
+_RE_FPM53_AT = re.compile(_MON + r" +\d\d? \d\d:\d\d:\d\d\.\d+ \[[A-Z]+\] ")
+_RE_TIME_AT = re.compile(r"\d\d:\d\d:\d\d[\].,\d ]")
+_RE_DMESG_AT = re.compile(r"\[\s*\d+\.\d{6}\] \S+\[\d+\]")
+
+
+def _glue_cuts(line):
+    """Offsets (> 0) where another record header starts inside ``line``. Cheap literal
+    probes first; a regex confirms each candidate."""
+    cuts = set()
+    find = line.find
+    for lv in _NGX_LEVELS:
+        p = find(lv, 20)
+        while p >= 0:
+            c = p - 19
+            if c > 0 and _RE_NGX_AT.match(line, c):
+                cuts.add(c)
+            p = find(lv, p + 1)
+    for lv in _FPM_LEVELS:
+        p = find(lv, 21)
+        while p >= 0:
+            c = line.rfind("[", 0, p - 19)
+            if c > 0 and _RE_FPM_AT.match(line, c):
+                cuts.add(c)
+            p = find(lv, p + 1)
+    for lv in _FPM53_LEVELS:
+        if find(lv, 16) >= 0:
+            for m in _RE_FPM53_AT.finditer(line, 1):
+                cuts.add(m.start())
+            break
+    for m in _RE_DMESG_AT.finditer(line, 1):
+        cuts.add(m.start())
+    return sorted(cuts)
+
+
 def split_records(line):
     """Split one physical line into its records (glued lines), as a list of str."""
-    if len(line) < 40 or not any(h in line[1:] for h in _GLUE_HINTS):
+    if len(line) < 40:
         return [line]
-    cuts = [m.start() for m in _RE_GLUE.finditer(line)]
+    # every record header carries a time (HH:MM:SS) or a dmesg stamp: a line whose
+    # only stamp is its own, near the start, cannot hold a second record
+    if _RE_TIME_AT.search(line, 30) is None and _RE_DMESG_AT.search(line, 1) is None:
+        return [line]
+    cuts = _glue_cuts(line)
     if not cuts:
         return [line]
     out = []
@@ -429,6 +468,13 @@ def parse_nginx_context(message):
         return message, fields
     text = message[:idx]
     ctx = message[idx:]
+    m = _RE_NGX_CTX_FAST.match(ctx)
+    if m:
+        for k, v in m.groupdict().items():
+            if v is not None:
+                fields[k] = v
+        _request_fields(fields)
+        return text, fields
     for m in _RE_NGX_FIELD.finditer(ctx):
         key = m.group("key")
         val = m.group("q") if m.group("q") is not None else m.group("v")
@@ -437,6 +483,11 @@ def parse_nginx_context(message):
         if key in fields:
             continue
         fields[key] = val
+    _request_fields(fields)
+    return text, fields
+
+
+def _request_fields(fields):
     req = fields.get("request")
     if req:
         rm = _RE_REQUEST.match(req)
@@ -445,9 +496,6 @@ def parse_nginx_context(message):
             uri = rm.group("uri")
             fields["uri"] = uri
             fields["path"] = uri.split("?", 1)[0]
-    if "upstream" in fields:
-        fields["upstream_target"] = normalize_upstream(fields["upstream"])
-    return text, fields
 
 
 def normalize_upstream(value):

@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover
 from ansible.module_utils.log_parse import (
     TimeContext, parse_record, split_records, parse_nginx_context, format_ts,
 )
-from ansible.module_utils.log_signatures import Matcher, SCAN_LITERALS
+from ansible.module_utils.log_signatures import Matcher, SCAN_LITERALS, SCAN_LITERALS_EXTRA, GATE_LITERALS
 
 __all__ = ["scan", "scan_bytes", "expand_paths", "events_from_line", "public_event", "coredumpctl_events", "EventCollector", "CompositeSink", "Scanner",
            "CHUNK_SIZE", "MAX_LINE"]
@@ -54,7 +54,7 @@ SPLIT_MIN = 48 << 20          # plain files above this are split across workers
 WINDOW_SLACK = 3600.0         # tolerance for unordered stamps when skipping chunks
 MTIME_SLACK = 300.0
 
-ALL_LITERALS = tuple(sorted(set(l for v in SCAN_LITERALS.values() for l in v)))
+ALL_LITERALS = tuple(sorted(set(l for d in (SCAN_LITERALS, SCAN_LITERALS_EXTRA) for v in d.values() for l in v)))
 _HINT_KINDS = {
     "nginx": ("nginx",),
     "php-fpm": ("php-fpm",),
@@ -356,7 +356,12 @@ class Scanner(object):
             if hint in ("nginx", "php-fpm", "slowlog") and head:
                 # a container log or a syslog feed can still carry other kinds
                 kinds |= _sniff_kinds(head)
-            return _literals_for(kinds)
+            if size is not None and size < SMALL_FILE:
+                return ALL_LITERALS
+            lits = set(_literals_for(kinds))
+            if hint in ("slowlog", "kernel"):
+                lits.update(SCAN_LITERALS_EXTRA["php-fpm"])
+            return tuple(sorted(lits))
         if size is not None and size < SMALL_FILE:
             return ALL_LITERALS
         kinds = _sniff_kinds(head)
@@ -382,6 +387,7 @@ class Scanner(object):
         skip_to_nl = first_line_partial
         lines_scanned = 0
         find = bytes.find
+        gate = gate_for(literals)
         done = False
         for data in chunks:
             if done:
@@ -424,13 +430,12 @@ class Scanner(object):
                 continue
             work = buf[:last_nl + 1] if last_nl + 1 < len(buf) else buf
             tail = buf[last_nl + 1:]
-            n_nl = work.count(b"\n")
             # whole-chunk window checks
             if lo is not None or hi is not None:
                 if lo is not None:
                     ts = self._stamp_of_last_line(work, tctx)
                     if ts is not None and ts < lo:
-                        nl_total += n_nl
+                        nl_total += work.count(b"\n")
                         report["chunks_skipped"] = report.get("chunks_skipped", 0) + 1
                         continue
                 if hi is not None:
@@ -439,7 +444,6 @@ class Scanner(object):
                         report["stopped_early"] = True
                         done = True
                         break
-            lines_scanned += n_nl
             # candidate lines: start offset -> end offset
             cands = {}
             for lit in literals:
@@ -449,19 +453,29 @@ class Scanner(object):
                     e = find(work, b"\n", p)
                     cands[s] = e
                     p = find(work, lit, e)
+            start_nl = nl_total
             if cands:
                 prev = 0
                 line_idx = nl_total
+                count = work.count
                 for s in sorted(cands):
-                    line_idx += work.count(b"\n", prev, s)
-                    prev = s
                     e = cands[s]
+                    raw = work[s:e] if e - s <= MAX_LINE else work[s:s + MAX_LINE]
+                    for g in gate:
+                        if g in raw:
+                            break
+                    else:
+                        continue
+                    line_idx += count(b"\n", prev, s)
+                    prev = s
                     if e - s > MAX_LINE:
                         report["overlong_lines"] = report.get("overlong_lines", 0) + 1
-                        e = s + MAX_LINE
-                    self._line(work[s:e], path, line_idx + 1, literals, tctx, state, report, sink_add,
-                               work=work, end=cands[s])
-            nl_total += n_nl
+                    self._line(raw, path, line_idx + 1, literals, tctx, state, report, sink_add,
+                               work=work, end=e)
+                nl_total = line_idx + work.count(b"\n", prev)
+            else:
+                nl_total += work.count(b"\n")
+            lines_scanned += nl_total - start_nl
         if not done:
             if long_head is not None:
                 self._line(long_head, path, nl_total + 1, literals, tctx, state, report, sink_add)
@@ -570,6 +584,28 @@ def _default_matcher():
     if not _MATCHER:
         _MATCHER.append(Matcher())
     return _MATCHER[0]
+
+
+_GATES = {}
+
+
+def gate_for(literals):
+    """Second-stage literals for candidate lines found with ``literals``: the
+    signature prefilters of every kind those literals stand for."""
+    key = tuple(literals)
+    g = _GATES.get(key)
+    if g is None:
+        kinds = [k for k in SCAN_LITERALS
+                 if any(l in SCAN_LITERALS[k] + SCAN_LITERALS_EXTRA.get(k, ()) for l in literals)]
+        g = set()
+        for k in kinds:
+            g.update(GATE_LITERALS.get(k, ()))
+            if k in ("kernel", "coredump"):
+                # headerless records are also tried as nginx / php-fpm
+                g.update(GATE_LITERALS.get("nginx", ()))
+                g.update(GATE_LITERALS.get("php-fpm", ()))
+        g = _GATES[key] = tuple(sorted(g))
+    return g
 
 
 def _slowlog_script(work, end):

@@ -33,7 +33,7 @@ from __future__ import absolute_import, division, print_function
 
 import re
 
-__all__ = ["SIGNATURES", "SCAN_LITERALS", "CATEGORIES", "SOURCE_KINDS", "SIGNAL_NAMES",
+__all__ = ["SIGNATURES", "SCAN_LITERALS", "SCAN_LITERALS_EXTRA", "GATE_LITERALS", "CATEGORIES", "SOURCE_KINDS", "SIGNAL_NAMES",
            "Matcher", "signature_by_id"]
 
 SOURCE_KINDS = ("nginx", "php-fpm", "kernel", "coredump")
@@ -451,10 +451,25 @@ CATEGORIES = tuple(s["id"] for s in SIGNATURES)
 # Coarse literals for the streaming scanner (bytes.find over 1 MiB chunks).
 SCAN_LITERALS = {
     "nginx": (b"upstream", b"FastCGI sent"),
-    "php-fpm": (b"child", b"[pool ", b"NOTICE", b"ptrace("),
+    "php-fpm": (b"child", b"NOTICE"),
     "kernel": (b"segfault at", b"traps: ", b"general protection", b"oom-killer", b"Kill process",
                b"Killed process", b" trap "),
     "coredump": (b"dumped core", b"dumping core", b"Saved core dump", b"called for pid", b"killed by SIG"),
+}
+
+# Second-stage gate on raw candidate lines, before any decoding: the union of the
+# signature prefilters of each kind.
+GATE_LITERALS = {}
+for _s in SIGNATURES:
+    _p = _s["prefilter"] if isinstance(_s["prefilter"], tuple) else (_s["prefilter"],)
+    GATE_LITERALS.setdefault(_s["source_kind"], set()).update(_p)
+GATE_LITERALS = dict((k, tuple(sorted(v))) for k, v in GATE_LITERALS.items())
+
+# Added for slowlogs and for small files (where every literal is searched): slowlog
+# entry headers ("[pool www] pid 15") and ptrace(PEEKDATA) messages carry neither
+# "child" nor "NOTICE". Kept out of the big-file set: every literal costs a pass.
+SCAN_LITERALS_EXTRA = {
+    "php-fpm": (b"[pool", b"ptrace("),
 }
 
 SIGNAL_NAMES = {

@@ -117,7 +117,7 @@ EXAMPLES = r"""
 - name: Collect the last day of crash evidence found by discovery
   fpm_evidence:
     nginx_error_logs: "{{ fpm_discovery.nginx.error_logs }}"
-    fpm_logs: "{{ fpm_discovery.masters | map(attribute='error_log') | list }}"
+    fpm_logs: "{{ fpm_discovery.fpm_error_logs }}"
     upstream_pools:
       "unix:/run/php/php8.2-fpm.sock": www
   register: evidence
@@ -321,7 +321,7 @@ def collect_kernel(module, sink, since, until, btime, files):
         for label, args in (("journalctl -k", ["-k"]),
                             ("journalctl -t systemd-coredump", ["-t", "systemd-coredump"])):
             rc, out, err = module.run_command([jctl, "--no-pager", "-q", "-o", "short-iso"] + args + window,
-                                              encoding=None)
+                                              encoding=None, expand_user_and_vars=False, handle_exceptions=False)
             if rc != 0:
                 sources.append({"source": label, "status": "error", "error": _text(err).strip()[:300] or
                                 "exit code %d" % rc})
@@ -341,7 +341,8 @@ def collect_kernel(module, sink, since, until, btime, files):
         if not found:
             dmesg = module.get_bin_path("dmesg")
             if dmesg:
-                rc, out, err = module.run_command([dmesg], encoding=None)
+                rc, out, err = module.run_command([dmesg], encoding=None, expand_user_and_vars=False,
+                                                  handle_exceptions=False)
                 if rc == 0:
                     rep = scan_bytes("dmesg", out, sink, since=since, until=until, boot_time=btime, hint="kernel")
                     sources.append({"source": "dmesg", "status": "scanned", "events": rep.get("events", 0),
@@ -358,7 +359,8 @@ def collect_kernel(module, sink, since, until, btime, files):
             args += ["--since", "@%d" % int(since)]
         if until is not None:
             args += ["--until", "@%d" % (int(until) + 1)]
-        rc, out, err = module.run_command(args, encoding=None)
+        rc, out, err = module.run_command(args, encoding=None, expand_user_and_vars=False,
+                                          handle_exceptions=False)
         if rc == 0:
             n = 0
             for ev in coredumpctl_events(out, TimeContext(boot_time=btime)):
