@@ -306,6 +306,14 @@ def boot_time():
     return None
 
 
+def run(module, args):
+    """run_command with an argument list; a command that cannot start is (127, '', why)."""
+    try:
+        return module.run_command(args, encoding=None, expand_user_and_vars=False, handle_exceptions=False)
+    except (OSError, IOError) as e:
+        return 127, b"", str(e).encode("utf-8", "replace")
+
+
 def collect_kernel(module, sink, since, until, btime, files):
     """Kernel and crash-handler evidence. Returns the list of kernel_sources entries;
     may append kernel log files to ``files`` for the main scan."""
@@ -320,8 +328,7 @@ def collect_kernel(module, sink, since, until, btime, files):
     if jctl:
         for label, args in (("journalctl -k", ["-k"]),
                             ("journalctl -t systemd-coredump", ["-t", "systemd-coredump"])):
-            rc, out, err = module.run_command([jctl, "--no-pager", "-q", "-o", "short-iso"] + args + window,
-                                              encoding=None, expand_user_and_vars=False, handle_exceptions=False)
+            rc, out, err = run(module, [jctl, "--no-pager", "-q", "-o", "short-iso"] + args + window)
             if rc != 0:
                 sources.append({"source": label, "status": "error", "error": _text(err).strip()[:300] or
                                 "exit code %d" % rc})
@@ -341,8 +348,7 @@ def collect_kernel(module, sink, since, until, btime, files):
         if not found:
             dmesg = module.get_bin_path("dmesg")
             if dmesg:
-                rc, out, err = module.run_command([dmesg], encoding=None, expand_user_and_vars=False,
-                                                  handle_exceptions=False)
+                rc, out, err = run(module, [dmesg])
                 if rc == 0:
                     rep = scan_bytes("dmesg", out, sink, since=since, until=until, boot_time=btime, hint="kernel")
                     sources.append({"source": "dmesg", "status": "scanned", "events": rep.get("events", 0),
@@ -359,8 +365,7 @@ def collect_kernel(module, sink, since, until, btime, files):
             args += ["--since", "@%d" % int(since)]
         if until is not None:
             args += ["--until", "@%d" % (int(until) + 1)]
-        rc, out, err = module.run_command(args, encoding=None, expand_user_and_vars=False,
-                                          handle_exceptions=False)
+        rc, out, err = run(module, args)
         if rc == 0:
             n = 0
             for ev in coredumpctl_events(out, TimeContext(boot_time=btime)):
