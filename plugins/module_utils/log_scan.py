@@ -214,16 +214,18 @@ def _plain_chunks(path, start):
 
 def _gzip_inflate(f, report):
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    fed = False               # has the current member received any input?
     while True:
         raw = f.read(CHUNK_SIZE)
         if not raw:
-            if not d.eof:
+            if fed and not d.eof:
                 report["error"] = "truncated gzip: compressed data ended before the end-of-stream marker"
             tail = d.flush()
             if tail:
                 yield tail
             return
         while raw:
+            fed = True
             try:
                 out = d.decompress(raw, 4 * CHUNK_SIZE)
             except zlib.error as e:
@@ -235,6 +237,7 @@ def _gzip_inflate(f, report):
                 rest = d.unused_data
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 raw = rest.lstrip(b"\x00")   # padding between members
+                fed = False
                 if raw and raw[:2] != b"\x1f\x8b":
                     report["error"] = "trailing garbage after gzip data"
                     return

@@ -116,7 +116,16 @@ def test_gzip_detected_by_magic_and_multimember(tmp_path):
                   gzip.compress((NGX.format(s=2, c=2) + "\n").encode()))
     _c, coll, reps = run([f])
     assert reps[0]["compression"] == "gzip"
+    assert reps[0]["status"] == "scanned" and reps[0]["error"] is None
     assert [e["line_no"] for e in coll.events] == [1, 2]
+
+
+def test_whole_gzip_file_is_not_reported_truncated(tmp_path):
+    f = tmp_path / "error.log.2.gz"
+    f.write_bytes(gzip.compress(("\n".join(NGX.format(s=i % 60, c=i) for i in range(20000)) + "\n").encode()))
+    _c, coll, reps = run([f], sink_factory=factory(100000))
+    assert reps[0]["status"] == "scanned" and reps[0]["error"] is None
+    assert len(coll.events) == 20000
 
 
 def test_unreadable_paths_are_reported(tmp_path):
