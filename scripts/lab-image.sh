@@ -8,7 +8,7 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/lab/containers.conf}
 
 BASE=localhost/opcache-fleet-base:bookworm
 IMAGE=localhost/opcache-fleet-lab
-APP=roles/lab_host/files/app
+APP=roles/lab/files/app
 inputs_hash=$( (cat lab/Containerfile scripts/lab-image.sh; tar -C "$APP" --sort=name --mtime=@0 --owner=0 --group=0 -c .) | sha256sum | cut -c1-12)
 
 if podman image exists "$IMAGE:$inputs_hash"; then

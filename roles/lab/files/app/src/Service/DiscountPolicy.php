@@ -1,0 +1,27 @@
+<?php
+declare(strict_types=1);
+
+namespace App\Service;
+
+/**
+ * Part of the opcache-fleet demo application (Service layer).
+ */
+final class DiscountPolicy
+{
+    private array $data;
+
+    public function __construct(array $data = [])
+    {
+        $this->data = $data;
+    }
+
+    public function name(): string
+    {
+        return 'DiscountPolicy';
+    }
+
+    public function get(string $key, $default = null)
+    {
+        return $this->data[$key] ?? $default;
+    }
+}
