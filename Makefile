@@ -51,7 +51,7 @@ unit: setup
 	@$(VENV)/pytest -q tests/unit
 
 molecule: setup image
-	@./scripts/molecule-all.sh
+	@./scripts/molecule-all.sh -q
 
 test: lint unit molecule
 
