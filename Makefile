@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_DEPRECATION_WARNINGS := False
 VENV := .venv/bin
 HOST ?= lab-web1
