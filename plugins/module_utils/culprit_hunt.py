@@ -663,7 +663,15 @@ class Hunt(object):
         n_rank = self.ranking_probes if may_probe else 0
         last_sec = None
         for i in range(n_rank):
-            # a gap second between the first two probes shows who else uses which file
+            if i == 1:
+                # a probe-free gap second between the first two probes: a snapshot at its end
+                # shows which scripts other requests use
+                gap = last_sec + 1
+                now = self.clock()
+                if now < gap + 0.9:
+                    self.sleep(gap + 0.9 - now)
+                if int(self.clock()) == gap:
+                    snaps.append(self._snapshot(generation)["scripts"])
             self._wait_for_fresh_second(0 if last_sec is None else last_sec + (2 if i == 1 else 1))
             p = self._probe(check_log=True)
             result["probes"] = self.probes
