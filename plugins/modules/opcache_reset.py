@@ -65,7 +65,9 @@ options:
   fallback:
     description:
       - C(reload) does a graceful C(systemctl reload <unit>) of a master when FastCGI cannot be used
-        (unit from discovery or /proc/<master_pid>/cgroup), verified by its workers being replaced.
+        (unit from discovery or /proc/<master_pid>/cgroup), verified by OPcache C(start_time) read
+        through a pool afterwards (at or after the reload); when OPcache stays unreadable, by the master
+        being alive with every old worker replaced (C(reload.verified_by) says which, with a warning).
         Only with O(mode=full).
     type: str
     choices: [none, reload]
@@ -156,7 +158,7 @@ failed_masters:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.opcache_control import ControlError, reload_master, reset_master
+from ansible.module_utils.opcache_control import ControlError, read_start_time, reload_master, reset_master
 from ansible.module_utils.opcache_helper import HelperError
 from ansible.module_utils.opcache_module import COMMON_ARGS, check_helper_dir, select_targets
 
@@ -209,11 +211,18 @@ def reset_one(module, target):
         def run(argv):
             return module.run_command(argv)
 
-        info = reload_master(target, run, timeout=p["timeout"])
+        def start_time():
+            return read_start_time(target, timeout=min(p["request_timeout"], 5.0), helper_dir=p["helper_dir"])
+
+        info = reload_master(target, run, timeout=p["timeout"], read_start_time=start_time)
         entry.update(changed=True, verified=info["verified"], fallback="reload", reload=info)
+        if info.get("verified_by") == "workers replaced":
+            module.warn("master %s: reload verified by replaced workers only; OPcache start_time could not "
+                        "be read (%s)" % (target.get("master_pid"), info.get("start_time_error")))
         if not info["verified"]:
-            raise ControlError("master %s: systemctl reload %s ran but the workers were not replaced "
-                               "within %ss" % (target.get("master_pid"), info["unit"], p["timeout"]),
+            raise ControlError("master %s: systemctl reload %s ran but neither a new OPcache start_time nor "
+                               "replaced workers were seen within %ss" % (target.get("master_pid"), info["unit"],
+                                                                          p["timeout"]),
                                "verify_timeout", {"result": entry})
         return entry
 

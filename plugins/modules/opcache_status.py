@@ -88,6 +88,7 @@ masters:
       socket: /run/php/php8.2-fpm.sock
       pool: www
       round_trip: 0.0009
+      helper_path: /var/lib/opcache-fleet/5f0c.../9a1e....php
       status:
         opcache_enabled: true
         cache_full: false

@@ -320,3 +320,95 @@ def test_reload_master_without_unit():
     with pytest.raises(c.ControlError) as exc:
         c.reload_master({"master_pid": None}, lambda a: (0, "", ""), timeout=1)
     assert exc.value.cause == "systemd_unit"
+
+
+def _fake_proc(tmp_path):
+    proc = tmp_path / "proc"
+    for pid, ppid in ((42, 1), (100, 42), (101, 42)):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "stat").write_text("%d (php-fpm8.2) S %d 1 1" % (pid, ppid))
+    (proc / "42" / "cgroup").write_text("0::/system.slice/php8.2-fpm.service\n")
+
+    def run(argv):
+        for old in ("100", "101"):
+            (proc / old / "stat").unlink()
+            (proc / old).rmdir()
+        (proc / "200").mkdir()
+        (proc / "200" / "stat").write_text("200 (php-fpm8.2) S 42 1 1")
+        return 0, "", ""
+    return proc, run
+
+
+def test_reload_master_verified_by_new_start_time(tmp_path):
+    proc, run = _fake_proc(tmp_path)
+    starts = iter([990, 990, 1001])  # the old cache is still read twice, then the new one
+    info = c.reload_master({"master_pid": 42}, run, timeout=5, proc=str(proc), sleep=lambda s: None,
+                           read_start_time=lambda: next(starts), wall_clock=lambda: 1000.4)
+    assert info["verified"] and info["verified_by"] == "start_time"
+    assert info["start_time"] == 1001 and info["reload_asked_at"] == 1000
+
+
+def test_reload_master_old_start_time_is_not_verified(tmp_path):
+    proc, run = _fake_proc(tmp_path)
+    ticks = iter(range(100))
+    info = c.reload_master({"master_pid": 42}, lambda a: (0, "", ""), timeout=3, proc=str(proc),
+                           sleep=lambda s: None, read_start_time=lambda: 990, wall_clock=lambda: 1000,
+                           clock=lambda: next(ticks))
+    assert not info["verified"] and not info["workers_replaced"] and info["start_time"] == 990
+
+
+def test_reload_master_unreadable_opcache_falls_back_to_workers(tmp_path):
+    proc, run = _fake_proc(tmp_path)
+
+    def blocked():
+        raise HelperError("/run/x.sock", "open_basedir", "the pool's open_basedir excludes the helper")
+    info = c.reload_master({"master_pid": 42}, run, timeout=5, proc=str(proc), sleep=lambda s: None,
+                           read_start_time=blocked, wall_clock=lambda: 1000)
+    assert info["verified"] and info["verified_by"] == "workers replaced"
+    assert "open_basedir" in info["start_time_error"]
+
+
+def test_reload_master_systemctl_failure_names_it(tmp_path):
+    proc, _ = _fake_proc(tmp_path)
+    with pytest.raises(c.ControlError) as exc:
+        c.reload_master({"master_pid": 42}, lambda a: (1, "", "Job for php8.2-fpm.service failed"),
+                        timeout=1, proc=str(proc))
+    assert exc.value.cause == "systemctl" and "php8.2-fpm.service" in str(exc.value)
+
+
+class DyingFirstPoll(FakeSession):
+    """The first request after the reset dies (worker SIGSEGV): the poll must be retried."""
+
+    def call(self, action, args=None):
+        if self.cache.calls and self.cache.calls[-1] in ("reset", "invalidate") and not getattr(self, "died", False):
+            self.died = True
+            self.cache.calls.append(action)
+            raise HelperError("/run/x.sock", "truncated", "connection reset by peer before END_REQUEST")
+        return FakeSession.call(self, action, args)
+
+
+def test_full_reset_retries_a_poll_whose_worker_died():
+    cache = FakeOPcache()
+    r = c.reset_master(target(), "full", session_factory=lambda s, **kw: DyingFirstPoll(cache),
+                       sleep=lambda s: None)
+    assert r["verified"] and r["after"]["manual_restarts"] == 1 and r["polls"] == 2
+    assert "truncated" in r["poll_errors"][0] and "crash evidence" in r["warnings"][0]
+
+
+def test_files_reset_retries_a_poll_whose_worker_died(tmp_path):
+    cache = FakeOPcache(scripts={"/srv/a.php": script(1500)})
+    r = c.reset_master(target(), "files", files=["/srv/a.php"], helper_dir=str(tmp_path),
+                       session_factory=lambda s, **kw: DyingFirstPoll(cache), sleep=lambda s: None)
+    assert r["verified"] and r["files"][0]["verdict"] == "not cached" and len(r["poll_errors"]) == 1
+
+
+def test_full_reset_poll_with_other_error_still_fails():
+    class Blocked(FakeSession):
+        def call(self, action, args=None):
+            if self.cache.calls and self.cache.calls[-1] == "reset":
+                raise HelperError("/run/x.sock", "open_basedir", "blocked")
+            return FakeSession.call(self, action, args)
+    cache = FakeOPcache()
+    with pytest.raises(HelperError) as exc:
+        c.reset_master(target(), "full", session_factory=lambda s, **kw: Blocked(cache), sleep=lambda s: None)
+    assert exc.value.cause == "open_basedir"
