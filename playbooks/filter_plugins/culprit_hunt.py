@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+"""Filters of playbooks/culprit_hunt.yml: which hosts and URLs to hunt from diagnose's
+report.json (docs/report-schema.md), and the per-host summary line."""
+from __future__ import absolute_import, division, print_function
+
+import re
+
+SUSPECT = "opcache_suspect"
+_URL_IN_COMMAND = re.compile(r"url=(https?://\S+?)(?:'|\"|\s|$)")
+
+
+def _hunt_urls_from_steps(entry):
+    """{path: url} from the host's next_steps hunt commands (they carry the Host header)."""
+    out = {}
+    for step in entry.get("next_steps") or []:
+        if not isinstance(step, dict) or step.get("kind") != "hunt":
+            continue
+        m = _URL_IN_COMMAND.search(step.get("command") or "")
+        if m:
+            url = m.group(1)
+            path = "/" + url.split("://", 1)[1].split("/", 1)[1] if "/" in url.split("://", 1)[1] else "/"
+            out.setdefault(path, url)
+    return out
+
+
+def _paths(items):
+    for item in items or []:
+        if isinstance(item, dict) and item.get("path"):
+            yield item["path"]
+        elif isinstance(item, str):
+            yield item
+
+
+def report_hunt_targets(report, per_pool=1, default_host="127.0.0.1"):
+    """[{host, urls, pools}] for every host of the report that diagnose marked opcache_suspect
+    (the host, one of its pools or one of its release sections), with the top failing paths of
+    the suspect pools (``per_pool`` each) as URLs through the local nginx."""
+    if not isinstance(report, dict) or not isinstance(report.get("hosts"), list):
+        raise ValueError("report: not a diagnose report (no hosts list; see docs/report-schema.md)")
+    targets = []
+    for entry in report["hosts"]:
+        if not isinstance(entry, dict):
+            continue
+        pools = [p for p in entry.get("pools") or [] if isinstance(p, dict) and p.get("verdict") == SUSPECT]
+        sections = [s for s in entry.get("sections") or [] if isinstance(s, dict) and s.get("verdict") == SUSPECT]
+        if entry.get("verdict") != SUSPECT and not pools and not sections:
+            continue
+        steps = _hunt_urls_from_steps(entry)
+        paths = []
+        for p in pools:
+            paths.extend(list(_paths(p.get("top_crash_paths")))[:per_pool])
+        for s in sections:
+            paths.extend(list(_paths(s.get("crash_paths")))[:per_pool])
+        if not paths:
+            paths.extend(steps.keys())
+        if not paths:
+            ev = (entry.get("evidence") or {}).get("top_crash_paths") or {}
+            for pool_paths in (ev.values() if isinstance(ev, dict) else [ev]):
+                paths.extend(list(_paths(pool_paths))[:per_pool])
+        urls = []
+        for path in paths:
+            url = steps.get(path) or "http://%s%s" % (default_host, path)
+            if url not in urls:
+                urls.append(url)
+        targets.append({"host": entry.get("name"), "urls": urls, "pools": [p.get("name") for p in pools]})
+    return targets
+
+
+def report_hunt_urls(report, host, per_pool=1):
+    """The URLs to hunt on ``host`` (empty when diagnose did not mark it opcache_suspect)."""
+    for t in report_hunt_targets(report, per_pool):
+        if t["host"] == host:
+            return t["urls"]
+    return []
+
+
+def culprit_summary(results):
+    """One line per hunted URL from a looped opcache_culprit result."""
+    lines = []
+    for r in results or []:
+        url = r.get("url") or r.get("item")
+        if r.get("failed"):
+            lines.append("%s: hunt failed - %s" % (url, r.get("msg")))
+        elif r.get("found"):
+            c = r.get("culprit")
+            lines.append("%s: culprit %s (%s probe(s), %s cached scripts ranked)" % (
+                url, ", ".join(c) if isinstance(c, list) else c, r.get("probes"), r.get("candidates_considered")))
+        else:
+            lines.append("%s: no culprit - %s" % (url, r.get("msg")))
+    return lines
+
+
+def culprit_list(results):
+    """Every culprit path found (groups flattened), in order, without duplicates."""
+    out = []
+    for r in results or []:
+        if r.get("failed") or not r.get("found"):
+            continue
+        c = r.get("culprit")
+        for path in (c if isinstance(c, list) else [c]):
+            if path and path not in out:
+                out.append(path)
+    return out
+
+
+def culprit_probes(urls, status=200):
+    """opcache_config_probes entries for the hunted URLs."""
+    return [{"url": u, "status": [int(status)]} for u in urls or []]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "culprit_report_targets": report_hunt_targets,
+            "culprit_report_urls": report_hunt_urls,
+            "culprit_summary": culprit_summary,
+            "culprit_list": culprit_list,
+            "culprit_probes": culprit_probes,
+        }
