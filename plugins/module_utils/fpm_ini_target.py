@@ -174,11 +174,14 @@ def discover_masters(run, proc="/proc"):
     for master in found.get("masters", []):
         ini = master.get("ini") or {}
         scan = ini.get("scan_dir") or ""
+        # fpm_discover's ini.files is every file PHP parsed, php.ini first; "additional" is
+        # what `php -i` calls "Additional .ini files parsed": the scan-dir files only.
+        additional = [f for f in ini.get("files") or [] if f != ini.get("php_ini")]
         described.append({"pid": master.get("master_pid"), "config": master.get("config"),
                           "binary": master.get("binary"), "php_version": master.get("php_version"),
                           "php_ini": ini.get("php_ini"),
                           "scan_dirs": [d for d in scan.split(os.pathsep) if d],
-                          "additional": list(ini.get("files") or [])})
+                          "additional": additional})
     return described
 
 

@@ -31,3 +31,20 @@ def test_pick_master():
     masters = [{"config": "/a"}, {"config": "/b", "x": 1}]
     assert filters.opcache_pick_master(masters, "/b") == {"config": "/b", "x": 1}
     assert filters.opcache_pick_master(masters, "/c") == {}
+
+
+def _status(config, start):
+    return {"config": config, "status": {"opcache_statistics": {"start_time": start}}}
+
+
+def test_not_restarted_compares_each_master_with_its_own_start():
+    reference = [_status("/a", 100), _status("/b", 101)]
+    # /a reloaded (new start), /b not yet; /b's old start equal to /a's new one must not hide /a
+    after = [_status("/a", 101), _status("/b", 101)]
+    assert filters.opcache_not_restarted(after, reference) == ["/b"]
+    assert filters.opcache_not_restarted([_status("/a", 102), _status("/b", 102)], reference) == []
+
+
+def test_not_restarted_unknown_start_and_new_master():
+    assert filters.opcache_not_restarted([{"config": "/a", "status": {}}], [_status("/a", 1)]) == ["/a"]
+    assert filters.opcache_not_restarted([_status("/c", 5)], [_status("/a", 5)]) == []

@@ -266,6 +266,19 @@ def test_parse_php_info_text_and_none():
         fpm_ini_target.default_path({"scan_dirs": [], "php_ini": None, "binary": "/x"})
 
 
+def test_fleet_discovery_additional_leaves_out_php_ini(monkeypatch):
+    # fpm_discover's ini.files lists php.ini first, then the scan-dir files (lab capture)
+    fake = {"masters": [{"master_pid": 7, "config": "/etc/php-fpm.conf", "binary": "/usr/sbin/php-fpm8.2",
+                         "php_version": "8.2.36",
+                         "ini": {"php_ini": "/etc/php.ini", "scan_dir": "/etc/php.d",
+                                 "files": ["/etc/php.ini", "/etc/php.d/10-opcache.ini",
+                                           "/etc/php.d/zz-opcache-fleet.ini"]}}]}
+    monkeypatch.setattr(fpm_ini_target, "_fleet_discover", lambda run_command, **kw: fake)
+    described = fpm_ini_target.discover_masters(lambda argv, env: (1, "", ""))
+    assert described[0]["php_ini"] == "/etc/php.ini"
+    assert described[0]["additional"] == ["/etc/php.d/10-opcache.ini", "/etc/php.d/zz-opcache-fleet.ini"]
+
+
 def test_uses_fleet_discovery_when_available(monkeypatch):
     fake = {"masters": [{"master_pid": 5, "config": "/etc/php-fpm-alt/php-fpm.conf", "binary": "/usr/sbin/php-fpm8.2",
                          "php_version": "8.2.7", "ini": {"php_ini": "/etc/php-fpm-alt/php.ini",

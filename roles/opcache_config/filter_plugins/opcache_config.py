@@ -3,6 +3,8 @@
 
 opcache_readback_mismatches(wanted, reported): compare directives as written (normalised
 text from opcache_ini) with opcache_get_configuration() values (typed, some in bytes).
+opcache_not_restarted(masters, reference): masters whose OPcache start_time did not change.
+opcache_pick_master(masters, config): the entry of one master.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -52,6 +54,24 @@ def opcache_readback_mismatches(wanted, reported):
     return out
 
 
+def _start_time(master):
+    return ((master.get("status") or {}).get("opcache_statistics") or {}).get("start_time")
+
+
+def opcache_not_restarted(masters, reference):
+    """Configs of ``masters`` (opcache_status) whose OPcache start_time is still the one in
+    ``reference`` (an earlier opcache_status result for the same masters), i.e. not reloaded
+    yet. Masters absent from ``reference`` count as reloaded."""
+    before = dict((m.get("config"), _start_time(m)) for m in reference or [])
+    out = []
+    for master in masters or []:
+        config = master.get("config")
+        start = _start_time(master)
+        if start is None or (config in before and before[config] == start):
+            out.append(config)
+    return out
+
+
 def opcache_pick_master(masters, config):
     """The entry of a masters list (fpm_discover / opcache_status) with this config."""
     for master in masters or []:
@@ -65,4 +85,5 @@ class FilterModule(object):
         return {
             "opcache_readback_mismatches": opcache_readback_mismatches,
             "opcache_pick_master": opcache_pick_master,
+            "opcache_not_restarted": opcache_not_restarted,
         }
