@@ -41,9 +41,12 @@ except ImportError:  # pragma: no cover
 from ansible.module_utils.log_parse import (
     TimeContext, parse_record, split_records, parse_nginx_context, format_ts,
 )
-from ansible.module_utils.log_signatures import Matcher, SCAN_LITERALS, SCAN_LITERALS_EXTRA, GATE_LITERALS
+from ansible.module_utils.log_signatures import (
+    Matcher, SCAN_LITERALS, SCAN_LITERALS_EXTRA, GATE_LITERALS, SOURCE_KINDS,
+)
 
 __all__ = ["scan", "scan_bytes", "expand_paths", "events_from_line", "public_event", "coredumpctl_events", "EventCollector", "CompositeSink", "Scanner",
+           "reference_events", "plan_for",
            "CHUNK_SIZE", "MAX_LINE"]
 
 CHUNK_SIZE = 1 << 20          # read size (bytes)
@@ -54,7 +57,6 @@ SPLIT_MIN = 48 << 20          # plain files above this are split across workers
 WINDOW_SLACK = 3600.0         # tolerance for unordered stamps when skipping chunks
 MTIME_SLACK = 300.0
 
-ALL_LITERALS = tuple(sorted(set(l for d in (SCAN_LITERALS, SCAN_LITERALS_EXTRA) for v in d.values() for l in v)))
 _HINT_KINDS = {
     "nginx": ("nginx",),
     "php-fpm": ("php-fpm",),
@@ -341,8 +343,59 @@ def _looks_binary(sample):
 
 # ----------------------------------------------------------------------------- scanner
 
+ALL_KINDS = frozenset(SOURCE_KINDS)
+
+
+class _Plan(object):
+    """What one file is searched for: its evidence ``kinds`` (from the hint and the
+    head), the ``literals`` located with ``bytes.find`` (every line that can yield an
+    event of those kinds holds one of them) and the ``gate`` (the signature
+    prefilters of those kinds, checked on each candidate line before decoding)."""
+
+    __slots__ = ("kinds", "literals", "gate")
+
+    def __init__(self, kinds):
+        self.kinds = frozenset(kinds)
+        lits = set()
+        gate = set()
+        for k in self.kinds:
+            lits.update(SCAN_LITERALS.get(k, ()))
+            lits.update(SCAN_LITERALS_EXTRA.get(k, ()))
+            gate.update(GATE_LITERALS.get(k, ()))
+        self.literals = _minimal_literals(lits)
+        self.gate = tuple(sorted(gate))
+
+
+def _minimal_literals(lits):
+    """Drop literals that contain another one (the shorter finds their lines too)."""
+    lits = sorted(set(lits), key=len)
+    out = []
+    for l in lits:
+        if not any(o in l for o in out):
+            out.append(l)
+    return tuple(sorted(out))
+
+
+_PLANS = {}
+
+
+def plan_for(kinds):
+    key = frozenset(kinds)
+    p = _PLANS.get(key)
+    if p is None:
+        p = _PLANS[key] = _Plan(key)
+    return p
+
+
 class Scanner(object):
-    """Scans byte streams of one file for evidence and feeds a sink."""
+    """Scans byte streams of one file for evidence and feeds a sink.
+
+    What it yields is defined line by line (see :func:`reference_events`): every
+    physical line is cut at MAX_LINE bytes, split into records, each record matched;
+    events of a kind the file is not searched for are dropped, an undated record
+    takes the stamp of an earlier record of the same physical line, a slowlog header
+    takes its script from the next line. The literal search only decides which
+    lines are looked at; it never changes the result."""
 
     def __init__(self, sink, since=None, until=None, boot_time=None, matcher=None):
         self.sink = sink
@@ -351,47 +404,53 @@ class Scanner(object):
         self.boot_time = boot_time
         self.matcher = matcher or _default_matcher()
 
-    # -- literal choice ---------------------------------------------------------
+    # -- what to look for ---------------------------------------------------------
     @staticmethod
-    def choose_literals(head, hint=None, size=None):
+    def choose_kinds(head, hint=None, size=None):
+        if size is not None and size < SMALL_FILE:
+            return ALL_KINDS
         if hint in _HINT_KINDS:
             kinds = set(_HINT_KINDS[hint])
             if hint in ("nginx", "php-fpm", "slowlog") and head:
                 # a container log or a syslog feed can still carry other kinds
                 kinds |= _sniff_kinds(head)
-            if size is not None and size < SMALL_FILE:
-                return ALL_LITERALS
-            lits = set(_literals_for(kinds))
-            if hint in ("slowlog", "kernel"):
-                lits.update(SCAN_LITERALS_EXTRA["php-fpm"])
-            return tuple(sorted(lits))
-        if size is not None and size < SMALL_FILE:
-            return ALL_LITERALS
+            if "other" in kinds:
+                return ALL_KINDS
+            return frozenset(kinds)
         kinds = _sniff_kinds(head)
         if not kinds or "other" in kinds:
-            return ALL_LITERALS
-        return _literals_for(kinds)
+            return ALL_KINDS
+        return frozenset(kinds)
+
+    @staticmethod
+    def choose_literals(head, hint=None, size=None):
+        return plan_for(Scanner.choose_kinds(head, hint, size)).literals
 
     # -- the hot loop -----------------------------------------------------------
-    def scan_chunks(self, chunks, path, literals, report, tctx, end_limit=None, first_line_partial=False):
-        """Scan an iterator of byte chunks. ``end_limit``: number of bytes after which
-        the range ends at the next newline (worker ranges). ``first_line_partial``:
-        drop everything up to the first newline (range starting mid-line).
-        Returns the number of newlines consumed."""
-        sink_add = self.sink.add
+    def scan_chunks(self, chunks, path, kinds, report, tctx, end_limit=None, first_line_partial=False):
+        """Scan an iterator of byte chunks for evidence of ``kinds``. ``end_limit``:
+        number of bytes after which the range ends at the next newline (worker
+        ranges). ``first_line_partial``: drop everything up to the first newline
+        (range starting mid-line). Returns the number of newlines consumed."""
+        plan = plan_for(kinds)
+        literals, gate, kinds = plan.literals, plan.gate, plan.kinds
+        emit = self._emitter(path, tctx, kinds, report)
         since, until = self.since, self.until
         lo = since - WINDOW_SLACK if since is not None else None
         hi = until + WINDOW_SLACK if until is not None else None
-        state = {"last_ts": None}
         tail = b""
         nl_total = 0          # newlines consumed so far = index of the current line (0-based)
         consumed = 0          # bytes consumed (for end_limit)
         long_head = None      # head of an over-long line being skipped
         skip_to_nl = first_line_partial
         lines_scanned = 0
+        overlong = 0
         find = bytes.find
-        gate = gate_for(literals)
+        rfind = bytes.rfind
+        chunks = iter(chunks)
+        pending = []          # slowlog headers waiting for their next line
         done = False
+        after = b""           # what follows the end of a worker range (next line lookup)
         for data in chunks:
             if done:
                 break
@@ -408,7 +467,8 @@ class Scanner(object):
                     consumed += len(data)
                     continue
                 consumed += i + 1
-                self._line(long_head, path, nl_total + 1, literals, tctx, state, report, sink_add)
+                self._flush_pending(pending, long_head)
+                emit(long_head, nl_total + 1, pending)
                 nl_total += 1
                 lines_scanned += 1
                 long_head = None
@@ -419,6 +479,7 @@ class Scanner(object):
                 cut_from = max(0, end_limit - 1 - (consumed - len(tail)))
                 j = buf.find(b"\n", cut_from)
                 if j >= 0:
+                    after = buf[j + 1:]
                     buf = buf[:j + 1]
                     done = True
             consumed += len(data)
@@ -426,13 +487,17 @@ class Scanner(object):
             if last_nl < 0:
                 if len(buf) > MAX_LINE:
                     long_head = buf[:MAX_LINE]
-                    report["overlong_lines"] = report.get("overlong_lines", 0) + 1
+                    overlong += 1
                     tail = b""
                 else:
                     tail = buf
                 continue
             work = buf[:last_nl + 1] if last_nl + 1 < len(buf) else buf
             tail = buf[last_nl + 1:]
+            if pending:
+                e0 = work.find(b"\n")
+                self._flush_pending(pending, work[:min(e0, MAX_LINE)])
+            overlong += _count_overlong(work)
             # whole-chunk window checks
             if lo is not None or hi is not None:
                 if lo is not None:
@@ -447,20 +512,20 @@ class Scanner(object):
                         report["stopped_early"] = True
                         done = True
                         break
-            # candidate lines: start offset -> end offset
+            # candidate lines: start offset -> end offset (the newline)
             cands = {}
             for lit in literals:
                 p = find(work, lit)
                 while p >= 0:
-                    s = work.rfind(b"\n", 0, p) + 1
                     e = find(work, b"\n", p)
-                    cands[s] = e
+                    cands[rfind(work, b"\n", 0, p) + 1] = e
                     p = find(work, lit, e)
             start_nl = nl_total
             if cands:
                 prev = 0
                 line_idx = nl_total
                 count = work.count
+                wlen = len(work)
                 for s in sorted(cands):
                     e = cands[s]
                     raw = work[s:e] if e - s <= MAX_LINE else work[s:s + MAX_LINE]
@@ -471,30 +536,92 @@ class Scanner(object):
                         continue
                     line_idx += count(b"\n", prev, s)
                     prev = s
-                    if e - s > MAX_LINE:
-                        report["overlong_lines"] = report.get("overlong_lines", 0) + 1
-                    self._line(raw, path, line_idx + 1, literals, tctx, state, report, sink_add,
-                               work=work, end=e)
+                    n_pend = len(pending)
+                    emit(raw, line_idx + 1, pending)
+                    if len(pending) > n_pend and e + 1 < wlen:
+                        nxt = find(work, b"\n", e + 1)
+                        self._flush_pending(pending, work[e + 1:min(nxt, e + 1 + MAX_LINE)])
                 nl_total = line_idx + work.count(b"\n", prev)
             else:
                 nl_total += work.count(b"\n")
             lines_scanned += nl_total - start_nl
-        if not done:
+        if done:
+            if pending:
+                # the next line lies past the end of this range
+                while b"\n" not in after:
+                    more = next(chunks, None)
+                    if not more:
+                        break
+                    after += more
+                    if len(after) > MAX_LINE:
+                        break
+                nxt = after.find(b"\n")
+                self._flush_pending(pending, after[:nxt if 0 <= nxt < MAX_LINE else MAX_LINE] if after else None)
+        else:
             if long_head is not None:
-                self._line(long_head, path, nl_total + 1, literals, tctx, state, report, sink_add)
+                self._flush_pending(pending, long_head)
+                emit(long_head, nl_total + 1, pending)
                 lines_scanned += 1
             elif tail:
                 # last line without newline
                 lines_scanned += 1
                 if len(tail) > MAX_LINE:
-                    report["overlong_lines"] = report.get("overlong_lines", 0) + 1
+                    overlong += 1
                     tail = tail[:MAX_LINE]
-                for lit in literals:
-                    if lit in tail:
-                        self._line(tail, path, nl_total + 1, literals, tctx, state, report, sink_add)
+                self._flush_pending(pending, tail)
+                for g in gate:
+                    if g in tail:
+                        emit(tail, nl_total + 1, pending)
                         break
+            self._flush_pending(pending, None)
         report["lines"] = report.get("lines", 0) + lines_scanned
+        if overlong:
+            report["overlong_lines"] = report.get("overlong_lines", 0) + overlong
         return nl_total
+
+    def _emitter(self, path, tctx, kinds, report):
+        """The per-candidate-line step: events of the line, filtered by kind and
+        window, into the sink. Slowlog headers without a script are parked in
+        ``pending`` until their next line is known."""
+        since, until = self.since, self.until
+        windowed = since is not None or until is not None
+        sink_add = self.sink.add
+        matcher = self.matcher
+
+        def emit(raw, line_no, pending):
+            for ev in events_from_line(raw, path, line_no, tctx, matcher):
+                if ev["source_kind"] not in kinds:
+                    continue
+                if windowed:
+                    ts = ev["_ts"]
+                    if ts is None:
+                        report["undated"] = report.get("undated", 0) + 1
+                        continue
+                    if (since is not None and ts < since) or (until is not None and ts > until):
+                        continue
+                report["events"] = report.get("events", 0) + 1
+                if ev["category"] == "slow_request" and ev.get("script") is None:
+                    pending.append(ev)
+                    continue
+                if pending:
+                    pending.append(ev)      # keep the order
+                    continue
+                sink_add(ev)
+        self._sink_add = sink_add
+        return emit
+
+    def _flush_pending(self, pending, next_line):
+        """Give parked slowlog headers the script named on ``next_line`` (bytes or
+        None) and pass everything parked on, in order."""
+        if not pending:
+            return
+        script = _slowlog_script_of(next_line)
+        add = self._sink_add
+        for ev in pending:
+            if ev["category"] == "slow_request" and ev.get("script") is None:
+                ev["script"] = script
+            add(ev)
+        del pending[:]
 
     def _stamp_of_last_line(self, work, tctx):
         end = len(work) - 1
@@ -522,27 +649,36 @@ class Scanner(object):
             s = e + 1
         return None
 
-    def _line(self, raw, path, line_no, literals, tctx, state, report, sink_add, work=None, end=None):
-        since, until = self.since, self.until
-        for ev in events_from_line(raw, path, line_no, tctx, self.matcher, state):
-            ts = ev["_ts"]
-            if ts is None:
-                if since is not None or until is not None:
-                    report["undated"] = report.get("undated", 0) + 1
-                    continue
-            elif (since is not None and ts < since) or (until is not None and ts > until):
-                continue
-            if ev["category"] == "slow_request" and ev.get("script") is None and work is not None:
-                ev["script"] = _slowlog_script(work, end)
-            report["events"] = report.get("events", 0) + 1
-            sink_add(ev)
+
+def _count_overlong(work):
+    """Number of lines longer than MAX_LINE in ``work`` (complete lines). A line
+    that long covers a whole aligned window of MAX_LINE // 2 bytes without a
+    newline: only such windows are looked at closely."""
+    step = MAX_LINE // 2
+    n = 0
+    i = 0
+    L = len(work)
+    find = work.find
+    while i + step <= L:
+        if find(b"\n", i, i + step) >= 0:
+            i += step
+            continue
+        s = work.rfind(b"\n", 0, i) + 1
+        e = find(b"\n", i)
+        if e < 0:
+            e = L
+        if e - s > MAX_LINE:
+            n += 1
+        i = (e // step + 1) * step
+    return n
 
 
 def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, state=None):
     """All evidence events of one physical line (bytes or str): one per recognised
     record (glued records are split). Events are internal dicts: ``_ts`` holds epoch
-    seconds (None when undated); see public_event() for the output form. ``state``
-    carries the last stamp seen, inherited by records without one."""
+    seconds (None when undated); see public_event() for the output form. A record
+    without a stamp takes the one of an earlier record of the same line; ``state``
+    (optional dict) carries the last stamp further, across calls."""
     if isinstance(raw, bytes):
         if raw[-1:] == b"\r":
             raw = raw[:-1]
@@ -551,15 +687,14 @@ def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, stat
         text = raw.rstrip("\r")
     tctx = tctx or TimeContext()
     matcher = matcher or _default_matcher()
-    if state is None:
-        state = {"last_ts": None}
+    last_ts = state["last_ts"] if state is not None else None
     out = []
     for rtext in split_records(text):
         rec = parse_record(rtext, tctx)
         if rec.ts is None:
-            rec.ts = state["last_ts"]
+            rec.ts = last_ts
         else:
-            state["last_ts"] = rec.ts
+            last_ts = rec.ts
         res = matcher.match(rec.kind, rec.message, rec.tag)
         if res is None:
             continue
@@ -568,8 +703,9 @@ def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, stat
               "_ts": rec.ts, "level": rec.level}
         if source_kind == "nginx":
             _text, ctx = parse_nginx_context(rec.message)
-            for k in ("client", "server", "request", "method", "path", "uri", "upstream", "host"):
-                fields[k] = ctx.get(k)
+            get = ctx.get
+            for k in _NGX_CTX_KEYS:
+                fields[k] = get(k)
             ev.update(rec.fields)
         elif rec.tag and source_kind in ("kernel", "coredump"):
             ev["tag"] = rec.tag
@@ -577,7 +713,43 @@ def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, stat
             ev["container"] = rec.container
         ev.update(fields)
         out.append(ev)
+    if state is not None:
+        state["last_ts"] = last_ts
     return out
+
+
+_NGX_CTX_KEYS = ("client", "server", "request", "method", "path", "uri", "upstream", "host")
+
+
+def reference_events(data, path, kinds=ALL_KINDS, since=None, until=None, tctx=None, matcher=None):
+    """The plain definition of what a scan yields, one physical line at a time and
+    with no literal search (slow; the tests hold the scanner to it). Returns
+    (events, lines, overlong_lines)."""
+    kinds = frozenset(kinds)
+    tctx = tctx or TimeContext()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    overlong = 0
+    cut = []
+    for raw in lines:
+        if len(raw) > MAX_LINE:
+            overlong += 1
+            raw = raw[:MAX_LINE]
+        cut.append(raw)
+    for i, raw in enumerate(cut):
+        for ev in events_from_line(raw, path, i + 1, tctx, matcher):
+            if ev["source_kind"] not in kinds:
+                continue
+            ts = ev["_ts"]
+            if since is not None or until is not None:
+                if ts is None or (since is not None and ts < since) or (until is not None and ts > until):
+                    continue
+            if ev["category"] == "slow_request" and ev.get("script") is None:
+                ev["script"] = _slowlog_script_of(cut[i + 1] if i + 1 < len(cut) else None)
+            out.append(ev)
+    return out, len(cut), overlong
 
 
 _MATCHER = []
@@ -589,35 +761,9 @@ def _default_matcher():
     return _MATCHER[0]
 
 
-_GATES = {}
-
-
-def gate_for(literals):
-    """Second-stage literals for candidate lines found with ``literals``: the
-    signature prefilters of every kind those literals stand for."""
-    key = tuple(literals)
-    g = _GATES.get(key)
-    if g is None:
-        kinds = [k for k in SCAN_LITERALS
-                 if any(l in SCAN_LITERALS[k] + SCAN_LITERALS_EXTRA.get(k, ()) for l in literals)]
-        g = set()
-        for k in kinds:
-            g.update(GATE_LITERALS.get(k, ()))
-            if k in ("kernel", "coredump"):
-                # headerless records are also tried as nginx / php-fpm
-                g.update(GATE_LITERALS.get("nginx", ()))
-                g.update(GATE_LITERALS.get("php-fpm", ()))
-        g = _GATES[key] = tuple(sorted(g))
-    return g
-
-
-def _slowlog_script(work, end):
+def _slowlog_script_of(line):
     """In a slowlog, the header line is followed by 'script_filename = /path'."""
-    if end is None or end < 0:
-        return None
-    nxt = work.find(b"\n", end + 1)
-    line = work[end + 1:nxt if nxt >= 0 else len(work)]
-    if line.startswith(b"script_filename = "):
+    if line and line.startswith(b"script_filename = "):
         return line[18:].strip().decode("utf-8", "replace")
     return None
 
@@ -629,6 +775,9 @@ _RE_SNIFF_FPM = re.compile(
 _RE_SNIFF_SYSLOG = re.compile(
     rb"^(?:<\d+>)?(?:[A-Z][a-z]{2} +\d\d? \d\d:\d\d:\d\d(?:\.\d+)? +\S+ \S+?(?:\[\d+\])?: "
     rb"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ \S+?(?:\[\d+\])?: |\[\s*\d+\.\d+\] )", re.M)
+# a container's output stream: docker compose "svc_1  | ", CRI "<iso> stdout F "
+_RE_SNIFF_CONTAINER = re.compile(
+    rb"^(?:[A-Za-z0-9][\w.\-]{0,80}?\s*\| |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* (?:stdout|stderr) (?:[FP] )?)", re.M)
 
 
 def _sniff_kinds(head):
@@ -646,15 +795,14 @@ def _sniff_kinds(head):
     if n_sys:
         kinds.update(("kernel", "coredump", "php-fpm", "nginx"))
     if n_ng + n_fpm + n_sys < 0.5 * lines:
-        kinds.add("other")
+        # a container stream (its other lines are access logs, application output):
+        # nginx and php-fpm run in containers, the kernel and crash handlers do not
+        n_cont = len(_RE_SNIFF_CONTAINER.findall(head))
+        if n_ng + n_fpm + n_sys + n_cont >= 0.5 * lines:
+            kinds.update(("nginx", "php-fpm"))
+        else:
+            kinds.add("other")
     return kinds
-
-
-def _literals_for(kinds):
-    lits = set()
-    for k in kinds:
-        lits.update(SCAN_LITERALS.get(k, ()))
-    return tuple(sorted(lits)) if lits else ALL_LITERALS
 
 
 # ----------------------------------------------------------------------------- orchestration
@@ -714,8 +862,8 @@ def _prepare(path, hint, since, until, boot_time):
             rep["status"] = "skipped"
             rep["reason"] = "first record is after the window"
             return rep, None
-    literals = Scanner.choose_literals(head, hint, st.st_size if comp is None else None)
-    return rep, {"comp": comp, "size": st.st_size, "mtime": st.st_mtime, "literals": literals}
+    kinds = Scanner.choose_kinds(head, hint, st.st_size if comp is None else None)
+    return rep, {"comp": comp, "size": st.st_size, "mtime": st.st_mtime, "kinds": kinds}
 
 
 def _decompressed_head(path, comp):
@@ -758,11 +906,11 @@ def _run_task(task):
         if plan["comp"] is None:
             begin = start - 1 if start > 0 else 0   # the byte before: does a line start at `start`?
             limit = None if end is None else end - begin
-            nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["literals"], rep, tctx,
+            nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["kinds"], rep, tctx,
                                      end_limit=limit, first_line_partial=start > 0)
         else:
             chunks = _open_chunks(path, comp=plan["comp"], report=rep)
-            nl = scanner.scan_chunks(chunks, path, plan["literals"], rep, tctx)
+            nl = scanner.scan_chunks(chunks, path, plan["kinds"], rep, tctx)
     except (IOError, OSError) as e:
         rep["error"] = "read error: %s" % _oserror_text(e)
     except _ReadError as e:
@@ -882,9 +1030,9 @@ def scan_bytes(name, data, sink, since=None, until=None, boot_time=None, ref_epo
         data = data.encode("utf-8", "replace")
     tctx = TimeContext(ref_epoch=ref_epoch, boot_time=boot_time)
     scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
-    literals = Scanner.choose_literals(data[:SNIFF_SIZE], hint, len(data))
+    kinds = Scanner.choose_kinds(data[:SNIFF_SIZE], hint, len(data))
     chunks = (data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
-    scanner.scan_chunks(chunks, name, literals, rep, tctx)
+    scanner.scan_chunks(chunks, name, kinds, rep, tctx)
     return rep
 
 

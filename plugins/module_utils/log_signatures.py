@@ -448,12 +448,17 @@ SIGNATURES = (
 
 CATEGORIES = tuple(s["id"] for s in SIGNATURES)
 
-# Coarse literals for the streaming scanner (bytes.find over 1 MiB chunks).
+# Coarse literals for the streaming scanner (bytes.find over 1 MiB chunks): every line
+# a signature of that kind can match holds at least one of them (tested on all samples).
+# Each literal costs one pass over the data, so they are few; the signature prefilters
+# (GATE_LITERALS) sort the candidate lines out before any decoding.
+# php-fpm: "child" (workers, max_children, spawning N children, unknown child, ptrace of
+# a child), "NOTICE" (lifecycle), " pid " (slowlog entry headers "[pool www] pid 15",
+# ptrace of a pid).
 SCAN_LITERALS = {
     "nginx": (b"upstream", b"FastCGI sent"),
-    "php-fpm": (b"child", b"NOTICE"),
-    "kernel": (b"segfault at", b"traps: ", b"general protection", b"oom-killer", b"Kill process",
-               b"Killed process", b" trap "),
+    "php-fpm": (b"child", b"NOTICE", b" pid "),
+    "kernel": (b"segfault at", b"general protection", b" trap ", b"oom-killer", b"Kill"),
     "coredump": (b"dumped core", b"dumping core", b"Saved core dump", b"called for pid", b"killed by SIG"),
 }
 
@@ -465,12 +470,8 @@ for _s in SIGNATURES:
     GATE_LITERALS.setdefault(_s["source_kind"], set()).update(_p)
 GATE_LITERALS = dict((k, tuple(sorted(v))) for k, v in GATE_LITERALS.items())
 
-# Added for slowlogs and for small files (where every literal is searched): slowlog
-# entry headers ("[pool www] pid 15") and ptrace(PEEKDATA) messages carry neither
-# "child" nor "NOTICE". Kept out of the big-file set: every literal costs a pass.
-SCAN_LITERALS_EXTRA = {
-    "php-fpm": (b"[pool", b"ptrace("),
-}
+# Kept for compatibility: the per-kind sets above are complete on their own.
+SCAN_LITERALS_EXTRA = {}
 
 SIGNAL_NAMES = {
     1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
