@@ -457,6 +457,9 @@ class Scanner(object):
             if skip_to_nl:
                 i = data.find(b"\n")
                 consumed += len(data) if i < 0 else i + 1
+                if end_limit is not None and consumed >= end_limit:
+                    done = True         # one line covers the whole range: the previous range's
+                    break
                 if i < 0:
                     continue
                 data = data[i + 1:]
@@ -473,6 +476,10 @@ class Scanner(object):
                 lines_scanned += 1
                 long_head = None
                 data = data[i + 1:]
+                if end_limit is not None and consumed >= end_limit:
+                    after = data        # the over-long line was the last of this range
+                    done = True
+                    break
             buf = tail + data if tail else data
             if end_limit is not None and consumed + len(buf) - len(tail) >= end_limit:
                 # the range ends with the line that contains byte end_limit - 1
