@@ -36,10 +36,13 @@ incident: setup
 	@cat .cache/incident-$(HOST).txt
 
 demo: setup lab
+	@mkdir -p .cache && date -u +%Y-%m-%dT%H:%M:%S+00:00 > .cache/demo-since
 	@$(MAKE) --no-print-directory incident HOST=$(HOST)
 	@./scripts/demo-traffic.sh
-	@$(VENV)/ansible-playbook playbooks/diagnose.yml
-	@echo "demo: the fleet report is in $$(ls -d $(CURDIR)/reports/*/ 2>/dev/null | tail -n1)"
+	@# The evidence window starts with this demo (older lab experiments stay out of it).
+	@$(VENV)/ansible-playbook playbooks/diagnose.yml -e since=$$(cat .cache/demo-since)
+	@d=$$(ls -d $(CURDIR)/reports/*/ 2>/dev/null | tail -n1); \
+	    echo "demo: the fleet report is in $$d: report.html (open in a browser), report.md, report.json"
 
 lint: setup
 	@$(VENV)/ansible-lint --offline -q playbooks roles

@@ -90,9 +90,9 @@ def release_roots(docroot, subdirs):
     """The code roots to scan for one document root: its release folders when the root is
     named like a releases directory (``/srv/app/releases`` -> ``a``, ``b``, ``c``), else the root."""
     base = posixpath.basename(docroot.rstrip("/"))
-    subs = sorted(set(s.rstrip("/") for s in (subdirs or []) if s))
+    subs = set(s.rstrip("/") for s in (subdirs or []) if s)
     if RELEASES_DIR_RE.match(base) and subs:
-        return [s if s.startswith("/") else posixpath.join(docroot, s) for s in subs]
+        return sorted(s if s.startswith("/") else posixpath.join(docroot, s) for s in subs)
     return [docroot]
 
 

@@ -17,7 +17,7 @@ description:
     C(report.html) into a new directory C(<output_dir>/<UTC timestamp>/).
   - Hosts without results are listed as C(unreachable), C(failed) or C(no_result); the report is
     written for the others.
-  - Meant to run once on the controller (C(delegate_to: localhost) or a localhost play).
+  - "Meant to run once on the controller (C(delegate_to: localhost) and C(run_once))."
   - The schema of C(report.json) is documented in C(docs/report-schema.md).
 version_added: "0.1.0"
 author:

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+"""fleet_report module: writes the three files (plus raw on request); every fail_json path."""
+import json
+import os
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+import fleet_report
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "diagnose")
+
+
+class ExitJson(Exception):
+    pass
+
+
+class FailJson(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def module_io(monkeypatch):
+    def exit_json(self, **kwargs):
+        raise ExitJson(kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        kwargs["msg"] = msg
+        raise FailJson(kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def run_module(args):
+    with patch_module_args(args):
+        with pytest.raises((ExitJson, FailJson)) as info:
+            fleet_report.main()
+    return info.value.args[0], isinstance(info.value, FailJson)
+
+
+def lab_web2():
+    with open(os.path.join(FIXTURES, "lab-web2.json")) as fh:
+        return json.load(fh)
+
+
+def test_writes_json_md_html_and_lists_unreachable(tmp_path):
+    res, failed = run_module({"hosts": [lab_web2(), {"host": "lab-web9", "status": "unreachable", "error": "gone"}],
+                              "output_dir": str(tmp_path), "timestamp": "20261126T172000Z"})
+    assert not failed and res["changed"] is False
+    assert res["report_dir"] == str(tmp_path / "20261126T172000Z")
+    assert sorted(os.listdir(res["report_dir"])) == ["report.html", "report.json", "report.md"]
+    rep = json.load(open(res["files"]["json"]))
+    assert rep["schema_version"] == res["schema_version"] == 1
+    assert res["verdicts"] == {"lab-web2": "opcache_suspect", "lab-web9": "unreachable"}
+    assert res["summary"][0] == "fleet: 2 host(s): opcache_suspect 1, unreachable 1"
+
+
+def test_same_second_gets_a_new_directory_and_raw_on_request(tmp_path):
+    args = {"hosts": [lab_web2()], "output_dir": str(tmp_path), "timestamp": "20261126T172000Z", "keep_raw": True}
+    first, _ = run_module(args)
+    second, _ = run_module(args)
+    assert second["report_dir"] == first["report_dir"] + "-2"
+    assert json.load(open(second["files"]["raw"]))[0]["host"] == "lab-web2"
+
+
+def test_default_timestamp_is_utc_basic_format(tmp_path):
+    res, failed = run_module({"hosts": [lab_web2()], "output_dir": str(tmp_path)})
+    assert not failed
+    name = os.path.basename(res["report_dir"])
+    assert len(name) == 16 and name.endswith("Z") and name[8] == "T"
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"timestamp": "../x"}, "timestamp must be a plain name"),
+    ({"timestamp": ".hidden"}, "timestamp must be a plain name"),
+    ({"thresholds": {"speed": 1}}, "thresholds: keys must be misconfig, capacity or timeouts"),
+    ({"thresholds": {"capacity": 0}}, "bad: capacity"),
+    ({"hosts": [{"status": "ok"}]}, "hosts[0] has no host name"),
+])
+def test_bad_arguments(tmp_path, args, message):
+    full = {"hosts": [lab_web2()], "output_dir": str(tmp_path)}
+    full.update(args)
+    res, failed = run_module(full)
+    assert failed and message in res["msg"]
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    res, failed = run_module({"hosts": [lab_web2()], "output_dir": str(blocker / "reports")})
+    assert failed and res["msg"].startswith("output_dir %s: cannot write the report" % (blocker / "reports"))
