@@ -67,6 +67,10 @@ _RE_NGINX_PARTIAL = re.compile(r"(?:\[(?P<level>[a-z]+)\] )?(?P<pid>\d+)#(?P<tid
 _RE_FPM = re.compile(
     r"\[(?P<d>\d\d)-(?P<mon>" + _MON + r")-(?P<y>\d{4}) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)?\] +"
     r"(?:(?P<level>[A-Z]+): +)?(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+_RE_FPM_FAST = re.compile(
+    r"(?:(?P<svc>[A-Za-z0-9][\w.\-]{0,80}?)\s*\| ?)?"
+    r"\[(?P<stamp>(?P<d>\d\d)-(?P<mon>" + _MON + r")-(?P<y>\d{4}) (?P<hms>\d\d:\d\d:\d\d))(?P<frac>\.\d+)?\] +"
+    r"(?:(?P<level>[A-Z]+): +)?(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
 _RE_FPM53 = re.compile(
     r"(?P<mon>" + _MON + r") +(?P<d>\d\d?) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)? "
     r"\[(?P<level>[A-Z]+)\] +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
@@ -127,6 +131,7 @@ class TimeContext(object):
         self.ref_md = (ref.tm_mon, ref.tm_mday)
         self.boot_time = boot_time
         self._minute_cache = {}
+        self._stamp_cache = {}    # "2024/01/31 12:00:00" -> epoch (the same second repeats a lot)
 
     def local(self, y, mo, d, hh, mi, ss, frac=0.0):
         key = (y, mo, d, hh, mi)
@@ -149,6 +154,9 @@ class TimeContext(object):
             if mo > rm or d > rd + 1:
                 y -= 1
         return y
+
+
+_MISSING = object()
 
 
 def _frac(s):
@@ -365,6 +373,61 @@ def parse_record(text, tctx=None):
     """Parse one record (str, no newline) into a :class:`Record`."""
     tctx = tctx or TimeContext()
     rec = Record()
+    if text[4:5] == "/":
+        # fast path, the usual nginx line: no transport prefix can come before an
+        # nginx header (none of them matches "dddd/"), so the result is the same
+        m = _RE_NGINX.match(text)
+        if m:
+            rec.kind = "nginx"
+            rec.level = m.group("level")
+            f = rec.fields
+            f["nginx_pid"] = int(m.group("pid"))
+            conn = m.group("conn")
+            if conn:
+                f["connection"] = int(conn)
+            stamp = text[:19]
+            cache = tctx._stamp_cache
+            ts = cache.get(stamp, _MISSING)
+            if ts is _MISSING:
+                hh, mi, ss = _hms(m.group("hms"))
+                ts = tctx.local(int(m.group("y")), int(m.group("mo")), int(m.group("d")), hh, mi, ss)
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[stamp] = ts
+            if ts is not None:
+                rec.ts = ts
+                rec.ts_source = "record"
+            rec.message = text[m.end():]
+            return rec
+    elif "] " in text[:120]:
+        # fast path, the usual php-fpm line, bare or behind a docker compose prefix:
+        # no other prefix can match there (see the tests), so the result is the same
+        m = _RE_FPM_FAST.match(text)
+        if m and (m.group("svc") is None or text.find("|") < 90):
+            if m.group("svc") is not None:
+                rec.container = m.group("svc")
+            rec.kind = "php-fpm"
+            rec.level = m.group("level")
+            stamp = m.group("stamp")
+            cache = tctx._stamp_cache
+            ts = cache.get(stamp, _MISSING)
+            if ts is _MISSING:
+                hh, mi, ss = _hms(m.group("hms"))
+                ts = tctx.local(int(m.group("y")), MONTHS[m.group("mon")], int(m.group("d")), hh, mi, ss)
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[stamp] = ts
+            if ts is not None:
+                frac = m.group("frac")
+                rec.ts = ts + _frac(frac) if frac else ts
+                rec.ts_source = "record"
+            rec.message = text[m.end():]
+            return rec
+    return _parse_record_generic(text, rec, tctx)
+
+
+def _parse_record_generic(text, rec, tctx):
+    """parse_record without its fast paths (tests compare the two)."""
     s = _strip_prefixes(text, rec, tctx)
     c0 = s[:1]
     m = None

@@ -200,3 +200,23 @@ def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_pa
         want, _l, _o = reference_for(data, f, kinds)
         assert [e["script"] for e in events] == ["/var/www/a.php", "/var/www/b.php"]
         assert events == want
+
+
+def test_parse_record_fast_paths_equal_the_generic_parser():
+    from ansible.module_utils import log_parse
+    from ansible.module_utils.log_parse import Record, parse_record, split_records
+    import glob
+    texts = []
+    for path in glob.glob(os.path.join(os.path.dirname(__file__), "fixtures", "signatures", "*.log")):
+        with open(path, "rb") as f:
+            texts += [l.decode("utf-8", "replace") for l in f.read().split(b"\n") if not l.startswith(b"#")]
+    texts += [l.decode("utf-8", "surrogateescape") for l in sample(seed=9, n=800).split(b"\n")]
+    texts += ["1234/56/78 99:99:99 [error] 1#1: x", "2026/11/26 17:01:02 [error] 1#1: *", "Mar_1 | [26-Nov-2026 17:01:02] X",
+              "svc|[26-Nov-2026 17:01:02] NOTICE: y", "a" * 95 + " | [26-Nov-2026 17:01:02] NOTICE: y",
+              "web  |  [26-Nov-2026 17:01:02] NOTICE: y", "[26-Nov-2026 17:01:02.5] NOTICE: y", "2026/11"]
+    fields = Record.__slots__
+    for t in texts:
+        for r in split_records(t):
+            a = parse_record(r, TimeContext(ref_epoch=1798675200.0))
+            b = log_parse._parse_record_generic(r, Record(), TimeContext(ref_epoch=1798675200.0))
+            assert [getattr(a, k) for k in fields] == [getattr(b, k) for k in fields], r
