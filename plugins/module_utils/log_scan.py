@@ -352,7 +352,7 @@ class _Plan(object):
     event of those kinds holds one of them) and the ``gate`` (the signature
     prefilters of those kinds, checked on each candidate line before decoding)."""
 
-    __slots__ = ("kinds", "literals", "gate")
+    __slots__ = ("kinds", "literals", "gate", "gate_search")
 
     def __init__(self, kinds):
         self.kinds = frozenset(kinds)
@@ -364,6 +364,8 @@ class _Plan(object):
             gate.update(GATE_LITERALS.get(k, ()))
         self.literals = _minimal_literals(lits)
         self.gate = tuple(sorted(gate))
+        # one C-level search instead of a Python loop over the literals
+        self.gate_search = re.compile(b"|".join(re.escape(g) for g in self.gate)).search
 
 
 def _minimal_literals(lits):
@@ -434,6 +436,7 @@ class Scanner(object):
         (range starting mid-line). Returns the number of newlines consumed."""
         plan = plan_for(kinds)
         literals, gate, kinds = plan.literals, plan.gate, plan.kinds
+        gate_search = plan.gate_search
         emit = self._emitter(path, tctx, kinds, report)
         since, until = self.since, self.until
         lo = since - WINDOW_SLACK if since is not None else None
@@ -536,10 +539,7 @@ class Scanner(object):
                 for s in sorted(cands):
                     e = cands[s]
                     raw = work[s:e] if e - s <= MAX_LINE else work[s:s + MAX_LINE]
-                    for g in gate:
-                        if g in raw:
-                            break
-                    else:
+                    if gate_search(raw) is None:
                         continue
                     line_idx += count(b"\n", prev, s)
                     prev = s
