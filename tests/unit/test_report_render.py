@@ -112,3 +112,14 @@ def test_timeline_svg_lanes_and_empty():
     assert svg.count("<rect") == 3 and ">502s<" in svg and ">crashes<" in svg
     empty = timeline_svg({"points": []})
     assert "no 502s or crashes" in empty and "<rect" not in empty
+
+
+def test_report_follows_the_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "report-schema.json")) as fh:
+        schema = json.load(fh)
+    rep = json.loads(render_json(hostile_report()))
+    jsonschema.validate(rep, schema)
+    rep["hosts"][0]["verdict"] = "broken"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(rep, schema)
