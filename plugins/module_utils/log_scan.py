@@ -4,13 +4,23 @@
 """Streaming, read-only, bounded-memory scan of log files for crash evidence
 (private helper of fpm_evidence).
 
+What a scan yields is defined line by line (``reference_events``, held to by
+tests/unit/test_log_scan_reference.py): every physical line, cut at MAX_LINE bytes,
+split into records (glued lines), each record matched against the signature table;
+only events of the *kinds* the file is searched for are kept (chosen per file from
+its hint and its head: an nginx log is not searched for php-fpm evidence; small and
+unrecognised files for every kind); an undated record takes the stamp of an earlier
+record of the same line; a slowlog header takes its script from the next line.
+
 How it stays fast (see shared/design/ARCHITECTURE.md, "scanning big logs"):
 
-* files are read in 1 MiB binary chunks; per chunk, a few coarse literals
-  (log_signatures.SCAN_LITERALS, chosen per file by sniffing its head) are located
-  with ``bytes.find``; only the lines around the hits are decoded, split into
-  records (glued lines), stripped of prefixes and matched against the signature
-  table;
+* files are read in 1 MiB binary chunks; per chunk, the few coarse literals of the
+  file's kinds (log_signatures.SCAN_LITERALS: every line that can yield an event of
+  that kind holds one) are located with ``bytes.find``, one pass each; the candidate
+  lines are gated by one compiled search for the signature prefilters, and only the
+  survivors are decoded and parsed (with fast paths for the usual nginx and php-fpm
+  headers, see log_parse.parse_record). The choice of literals never changes the
+  result, only the speed;
 * chunks whose last stamp is before ``since`` are only newline-counted, and reading
   stops once a chunk starts after ``until`` (both with a slack for slightly
   unordered logs); whole files are skipped on mtime or on their first stamp;
