@@ -407,6 +407,10 @@ def reload_master(target, run_command, timeout=30.0, proc="/proc", sleep=time.sl
     """
     pid = target.get("master_pid")
     unit = target.get("systemd_unit")
+    if pid and not os.path.exists(os.path.join(proc, str(pid))):
+        raise ControlError("fallback=reload: master %s is not running (php-fpm stopped?): there is nothing "
+                           "to reload; start php-fpm%s" % (pid, " (systemctl start %s)" % unit if unit else ""),
+                           "not_running")
     if not unit and pid:
         try:
             with open(os.path.join(proc, str(pid), "cgroup")) as f:

@@ -412,3 +412,12 @@ def test_full_reset_poll_with_other_error_still_fails():
     with pytest.raises(HelperError) as exc:
         c.reset_master(target(), "full", session_factory=lambda s, **kw: Blocked(cache), sleep=lambda s: None)
     assert exc.value.cause == "open_basedir"
+
+
+def test_reload_master_of_a_stopped_master_names_it(tmp_path):
+    (tmp_path / "proc").mkdir()
+    with pytest.raises(c.ControlError) as exc:
+        c.reload_master({"master_pid": 4242, "systemd_unit": "php8.2-fpm.service"}, lambda a: (0, "", ""),
+                        timeout=1, proc=str(tmp_path / "proc"))
+    assert exc.value.cause == "not_running"
+    assert "master 4242 is not running" in str(exc.value) and "systemctl start php8.2-fpm.service" in str(exc.value)
