@@ -50,7 +50,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported by the proje
     import httplib  # type: ignore
     from urlparse import urlsplit  # type: ignore
 
-from ansible.module_utils.opcache_control import HELPER_PATH_RE, cache_ref_time, classify_scripts
+from ansible.module_utils.opcache_control import HELPER_PATH_RE, classify_scripts
+from ansible.module_utils.opcache_helper import HelperError
 
 STALE_ORDER = {"certain": 0, "possible": 1, "unknown": 2, "fresh": 3}
 CRASH_STATUSES = (502,)
@@ -62,6 +63,7 @@ LOG_CONNECT = ("upstream_connect_refused", "upstream_connect_eagain", "upstream_
 LOG_TIMEOUT = ("upstream_timeout",)
 LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
 USER_AGENT = "opcache-fleet-culprit/1"
+RETRY_CAUSES = ("truncated", "ECONNRESET")
 
 
 class HuntError(Exception):
@@ -585,8 +587,20 @@ class Hunt(object):
         self.start = None
 
     # -- pieces
+    def _call(self, action, args):
+        """A helper call, retried once when the worker that took it died (a crashing request
+        may take the worker down while the helper's connection is being accepted)."""
+        try:
+            return self.session.call(action, args)
+        except HelperError as exc:
+            if exc.cause not in RETRY_CAUSES:
+                raise
+            self.warnings.append("helper %s: %s; retried once" % (action, exc))
+            self.sleep(0.05)
+            return self.session.call(action, args)
+
     def _snapshot(self, generation=None):
-        answer = self.session.call("status", {"scripts": True})
+        answer = self._call("status", {"scripts": True})
         if not answer.get("status"):
             raise HuntError("OPcache is disabled in pool %s (opcache.enable=0): no cached file can be the "
                             "culprit" % answer.get("pool"), "opcache.enable")
@@ -742,7 +756,7 @@ class Hunt(object):
                                      % (self.max_probes, number - 1))
                 break
             t_inv = self.clock()
-            inv = self.session.call("invalidate", {"files": group, "force": True})
+            inv = self._call("invalidate", {"files": group, "force": True})
             inv_s = round(self.clock() - t_inv, 4)
             files = inv.get("files") or {}
             for path in group:

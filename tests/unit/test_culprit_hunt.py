@@ -739,3 +739,38 @@ def test_module_success_path(capsys, monkeypatch, tmp_path, tmp_helper_ok):
     assert out["culprit"] == culprit and out["changed"] and out["probes"] == 3
     assert out["target"]["socket"] == "/run/php/x.sock"
     assert os.path.exists(str(tmp_path / "h" / "invalidated.json"))
+
+
+def test_helper_call_on_a_dying_worker_is_retried_once():
+    from ansible.module_utils.opcache_helper import HelperError
+    clock = Clock()
+    culprit = APP + "/src/Report/CsvExporter.php"
+    site = Site(clock, demo_pages(), poisoned=culprit, modified_after_start=[culprit])
+    session = Session(site)
+    real = session.call
+    failures = {"n": 0}
+
+    def flaky(action, args=None):
+        if action == "status" and failures["n"] == 1:
+            failures["n"] += 1
+            raise HelperError("/run/x.sock", "truncated", "connection reset by peer before END_REQUEST")
+        if action == "status":
+            failures["n"] += 1
+        return real(action, args)
+    session.call = flaky
+    res = ch.Hunt(make_probe(site, "report", clock), session, clock=clock, sleep=clock.sleep).run()
+    assert res["culprit"] == culprit
+    assert any("retried once" in w for w in res["warnings"])
+
+
+def test_helper_error_that_is_not_transient_is_raised():
+    from ansible.module_utils.opcache_helper import HelperError
+    clock = Clock()
+    site = Site(clock, demo_pages())
+    session = Session(site)
+
+    def broken(action, args=None):
+        raise HelperError("/run/x.sock", "open_basedir", "blocked")
+    session.call = broken
+    with pytest.raises(HelperError):
+        ch.Hunt(make_probe(site, "report", clock), session, clock=clock, sleep=clock.sleep).run()
