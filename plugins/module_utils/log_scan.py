@@ -36,6 +36,7 @@ which must be picklable: see evidence_correlate.Correlator and EventCollector be
 
 from __future__ import absolute_import, division, print_function
 
+import bisect
 import errno
 import glob
 import os
@@ -55,7 +56,7 @@ from ansible.module_utils.log_signatures import (
     Matcher, SCAN_LITERALS, SCAN_LITERALS_EXTRA, GATE_LITERALS, SOURCE_KINDS,
 )
 
-__all__ = ["scan", "scan_bytes", "expand_paths", "events_from_line", "public_event", "coredumpctl_events", "EventCollector", "CompositeSink", "Scanner",
+__all__ = ["scan", "grep_prefilter", "scan_bytes", "expand_paths", "events_from_line", "public_event", "coredumpctl_events", "EventCollector", "CompositeSink", "Scanner",
            "reference_events", "plan_for",
            "CHUNK_SIZE", "MAX_LINE"]
 
@@ -328,6 +329,257 @@ def _stdlib_decomp_chunks(path, comp, report):
         report["error"] = "corrupt %s data: %s" % (comp, e)
 
 
+# ----------------------------------------------------------------------------- grep prefilter
+
+GREP_STALL_TIMEOUT = 120.0    # seconds grep may stay silent while the scan waits for it
+GREP_VERSION_TIMEOUT = 10.0
+_GREP = {}                    # the one `grep --version` check of this process
+
+
+class _GrepFailed(Exception):
+    pass
+
+
+def _grep_env():
+    env = dict(os.environ)
+    for k in ("GREP_OPTIONS", "GREP_COLOR", "GREP_COLORS", "LANGUAGE", "LANG"):
+        env.pop(k, None)
+    env["LC_ALL"] = "C"
+    return env
+
+
+def grep_prefilter(mode="auto"):
+    """Which candidate search a scan uses. ``mode``: ``auto`` (GNU grep when there is
+    one, else Python), ``grep`` (GNU grep or ValueError) or ``python``. Returns a dict:
+    ``mode`` (requested), ``used`` (grep|python), ``grep`` (path or None),
+    ``version`` and ``reason`` (why Python is used). ``grep --version`` runs once per
+    process; busybox and BSD grep are not used (their -b / -a differ or are missing)."""
+    if mode not in ("auto", "grep", "python"):
+        raise ValueError("prefilter must be auto, grep or python; got %r" % (mode,))
+    info = {"mode": mode, "used": "python", "grep": None, "version": None, "reason": None}
+    if mode == "python":
+        info["reason"] = "prefilter=python"
+        return info
+    if "checked" not in _GREP:
+        _GREP.update(_check_grep())
+    info["grep"] = _GREP.get("path")
+    info["version"] = _GREP.get("version")
+    if _GREP.get("ok"):
+        info["used"] = "grep"
+    else:
+        info["reason"] = _GREP.get("reason")
+        if mode == "grep":
+            raise ValueError("prefilter=grep, but %s" % info["reason"])
+    return info
+
+
+def _check_grep():
+    import shutil
+    import subprocess
+    out = {"checked": True, "ok": False, "path": None, "version": None, "reason": None}
+    path = shutil.which("grep")
+    if not path:
+        out["reason"] = "no grep in PATH"
+        return out
+    out["path"] = path
+    try:
+        p = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=_grep_env(), timeout=GREP_VERSION_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as e:
+        out["reason"] = "%s --version failed: %s" % (path, e)
+        return out
+    first = (p.stdout or b"").decode("utf-8", "replace").strip().split("\n")[0].strip()
+    out["version"] = first or None
+    if p.returncode != 0 or not first.startswith("grep (GNU grep)") and "GNU grep" not in first:
+        out["reason"] = "%s is not GNU grep (%s)" % (path, first or "exit code %d" % p.returncode)
+        return out
+    out["ok"] = True
+    return out
+
+
+class _GrepFeed(object):
+    """Start offsets of candidate lines, from GNU grep reading the file itself: the
+    lines holding one of the plan's ``literals`` (``LC_ALL=C grep -a -b -F -e ...``
+    with the file, positioned at ``begin``, as its standard input; no shell), and of
+    those, the lines holding a ``gate`` literal (a second ``grep -a -F`` on the first
+    one's output): the same two tests as the Python search. Offsets are relative to
+    ``begin``, ascending. The scan asks for them chunk by chunk (``take``): it waits
+    for grep only until grep has reported a line at or past the chunk's end, or has
+    ended; grep's output is read in bounded blocks (an over-long output line is
+    skipped past its offset). A grep that stays silent for GREP_STALL_TIMEOUT
+    seconds while the scan waits, exits with an error or is killed raises
+    _GrepFailed; close() always ends and reaps the processes."""
+
+    READ = 1 << 18
+
+    def __init__(self, grep, literals, path, begin=0, gate=()):
+        import subprocess
+        env = _grep_env()
+        first = [grep, "-a", "-n", "-b", "-F", "--color=never"]
+        for lit in literals:
+            first += ["-e", lit]
+        self.procs = []
+        f = open(path, "rb")
+        try:
+            if begin:
+                f.seek(begin)
+            p1 = subprocess.Popen(first, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  env=env, close_fds=True)
+        finally:
+            f.close()
+        self.procs.append(p1)
+        out = p1.stdout
+        if gate:
+            second = [grep, "-a", "-F", "--color=never"]
+            for lit in gate:
+                second += ["-e", lit]
+            try:
+                p2 = subprocess.Popen(second, stdin=p1.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      env=env, close_fds=True)
+            except (OSError, ValueError):
+                self.close()
+                raise
+            p1.stdout.close()        # the second grep holds the pipe now
+            self.procs.append(p2)
+            out = p2.stdout
+        self.out = out
+        self.fd = out.fileno()
+        self.offs = []
+        self.nums = []
+        self.i = 0
+        self.buf = b""
+        self.skip = False
+        self.eof = False
+
+    def take(self, limit):
+        """Reported lines starting below ``limit`` not taken yet: (offsets, line numbers),
+        ascending; grep's line numbers count from 1 at ``begin``."""
+        offs_out, nums_out = [], []
+        while True:
+            offs, i = self.offs, self.i
+            n = len(offs)
+            if i < n:
+                if offs[n - 1] >= limit:
+                    j = bisect.bisect_left(offs, limit, i)
+                    offs_out.extend(offs[i:j])
+                    nums_out.extend(self.nums[i:j])
+                    self.i = j
+                    return offs_out, nums_out
+                offs_out.extend(offs[i:] if i else offs)
+                nums_out.extend(self.nums[i:] if i else self.nums)
+                self.offs, self.nums, self.i = [], [], 0
+            if self.eof:
+                return offs_out, nums_out
+            self._fill()
+
+    def _fill(self):
+        import select
+        import time
+        waited = time.time()
+        while True:
+            try:
+                r, _w, _x = select.select([self.fd], [], [], 5.0)
+            except InterruptedError:  # pragma: no cover
+                r = []
+            if r:
+                break
+            if time.time() - waited > GREP_STALL_TIMEOUT:
+                self.close()
+                raise _GrepFailed("grep prefilter gave no output for %d s: killed" % GREP_STALL_TIMEOUT)
+        data = os.read(self.fd, self.READ)
+        if not data:
+            self.eof = True
+            rest = self.buf
+            self.buf = b""
+            if rest and not self.skip:
+                self._parse_line(rest)
+            self._check_exit()
+            return
+        buf = self.buf + data if self.buf else data
+        pos = 0
+        if self.skip:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                self.buf = b""
+                return
+            pos = nl + 1
+            self.skip = False
+        last = buf.rfind(b"\n")
+        if self.i:
+            del self.offs[:self.i]
+            del self.nums[:self.i]
+            self.i = 0
+        if last >= pos:
+            add_o, add_n = self.offs.append, self.nums.append
+            try:
+                for l in buf[pos:last].split(b"\n"):
+                    a = l.find(b":")
+                    b = l.find(b":", a + 1)
+                    add_n(int(l[:a]))
+                    add_o(int(l[a + 1:b]))
+            except ValueError:
+                self.close()
+                raise _GrepFailed("grep prefilter: unexpected output")
+            pos = last + 1
+        rest = buf[pos:]
+        if len(rest) > 4096:          # an over-long matching line: keep its offset, skip the rest
+            self._parse_line(rest)
+            self.skip = True
+            rest = b""
+        self.buf = rest
+
+    def _parse_line(self, line):
+        a = line.find(b":")
+        b = line.find(b":", a + 1)
+        if a <= 0 or b <= a + 1 or not line[:a].isdigit() or not line[a + 1:b].isdigit():
+            self.close()
+            raise _GrepFailed("grep prefilter: unexpected output")
+        self.nums.append(int(line[:a]))
+        self.offs.append(int(line[a + 1:b]))
+
+    def _check_exit(self):
+        import subprocess
+        failed = None
+        for p in self.procs:
+            try:
+                rc = p.wait(timeout=GREP_VERSION_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.close()
+                raise _GrepFailed("grep prefilter did not exit after its output ended: killed")
+            if rc not in (0, 1) and failed is None:
+                err = b""
+                try:
+                    err = p.stderr.read(2000) or b""
+                except (IOError, OSError, ValueError):  # pragma: no cover
+                    pass
+                why = "killed by signal %d" % -rc if rc < 0 else "exit status %d" % rc
+                msg = err.decode("utf-8", "replace").strip().split("\n")[0][:300]
+                failed = "grep prefilter failed (%s)%s" % (why, ": " + msg if msg else "")
+        self.close()
+        if failed:
+            raise _GrepFailed(failed)
+
+    def close(self):
+        procs, self.procs = self.procs, []
+        for p in procs:
+            try:
+                if p.poll() is None:
+                    p.kill()
+            except Exception:  # pragma: no cover - never let cleanup hang or raise
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=GREP_VERSION_TIMEOUT)
+            except Exception:  # pragma: no cover
+                pass
+            for st in (p.stdout, p.stderr):
+                try:
+                    if st is not None:
+                        st.close()
+                except Exception:  # pragma: no cover
+                    pass
+
+
 def _detect(head):
     """Compression from magic bytes, and whether the head looks binary."""
     if head[:2] == b"\x1f\x8b":
@@ -362,7 +614,7 @@ class _Plan(object):
     event of those kinds holds one of them) and the ``gate`` (the signature
     prefilters of those kinds, checked on each candidate line before decoding)."""
 
-    __slots__ = ("kinds", "literals", "gate", "gate_search")
+    __slots__ = ("kinds", "literals", "gate", "gate_search", "gate_in_grep")
 
     def __init__(self, kinds):
         self.kinds = frozenset(kinds)
@@ -376,6 +628,9 @@ class _Plan(object):
         self.gate = tuple(sorted(gate))
         # one C-level search instead of a Python loop over the literals
         self.gate_search = re.compile(b"|".join(re.escape(g) for g in self.gate)).search
+        # the grep prefilter gates its output lines ("offset:line") with the same literals:
+        # exact for a line not cut at MAX_LINE when no literal can match the offset
+        self.gate_in_grep = bool(self.gate) and all(g.strip(b"0123456789:") for g in self.gate)
 
 
 def _minimal_literals(lits):
@@ -439,14 +694,21 @@ class Scanner(object):
         return plan_for(Scanner.choose_kinds(head, hint, size)).literals
 
     # -- the hot loop -----------------------------------------------------------
-    def scan_chunks(self, chunks, path, kinds, report, tctx, end_limit=None, first_line_partial=False):
+    def scan_chunks(self, chunks, path, kinds, report, tctx, end_limit=None, first_line_partial=False,
+                    grep=None):
         """Scan an iterator of byte chunks for evidence of ``kinds``. ``end_limit``:
         number of bytes after which the range ends at the next newline (worker
         ranges). ``first_line_partial``: drop everything up to the first newline
-        (range starting mid-line). Returns the number of newlines consumed."""
+        (range starting mid-line). ``grep``: a _GrepFeed over the same bytes (offsets
+        from the start of ``chunks``) that replaces the ``bytes.find`` passes; everything
+        else (line numbers, window, over-long lines, slowlog next lines) is the same
+        code. Returns the number of newlines consumed."""
         plan = plan_for(kinds)
         literals, gate, kinds = plan.literals, plan.gate, plan.kinds
         gate_search = plan.gate_search
+        gated = grep is not None and plan.gate_in_grep
+        lshift = 2 if first_line_partial else 1   # grep's line number -> 0-based line index
+        max_line = MAX_LINE
         emit = self._emitter(path, tctx, kinds, report)
         since, until = self.since, self.until
         lo = since - WINDOW_SLACK if since is not None else None
@@ -464,9 +726,12 @@ class Scanner(object):
         pending = []          # slowlog headers waiting for their next line
         done = False
         after = b""           # what follows the end of a worker range (next line lookup)
+        spos = 0              # stream offset of the next chunk
         for data in chunks:
             if done:
                 break
+            dpos = spos       # stream offset of `data`
+            spos += len(data)
             if skip_to_nl:
                 i = data.find(b"\n")
                 consumed += len(data) if i < 0 else i + 1
@@ -476,6 +741,7 @@ class Scanner(object):
                 if i < 0:
                     continue
                 data = data[i + 1:]
+                dpos += i + 1
                 skip_to_nl = False
             if long_head is not None:
                 i = data.find(b"\n")
@@ -489,10 +755,12 @@ class Scanner(object):
                 lines_scanned += 1
                 long_head = None
                 data = data[i + 1:]
+                dpos += i + 1
                 if end_limit is not None and consumed >= end_limit:
                     after = data        # the over-long line was the last of this range
                     done = True
                     break
+            bpos = dpos - len(tail)       # stream offset of buf (and of work)
             buf = tail + data if tail else data
             if end_limit is not None and consumed + len(buf) - len(tail) >= end_limit:
                 # the range ends with the line that contains byte end_limit - 1
@@ -532,6 +800,43 @@ class Scanner(object):
                         report["stopped_early"] = True
                         done = True
                         break
+            start_nl = nl_total
+            if grep is not None:
+                # candidate lines and their numbers from grep; only the newlines after the
+                # last candidate of the chunk are counted here
+                offs, nums = grep.take(bpos + len(work))
+                prev = -1
+                line_idx = nl_total
+                wlen = len(work)
+                for k in range(len(offs)):
+                    s = offs[k] - bpos
+                    if s < 0:
+                        continue                # a line of a skipped chunk or an over-long line
+                    line_idx = nums[k] - lshift
+                    if (s and work[s - 1] != 10) or line_idx < start_nl:
+                        raise _GrepFailed("grep prefilter: line %d at offset %d does not match the file"
+                                          % (nums[k], offs[k]))
+                    prev = s
+                    e = find(work, b"\n", s)
+                    if e - s <= max_line:
+                        raw = work[s:e]
+                        if not gated and gate_search(raw) is None:
+                            continue
+                    else:
+                        raw = work[s:s + max_line]
+                        if gate_search(raw) is None:
+                            continue
+                    n_pend = len(pending)
+                    emit(raw, line_idx + 1, pending)
+                    if len(pending) > n_pend and e + 1 < wlen:
+                        nxt = find(work, b"\n", e + 1)
+                        self._flush_pending(pending, work[e + 1:min(nxt, e + 1 + MAX_LINE)])
+                if prev >= 0:
+                    nl_total = line_idx + work.count(b"\n", prev)
+                else:
+                    nl_total += work.count(b"\n")
+                lines_scanned += nl_total - start_nl
+                continue
             # candidate lines: start offset -> end offset (the newline)
             cands = {}
             for lit in literals:
@@ -540,7 +845,6 @@ class Scanner(object):
                     e = find(work, b"\n", p)
                     cands[rfind(work, b"\n", 0, p) + 1] = e
                     p = find(work, lit, e)
-            start_nl = nl_total
             if cands:
                 prev = 0
                 line_idx = nl_total
@@ -548,9 +852,14 @@ class Scanner(object):
                 wlen = len(work)
                 for s in sorted(cands):
                     e = cands[s]
-                    raw = work[s:e] if e - s <= MAX_LINE else work[s:s + MAX_LINE]
-                    if gate_search(raw) is None:
-                        continue
+                    if e - s <= max_line:
+                        raw = work[s:e]
+                        if not gated and gate_search(raw) is None:
+                            continue
+                    else:
+                        raw = work[s:s + max_line]
+                        if gate_search(raw) is None:
+                            continue
                     line_idx += count(b"\n", prev, s)
                     prev = s
                     n_pend = len(pending)
@@ -913,18 +1222,25 @@ def _oserror_text(e):
 
 def _run_task(task):
     """Worker body (also used in-process). Returns (index, sink, report, newlines)."""
-    (idx, path, hint, plan, start, end, since, until, boot_time, sink_factory) = task
+    (idx, path, hint, plan, start, end, since, until, boot_time, sink_factory, grep) = task
     sink = sink_factory()
     rep = {}
     scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
     tctx = TimeContext(ref_epoch=plan["mtime"], boot_time=boot_time)
     nl = 0
+    feed = None
     try:
         if plan["comp"] is None:
             begin = start - 1 if start > 0 else 0   # the byte before: does a line start at `start`?
             limit = None if end is None else end - begin
+            if grep:
+                try:
+                    pl = plan_for(plan["kinds"])
+                    feed = _GrepFeed(grep, pl.literals, path, begin, pl.gate)
+                except (OSError, ValueError):
+                    feed = None                     # grep cannot start: the Python search
             nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["kinds"], rep, tctx,
-                                     end_limit=limit, first_line_partial=start > 0)
+                                     end_limit=limit, first_line_partial=start > 0, grep=feed)
         else:
             chunks = _open_chunks(path, comp=plan["comp"], report=rep)
             nl = scanner.scan_chunks(chunks, path, plan["kinds"], rep, tctx)
@@ -932,19 +1248,29 @@ def _run_task(task):
         rep["error"] = "read error: %s" % _oserror_text(e)
     except _ReadError as e:
         rep["error"] = str(e)
+    except _GrepFailed as e:
+        rep["error"] = str(e)
     except MemoryError:  # pragma: no cover
         rep["error"] = "out of memory while reading"
+    finally:
+        if feed is not None:
+            feed.close()
     return idx, sink, rep, nl
 
 
-def scan(files, sink_factory, since=None, until=None, boot_time=None, workers=None):
+def scan(files, sink_factory, since=None, until=None, boot_time=None, workers=None, prefilter="auto"):
     """Scan ``files`` (list of (path, hint)) into one sink.
+
+    ``prefilter``: how candidate lines of plain files are found - ``auto`` (GNU grep
+    when present, see grep_prefilter), ``grep`` or ``python``; the result is the same.
 
     ``sink_factory()`` makes an empty sink (picklable, with add/merge/shift_lines).
     Returns (sink, file_reports) where file_reports is a list of dicts:
     path, hint, status (scanned|skipped|error), reason, error, size, mtime,
     compression, lines, events, overlong_lines, undated, chunks_skipped.
     """
+    pf = grep_prefilter(prefilter)
+    grep = pf["grep"] if pf["used"] == "grep" else None
     reports = []
     tasks = []
     for path, hint in files:
@@ -963,9 +1289,9 @@ def scan(files, sink_factory, since=None, until=None, boot_time=None, workers=No
                 s, e = k * step, min(plan["size"], (k + 1) * step)
                 if s >= plan["size"]:
                     break
-                tasks.append((fidx, path, hint, plan, s, e, since, until, boot_time, sink_factory))
+                tasks.append((fidx, path, hint, plan, s, e, since, until, boot_time, sink_factory, grep))
         else:
-            tasks.append((fidx, path, hint, plan, 0, None, since, until, boot_time, sink_factory))
+            tasks.append((fidx, path, hint, plan, 0, None, since, until, boot_time, sink_factory, grep))
     if workers is None:
         workers = _default_workers()
     total_bytes = sum(t[3]["size"] for t in tasks if t[4] == 0)
