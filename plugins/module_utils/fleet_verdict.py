@@ -684,7 +684,8 @@ def summary_lines(report):
         if h.get("confidence"):
             line += " (%s)" % h["confidence"]
         if h["reasons"]:
-            line += " - " + h["reasons"][0]["text"]
+            text = h["reasons"][0]["text"]
+            line += " - " + (text if len(text) <= 240 else text[:237] + "...")
         lines.append(_printable(line))
         for s in h.get("sections") or []:
             if s["verdict"] != "healthy":
