@@ -193,7 +193,8 @@ class Correlator(object):
 
     def report(self):
         crashes = self._merged_crashes()
-        crash_ts = [c["_ts"] for c in crashes]
+        # undated crashes sort last and are never tied by time: bisect over the dated ones
+        crash_ts = [c["_ts"] for c in crashes if c["_ts"] is not None]
         for c in crashes:
             c["requests"] = []
         unmatched_gateway = 0

@@ -258,8 +258,9 @@ def _gzip_inflate(f, report):
             raw = d.unconsumed_tail
 
 
-def _gzip_chunks_threaded(path, report):
-    """Inflate in a helper thread (zlib releases the GIL) into a small queue."""
+def _gzip_chunks_threaded(path, report, feed=None):
+    """Inflate in a helper thread (zlib releases the GIL) into a small queue; with a
+    grep ``feed`` (_GrepStream), every chunk goes to grep before it is queued."""
     q = queue.Queue(maxsize=4)
     stop = threading.Event()
     sentinel = object()
@@ -268,6 +269,8 @@ def _gzip_chunks_threaded(path, report):
         try:
             with open(path, "rb") as f:
                 for out in _gzip_inflate(f, report):
+                    if feed is not None:
+                        feed.write(out)
                     while not stop.is_set():
                         try:
                             q.put(out, timeout=0.5)
@@ -279,6 +282,8 @@ def _gzip_chunks_threaded(path, report):
         except (IOError, OSError) as e:
             report["error"] = "read error: %s" % e
         finally:
+            if feed is not None:
+                feed.end_input()
             while True:
                 try:
                     q.put(sentinel, timeout=0.5)
@@ -412,25 +417,30 @@ class _GrepFeed(object):
 
     READ = 1 << 18
 
-    def __init__(self, grep, literals, path, begin=0, gate=()):
+    def __init__(self, grep, literals, path, begin=0, gate=(), opts=()):
         import subprocess
         env = _grep_env()
-        first = [grep, "-a", "-n", "-b", "-F", "--color=never"]
+        first = [grep, "-a", "-n", "-b", "-F", "--color=never"] + list(opts)
         for lit in literals:
             first += ["-e", lit]
         self.procs = []
-        f = open(path, "rb")
-        try:
-            if begin:
-                f.seek(begin)
-            p1 = subprocess.Popen(first, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        if path is None:        # fed through a pipe (_GrepStream)
+            p1 = subprocess.Popen(first, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   env=env, close_fds=True)
-        finally:
-            f.close()
+        else:
+            f = open(path, "rb")
+            try:
+                if begin:
+                    f.seek(begin)
+                p1 = subprocess.Popen(first, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      env=env, close_fds=True)
+            finally:
+                f.close()
         self.procs.append(p1)
+        self.stdin = p1.stdin
         out = p1.stdout
         if gate:
-            second = [grep, "-a", "-F", "--color=never"]
+            second = [grep, "-a", "-F", "--color=never"] + list(opts)
             for lit in gate:
                 second += ["-e", lit]
             try:
@@ -478,7 +488,7 @@ class _GrepFeed(object):
         waited = time.time()
         while True:
             try:
-                r, _w, _x = select.select([self.fd], [], [], 5.0)
+                r, _w, _x = select.select([self.fd], [], [], min(5.0, GREP_STALL_TIMEOUT))
             except InterruptedError:  # pragma: no cover
                 r = []
             if r:
@@ -567,6 +577,11 @@ class _GrepFeed(object):
                     p.kill()
             except Exception:  # pragma: no cover - never let cleanup hang or raise
                 pass
+        if self.stdin is not None:      # after the kill: a writer blocked on it gets EPIPE
+            try:
+                self.stdin.close()
+            except Exception:  # pragma: no cover
+                pass
         for p in procs:
             try:
                 p.wait(timeout=GREP_VERSION_TIMEOUT)
@@ -578,6 +593,152 @@ class _GrepFeed(object):
                         st.close()
                 except Exception:  # pragma: no cover
                     pass
+
+
+class _GrepStream(_GrepFeed):
+    """The grep prefilter over a stream the scan produces itself (a gzip member being
+    inflated): the inflating thread ``write``s every chunk to grep's standard input
+    before the scan gets it, with a sync line (SYNC) after the chunk's last newline;
+    grep runs line-buffered and a reader thread drains its output all the time, so
+    neither side can block the other. A sync line reported back tells that every
+    line before it has been reported: the scan never waits for input grep will not
+    get. Offsets and line numbers are mapped back to the stream without the sync
+    lines (their positions are known; a log line holding the sync text is an
+    ordinary candidate)."""
+
+    SYNC = b"\x1dopcache-fleet grep sync\x1d"
+
+    def __init__(self, grep, literals, gate=()):
+        import threading as _t
+        lits = tuple(literals) + (self.SYNC,)
+        gates = tuple(gate) + (self.SYNC,) if gate else ()
+        _GrepFeed.__init__(self, grep, lits, None, 0, gates, opts=("--line-buffered",))
+        self.mark = self.SYNC + b"\n"
+        self.marks = []           # stream offsets of the sync lines, in order
+        self.spos = 0             # bytes written (sync lines included)
+        self.broken = False
+        self.cond = _t.Condition()
+        self.through = -1         # every line starting below this offset was reported
+        self.failed = None
+        self.reader = _t.Thread(target=self._read_all, name="grep-out")
+        self.reader.daemon = True
+        self.reader.start()
+
+    # -- producer side (the inflating thread) ------------------------------------
+    def write(self, data):
+        if self.broken:
+            return
+        try:
+            j = data.rfind(b"\n")
+            w = self.stdin.write
+            if j < 0:
+                w(data)
+                self.spos += len(data)
+                return
+            mv = memoryview(data)
+            w(mv[:j + 1])
+            self.spos += j + 1
+            self.marks.append(self.spos)
+            w(self.mark)
+            self.spos += len(self.mark)
+            if j + 1 < len(data):
+                w(mv[j + 1:])
+                self.spos += len(data) - j - 1
+            self.stdin.flush()
+        except (IOError, OSError, ValueError):
+            self.broken = True
+
+    def end_input(self):
+        try:
+            self.stdin.close()
+        except (IOError, OSError, ValueError):
+            self.broken = True
+
+    # -- reader thread ------------------------------------------------------------
+    def _read_all(self):
+        k = 0                     # sync lines seen
+        mlen = len(self.mark)
+        marks = self.marks
+        buf = b""
+        skip = False
+        try:
+            while True:
+                data = os.read(self.fd, self.READ)
+                if not data:
+                    break
+                buf = buf + data if buf else data
+                pos = 0
+                if skip:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        buf = b""
+                        continue
+                    pos = nl + 1
+                    skip = False
+                last = buf.rfind(b"\n")
+                lines = buf[pos:last].split(b"\n") if last >= pos else []
+                rest = buf[last + 1:] if last >= pos else buf[pos:]
+                if len(rest) > 4096:
+                    lines.append(rest[:64])
+                    skip = True
+                    rest = b""
+                buf = rest
+                offs, nums, through = [], [], None
+                for l in lines:
+                    a = l.find(b":")
+                    b = l.find(b":", a + 1)
+                    num, off = int(l[:a]), int(l[a + 1:b])
+                    if k < len(marks) and off == marks[k]:
+                        through = off - k * mlen
+                        k += 1
+                        continue
+                    offs.append(off - k * mlen)
+                    nums.append(num - k)
+                with self.cond:
+                    self.offs.extend(offs)
+                    self.nums.extend(nums)
+                    if through is not None:
+                        self.through = through
+                    self.cond.notify_all()
+        except (ValueError, IndexError):
+            self.failed = "grep prefilter: unexpected output"
+        except (IOError, OSError) as e:  # pragma: no cover
+            self.failed = "grep prefilter: reading its output: %s" % e
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    # -- scan side -----------------------------------------------------------------
+    def take(self, limit):
+        import time
+        waited = time.time()
+        with self.cond:
+            while not self.eof and self.through < limit and not (self.offs and self.offs[-1] >= limit):
+                self.cond.wait(min(1.0, GREP_STALL_TIMEOUT))
+                if time.time() - waited > GREP_STALL_TIMEOUT:
+                    self.failed = "grep prefilter gave no output for %d s: killed" % GREP_STALL_TIMEOUT
+                    break
+            offs, nums, i = self.offs, self.nums, self.i
+            j = bisect.bisect_left(offs, limit, i)
+            out = offs[i:j], nums[i:j]
+            if j > 4096 and j * 2 > len(offs):
+                del offs[:j]
+                del nums[:j]
+                j = 0
+            self.i = j
+            failed = self.failed
+            eof = self.eof
+        if failed:
+            self.close()
+            raise _GrepFailed(failed)
+        if eof and self.procs:
+            self._check_exit()
+        return out
+
+    def close(self):
+        _GrepFeed.close(self)
+        if self.reader.is_alive():
+            self.reader.join(GREP_VERSION_TIMEOUT)
 
 
 def _detect(head):
@@ -1242,8 +1403,22 @@ def _run_task(task):
             nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["kinds"], rep, tctx,
                                      end_limit=limit, first_line_partial=start > 0, grep=feed)
         else:
-            chunks = _open_chunks(path, comp=plan["comp"], report=rep)
-            nl = scanner.scan_chunks(chunks, path, plan["kinds"], rep, tctx)
+            if grep and plan["comp"] == "gzip":
+                try:
+                    pl = plan_for(plan["kinds"])
+                    feed = _GrepStream(grep, pl.literals, pl.gate)
+                except (OSError, ValueError):
+                    feed = None
+            if feed is not None:
+                chunks = _gzip_chunks_threaded(path, rep, feed)
+            else:
+                chunks = _open_chunks(path, comp=plan["comp"], report=rep)
+            try:
+                nl = scanner.scan_chunks(chunks, path, plan["kinds"], rep, tctx, grep=feed)
+            finally:
+                if feed is not None:
+                    feed.close()        # kill grep first: the inflating thread may be writing to it
+                chunks.close()
     except (IOError, OSError) as e:
         rep["error"] = "read error: %s" % _oserror_text(e)
     except _ReadError as e:

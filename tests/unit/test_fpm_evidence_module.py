@@ -202,7 +202,7 @@ def test_documentation_parses():
     doc = yaml.safe_load(fpm_evidence.DOCUMENTATION)
     assert set(doc["options"]) == set(["paths", "nginx_error_logs", "fpm_logs", "slowlogs", "include_rotated",
                                        "kernel", "since", "until", "upstream_pools", "correlation_window",
-                                       "include_events", "max_events", "workers"])
+                                       "include_events", "max_events", "workers", "prefilter"])
     yaml.safe_load(fpm_evidence.EXAMPLES)
     yaml.safe_load(fpm_evidence.RETURN)
 
@@ -212,3 +212,23 @@ def test_nothing_is_written(module_io, no_tools, bundle):
     run_module({"paths": [str(bundle / "*")], "since": "all"})
     after = dict((p, os.stat(str(bundle / p)).st_mtime) for p in os.listdir(str(bundle)))
     assert before == after
+
+
+def test_prefilter_grep_and_python_agree_and_grep_without_gnu_grep_fails(module_io, no_tools, bundle, monkeypatch,
+                                                                          tmp_path):
+    from ansible.module_utils import log_scan
+    results = {}
+    for pf in ("python", "auto"):
+        result, failed = run_module({"paths": [str(bundle / "*.log*")], "since": "all", "include_events": True,
+                                     "prefilter": pf})
+        assert not failed
+        assert result["prefilter"]["mode"] == pf
+        results[pf] = dict((k, v) for k, v in result.items() if k not in ("elapsed_s", "prefilter"))
+    assert results["python"] == results["auto"] and results["auto"]["events_total"] == 4
+    monkeypatch.setattr(log_scan, "_GREP", {})
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result, failed = run_module({"paths": [str(bundle / "*.log*")], "since": "all", "prefilter": "auto"})
+    assert not failed and result["prefilter"]["used"] == "python"
+    assert result["prefilter"]["reason"] == "no grep in PATH" and result["events_total"] == 4
+    result, failed = run_module({"paths": [str(bundle / "*.log*")], "since": "all", "prefilter": "grep"})
+    assert failed and result["msg"] == "prefilter=grep, but no grep in PATH"

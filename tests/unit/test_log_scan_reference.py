@@ -3,7 +3,11 @@
 what the plain line-by-line definition (log_scan.reference_events) yields, on a mixed
 generated sample: nginx and php-fpm records, container and syslog prefixes, glued
 records, kernel and core-dump reports, slowlog entries, undated records, non-UTF-8
-bytes, CRLF, over-long lines, noise that holds the search literals."""
+bytes, CRLF, over-long lines, noise that holds the search literals.
+
+Both candidate searches are held to it: the Python one (``bytes.find``) and the GNU grep
+prefilter (grep on the file, or fed the inflated gzip stream); and the fallback to Python
+when there is no GNU grep, and a failing or silent grep, are tested at the end."""
 
 import gzip
 import os
@@ -123,6 +127,10 @@ def sample(seed=7, n=1500):
     return b"\n".join(out) + b"\n"
 
 
+needs_gnu_grep = pytest.mark.skipif(not log_scan._check_grep()["ok"], reason="no GNU grep on this machine")
+PREFILTERS = ["python", pytest.param("grep", marks=needs_gnu_grep)]
+
+
 def fast(files, **kw):
     sink, reports = scan([(str(f), h) for f, h in files],
                          lambda: CompositeSink(Correlator(), EventCollector(max_events=10 ** 6)), **kw)
@@ -145,14 +153,15 @@ def small_limits(monkeypatch):
     monkeypatch.setattr(log_scan, "SPLIT_MIN", 64 * 1024)
 
 
+@pytest.mark.parametrize("prefilter", PREFILTERS)
 @pytest.mark.parametrize("hint", [None, "nginx", "php-fpm", "kernel", "slowlog"])
 @pytest.mark.parametrize("workers", [1, 3])
-def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers):
+def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers, prefilter):
     data = sample()
     f = tmp_path / "mixed.log"
     f.write_bytes(data)
     kinds = Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], hint, len(data))
-    events, reports = fast([(f, hint)], workers=workers)
+    events, reports = fast([(f, hint)], workers=workers, prefilter=prefilter)
     want, lines, overlong = reference_for(data, f, kinds)
     assert len(want) > 300
     assert events == want
@@ -160,7 +169,8 @@ def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers):
     assert reports[0].get("overlong_lines", 0) == overlong > 0
 
 
-def test_kinds_restrict_events_the_same_way(tmp_path, small_limits, monkeypatch):
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+def test_kinds_restrict_events_the_same_way(tmp_path, small_limits, monkeypatch, prefilter):
     """An nginx log (by hint and head) is not searched for php-fpm or kernel evidence:
     such records further down are left out, by the scanner and the reference alike."""
     monkeypatch.setattr(log_scan, "SNIFF_SIZE", 2048)
@@ -170,23 +180,66 @@ def test_kinds_restrict_events_the_same_way(tmp_path, small_limits, monkeypatch)
     f.write_bytes(data)
     kinds = Scanner.choose_kinds(data[:2048], "nginx", len(data))
     assert kinds == frozenset(["nginx"])
-    events, _r = fast([(f, "nginx")], workers=1)
+    events, _r = fast([(f, "nginx")], workers=1, prefilter=prefilter)
     want, _l, _o = reference_for(data, f, kinds)
     assert events == want and set(e["source_kind"] for e in events) == set(["nginx"])
 
 
-def test_gzip_and_window_equal_the_reference(tmp_path, small_limits):
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+def test_gzip_and_window_equal_the_reference(tmp_path, small_limits, prefilter):
     data = sample(seed=3)
     f = tmp_path / "mixed.log.1.gz"
     f.write_bytes(gzip.compress(data))
     since, until = parse_iso("2026-11-26T17:10:00Z"), parse_iso("2026-11-26T17:50:00Z")
-    events, reports = fast([(f, None)], since=since, until=until, workers=1)
+    events, reports = fast([(f, None)], since=since, until=until, workers=1, prefilter=prefilter)
     want, _l, _o = reference_for(data, f, log_scan.ALL_KINDS, since, until)
     assert 0 < len(want) == len(events)
     assert events == want
 
 
-def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("window", [False, True])
+@needs_gnu_grep
+def test_grep_and_python_prefilters_give_identical_results(tmp_path, small_limits, workers, gz, window):
+    """Whole results (events, correlation report, per-file reports) of both searches, on
+    plain and gzip files, with and without a window (chunks skipped, early stop), plus
+    a truncated gzip: equal, and equal to the reference."""
+    data = sample(seed=21, n=3000)
+    files = []
+    for i, part in enumerate((data, sample(seed=22))):
+        if gz:
+            f = tmp_path / ("mixed%d.log.gz" % i)
+            f.write_bytes(gzip.compress(part))
+        else:
+            f = tmp_path / ("mixed%d.log" % i)
+            f.write_bytes(part)
+        files.append((f, None))
+    if gz:
+        f = tmp_path / "cut.log.2.gz"
+        f.write_bytes(gzip.compress(data)[:-4000])
+        files.append((f, None))
+    kw = dict(workers=workers)
+    if window:
+        kw.update(since=parse_iso("2026-11-26T17:10:00Z"), until=parse_iso("2026-11-26T17:40:00Z"))
+    out = {}
+    for pf in ("python", "grep"):
+        sink, reports = scan([(str(f), h) for f, h in files],
+                             lambda: CompositeSink(Correlator(), EventCollector(max_events=10 ** 6)),
+                             prefilter=pf, **kw)
+        out[pf] = (sink.sinks[1].events, sink.sinks[0].report(), reports)
+    assert out["grep"] == out["python"]
+    events, _c, reports = out["grep"]
+    assert len(events) > 100
+    assert [r["status"] for r in reports] == ["scanned", "scanned"] + (["partial"] if gz else [])
+    want, _l, _o = reference_for(data, files[0][0], Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], None,
+                                                                         None if gz else len(data)),
+                                 kw.get("since"), kw.get("until"))
+    assert [e for e in events if e["file"] == str(files[0][0])] == want
+
+
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_path, monkeypatch, prefilter):
     monkeypatch.setattr(log_scan, "SMALL_FILE", 0)
     head = b"[26-Nov-2026 17:01:02]  [pool www] pid 15"
     for pad in range(4090 - len(head), 4100 - len(head)):
@@ -196,7 +249,7 @@ def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_pa
         f = tmp_path / "www.slow.log"
         f.write_bytes(data)
         kinds = Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], "slowlog", len(data))
-        events, _r = fast([(f, "slowlog")], workers=1)
+        events, _r = fast([(f, "slowlog")], workers=1, prefilter=prefilter)
         want, _l, _o = reference_for(data, f, kinds)
         assert [e["script"] for e in events] == ["/var/www/a.php", "/var/www/b.php"]
         assert events == want
@@ -220,3 +273,76 @@ def test_parse_record_fast_paths_equal_the_generic_parser():
             a = parse_record(r, TimeContext(ref_epoch=1798675200.0))
             b = log_parse._parse_record_generic(r, Record(), TimeContext(ref_epoch=1798675200.0))
             assert [getattr(a, k) for k in fields] == [getattr(b, k) for k in fields], r
+
+
+# ----------------------------------------------------------------------------- grep fallback and failures
+
+def _fake_grep(tmp_path, body):
+    d = tmp_path / "bin"
+    d.mkdir()
+    g = d / "grep"
+    g.write_text("#!/bin/sh\n" + body)
+    g.chmod(0o755)
+    return str(d)
+
+
+@pytest.fixture
+def fresh_grep_check(monkeypatch):
+    monkeypatch.setattr(log_scan, "_GREP", {})
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_no_grep_in_path_falls_back_to_python(tmp_path, small_limits, monkeypatch, fresh_grep_check, gz):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    info = log_scan.grep_prefilter("auto")
+    assert info["used"] == "python" and info["reason"] == "no grep in PATH"
+    with pytest.raises(ValueError, match="prefilter=grep, but no grep in PATH"):
+        log_scan.grep_prefilter("grep")
+    with pytest.raises(ValueError):
+        scan([], lambda: EventCollector(), prefilter="grep")
+    data = sample(seed=4)
+    f = tmp_path / ("x.log.gz" if gz else "x.log")
+    f.write_bytes(gzip.compress(data) if gz else data)
+    events, reports = fast([(f, None)], workers=1)
+    want, lines, _o = reference_for(data, f, log_scan.ALL_KINDS)
+    assert events == want and reports[0]["status"] == "scanned" and reports[0]["lines"] == lines
+
+
+def test_busybox_grep_is_not_used(tmp_path, small_limits, monkeypatch, fresh_grep_check):
+    path = _fake_grep(tmp_path, 'echo "BusyBox v1.36.1 (2023-06-01) multi-call binary."; exit 1\n')
+    monkeypatch.setenv("PATH", path)
+    info = log_scan.grep_prefilter("auto")
+    assert info["used"] == "python" and "is not GNU grep (BusyBox v1.36.1" in info["reason"]
+    data = sample(seed=5)
+    f = tmp_path / "x.log"
+    f.write_bytes(data)
+    events, _r = fast([(f, None)], workers=1)
+    assert events == reference_for(data, f, log_scan.ALL_KINDS)[0]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("how", ["error", "silent", "garbage"])
+def test_failing_grep_leaves_the_file_partial_and_never_hangs(tmp_path, small_limits, monkeypatch,
+                                                              fresh_grep_check, how, gz):
+    import shutil
+    body = {"error": 'echo "grep: (standard input): Input/output error" >&2; exit 2\n',
+            "silent": "exec %s 60\n" % shutil.which("sleep"),
+            "garbage": "echo 'not grep output'; %s >/dev/null\n" % shutil.which("cat")}[how]
+    path = _fake_grep(tmp_path, 'if [ "$1" = "--version" ]; then echo "grep (GNU grep) 3.8"; exit 0; fi\n' + body)
+    monkeypatch.setenv("PATH", path)
+    monkeypatch.setattr(log_scan, "GREP_STALL_TIMEOUT", 1.0)
+    data = sample(seed=6)
+    f = tmp_path / ("x.log.gz" if gz else "x.log")
+    f.write_bytes(gzip.compress(data) if gz else data)
+    t = time.time()
+    events, reports = fast([(f, None), (f, None)], workers=1, prefilter="grep")
+    assert time.time() - t < 30
+    rep = reports[0]
+    assert rep["status"] == "partial"
+    assert rep["error"].startswith("grep prefilter")
+    if how == "error":
+        assert "exit status 2" in rep["error"] and "Input/output error" in rep["error"]
+    elif how == "silent":
+        assert "gave no output for 1 s: killed" in rep["error"]
