@@ -941,16 +941,19 @@ class Scanner(object):
                 else:
                     tail = buf
                 continue
-            work = buf[:last_nl + 1] if last_nl + 1 < len(buf) else buf
-            tail = buf[last_nl + 1:]
+            # work: the complete lines, buf[:wend] (not copied: every search below is
+            # bounded by wend, and the tail holds no newline)
+            work = buf
+            wend = last_nl + 1
+            tail = buf[wend:]
             if pending:
                 e0 = work.find(b"\n")
                 self._flush_pending(pending, work[:min(e0, MAX_LINE)])
-            overlong += _count_overlong(work)
+            overlong += _count_overlong(work, wend)
             # whole-chunk window checks
             if lo is not None or hi is not None:
                 if lo is not None:
-                    ts = self._stamp_of_last_line(work, tctx)
+                    ts = self._stamp_of_last_line(work, tctx, wend)
                     if ts is not None and ts < lo:
                         nl_total += work.count(b"\n")
                         report["chunks_skipped"] = report.get("chunks_skipped", 0) + 1
@@ -965,10 +968,10 @@ class Scanner(object):
             if grep is not None:
                 # candidate lines and their numbers from grep; only the newlines after the
                 # last candidate of the chunk are counted here
-                offs, nums = grep.take(bpos + len(work))
+                offs, nums = grep.take(bpos + wend)
                 prev = -1
                 line_idx = nl_total
-                wlen = len(work)
+                wlen = wend
                 for k in range(len(offs)):
                     s = offs[k] - bpos
                     if s < 0:
@@ -1001,16 +1004,16 @@ class Scanner(object):
             # candidate lines: start offset -> end offset (the newline)
             cands = {}
             for lit in literals:
-                p = find(work, lit)
+                p = find(work, lit, 0, wend)
                 while p >= 0:
                     e = find(work, b"\n", p)
                     cands[rfind(work, b"\n", 0, p) + 1] = e
-                    p = find(work, lit, e)
+                    p = find(work, lit, e, wend)
             if cands:
                 prev = 0
                 line_idx = nl_total
                 count = work.count
-                wlen = len(work)
+                wlen = wend
                 for s in sorted(cands):
                     e = cands[s]
                     if e - s <= max_line:
@@ -1110,8 +1113,8 @@ class Scanner(object):
             add(ev)
         del pending[:]
 
-    def _stamp_of_last_line(self, work, tctx):
-        end = len(work) - 1
+    def _stamp_of_last_line(self, work, tctx, wend=None):
+        end = (len(work) if wend is None else wend) - 1
         for _ in range(8):
             s = work.rfind(b"\n", 0, end) + 1
             if end - s > 8:
@@ -1137,21 +1140,21 @@ class Scanner(object):
         return None
 
 
-def _count_overlong(work):
+def _count_overlong(work, end=None):
     """Number of lines longer than MAX_LINE in ``work`` (complete lines). A line
     that long covers a whole aligned window of MAX_LINE // 2 bytes without a
     newline: only such windows are looked at closely."""
     step = MAX_LINE // 2
     n = 0
     i = 0
-    L = len(work)
+    L = len(work) if end is None else end
     find = work.find
     while i + step <= L:
         if find(b"\n", i, i + step) >= 0:
             i += step
             continue
         s = work.rfind(b"\n", 0, i) + 1
-        e = find(b"\n", i)
+        e = find(b"\n", i, L)
         if e < 0:
             e = L
         if e - s > MAX_LINE:
