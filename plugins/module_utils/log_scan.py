@@ -65,6 +65,7 @@ MAX_LINE = 64 * 1024          # longest line examined; longer ones are cut and c
 SNIFF_SIZE = 64 * 1024
 SMALL_FILE = 4 << 20          # below this every literal is searched (no sniffing)
 SPLIT_MIN = 48 << 20          # plain files above this are split across workers
+RANGES_PER_WORKER = 2        # ranges per worker process (balance at the end of a scan)
 WINDOW_SLACK = 3600.0         # tolerance for unordered stamps when skipping chunks
 MTIME_SLACK = 300.0
 
@@ -417,8 +418,9 @@ class _GrepFeed(object):
 
     READ = 1 << 18
 
-    def __init__(self, grep, literals, path, begin=0, gate=(), opts=()):
+    def __init__(self, grep, literals, path, begin=0, gate=(), opts=(), keep_text=False):
         import subprocess
+        self.keep = keep_text     # also keep the lines' text (None when too long to keep)
         env = _grep_env()
         first = [grep, "-a", "-n", "-b", "-F", "--color=never"] + list(opts)
         for lit in literals:
@@ -456,6 +458,7 @@ class _GrepFeed(object):
         self.fd = out.fileno()
         self.offs = []
         self.nums = []
+        self.conts = []
         self.i = 0
         self.buf = b""
         self.skip = False
@@ -464,7 +467,8 @@ class _GrepFeed(object):
     def take(self, limit):
         """Reported lines starting below ``limit`` not taken yet: (offsets, line numbers),
         ascending; grep's line numbers count from 1 at ``begin``."""
-        offs_out, nums_out = [], []
+        offs_out, nums_out, conts_out = [], [], []
+        keep = self.keep
         while True:
             offs, i = self.offs, self.i
             n = len(offs)
@@ -473,13 +477,17 @@ class _GrepFeed(object):
                     j = bisect.bisect_left(offs, limit, i)
                     offs_out.extend(offs[i:j])
                     nums_out.extend(self.nums[i:j])
+                    if keep:
+                        conts_out.extend(self.conts[i:j])
                     self.i = j
-                    return offs_out, nums_out
+                    return (offs_out, nums_out, conts_out) if keep else (offs_out, nums_out)
                 offs_out.extend(offs[i:] if i else offs)
                 nums_out.extend(self.nums[i:] if i else self.nums)
-                self.offs, self.nums, self.i = [], [], 0
+                if keep:
+                    conts_out.extend(self.conts[i:] if i else self.conts)
+                self.offs, self.nums, self.conts, self.i = [], [], [], 0
             if self.eof:
-                return offs_out, nums_out
+                return (offs_out, nums_out, conts_out) if keep else (offs_out, nums_out)
             self._fill()
 
     def _fill(self):
@@ -518,15 +526,25 @@ class _GrepFeed(object):
         if self.i:
             del self.offs[:self.i]
             del self.nums[:self.i]
+            del self.conts[:self.i]
             self.i = 0
         if last >= pos:
             add_o, add_n = self.offs.append, self.nums.append
             try:
-                for l in buf[pos:last].split(b"\n"):
-                    a = l.find(b":")
-                    b = l.find(b":", a + 1)
-                    add_n(int(l[:a]))
-                    add_o(int(l[a + 1:b]))
+                if self.keep:
+                    add_c = self.conts.append
+                    for l in buf[pos:last].split(b"\n"):
+                        a = l.find(b":")
+                        b = l.find(b":", a + 1)
+                        add_n(int(l[:a]))
+                        add_o(int(l[a + 1:b]))
+                        add_c(l[b + 1:])
+                else:
+                    for l in buf[pos:last].split(b"\n"):
+                        a = l.find(b":")
+                        b = l.find(b":", a + 1)
+                        add_n(int(l[:a]))
+                        add_o(int(l[a + 1:b]))
             except ValueError:
                 self.close()
                 raise _GrepFailed("grep prefilter: unexpected output")
@@ -546,6 +564,8 @@ class _GrepFeed(object):
             raise _GrepFailed("grep prefilter: unexpected output")
         self.nums.append(int(line[:a]))
         self.offs.append(int(line[a + 1:b]))
+        if self.keep:
+            self.conts.append(None)         # too long to keep: read from the file
 
     def _check_exit(self):
         import subprocess
@@ -1069,6 +1089,95 @@ class Scanner(object):
             report["overlong_lines"] = report.get("overlong_lines", 0) + overlong
         return nl_total
 
+    def scan_grep_range(self, path, kinds, report, tctx, begin, end, partial, feed):
+        """The grep path for a plain file and no window: the same lines, events, counts
+        and line numbers as scan_chunks over the range, without reading the file in
+        Python. grep (``feed``, started at ``begin`` with its text kept) gives the
+        candidate lines, their numbers and text; the file is only read (pread) where
+        grep cannot tell: where the range starts and ends, a slowlog header's next
+        line, a line too long for grep's output to be kept, the newlines after the
+        last candidate (line count), and gaps between candidates longer than MAX_LINE
+        (over-long lines; probed per MAX_LINE // 2 window). Returns the number of
+        newlines consumed."""
+        plan = plan_for(kinds)
+        gate_search = plan.gate_search
+        gated = plan.gate_in_grep
+        max_line = MAX_LINE
+        emit = self._emitter(path, tctx, plan.kinds, report)
+        lshift = 2 if partial else 1
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if partial:
+                j = _nl_forward(fd, begin, size)
+                if j < 0 or (end is not None and j >= end - 1):
+                    return 0                    # one line covers the whole range: the previous one's
+                first = j + 1
+            else:
+                first = begin
+            if end is None or end >= size:
+                stop = size
+            else:
+                j = _nl_forward(fd, end - 1, size)
+                stop = size if j < 0 else j + 1
+            pending = []
+            cur = first             # start of the first line not accounted for yet
+            idx = -1                # index of the last candidate line
+            overlong = 0
+            lim = first
+            while lim < stop:
+                lim = min(stop, lim + (8 << 20))
+                offs, nums, conts = feed.take(lim - begin)
+                for k in range(len(offs)):
+                    s = offs[k] + begin
+                    if s < first:
+                        continue
+                    idx = nums[k] - lshift
+                    if s < cur or idx < 0:
+                        raise _GrepFailed("grep prefilter: line %d at offset %d does not match the file"
+                                          % (nums[k], s))
+                    raw = conts[k]
+                    if raw is None:
+                        e = _nl_forward(fd, s, size)
+                        if e < 0:
+                            e = size
+                        raw = os.pread(fd, max_line, s)
+                        long_line = e - s > max_line
+                    else:
+                        e = s + len(raw)
+                        long_line = len(raw) > max_line
+                        if long_line:
+                            raw = raw[:max_line]
+                    if s - cur > max_line:
+                        overlong += _overlong_between(fd, cur, s)
+                    cur = e + 1
+                    if long_line:
+                        overlong += 1
+                        if gate_search(raw) is None:
+                            continue
+                    elif not gated and gate_search(raw) is None:
+                        continue
+                    emit(raw, idx + 1, pending)
+                    if pending:
+                        nxt = os.pread(fd, max_line, e + 1) if e + 1 < size else None
+                        if nxt is not None:
+                            n = nxt.find(b"\n")
+                            if n >= 0:
+                                nxt = nxt[:n]
+                        self._flush_pending(pending, nxt)
+            if stop - cur > max_line:
+                overlong += _overlong_between(fd, cur, stop)
+            nl = idx + 1 + _count_nl(fd, cur, stop)
+            lines = nl
+            if stop == size and stop > cur and os.pread(fd, 1, stop - 1) != b"\n":
+                lines += 1              # the last line has no newline
+            report["lines"] = report.get("lines", 0) + lines
+            if overlong:
+                report["overlong_lines"] = report.get("overlong_lines", 0) + overlong
+            return nl
+        finally:
+            os.close(fd)
+
     def _emitter(self, path, tctx, kinds, report):
         """The per-candidate-line step: events of the line, filtered by kind and
         window, into the sink. Slowlog headers without a script are parked in
@@ -1138,6 +1247,68 @@ class Scanner(object):
                     return ts
             s = e + 1
         return None
+
+
+def _nl_forward(fd, pos, limit):
+    """Offset of the first newline in [pos, limit) of a file (pread), or -1."""
+    while pos < limit:
+        b = os.pread(fd, min(1 << 16, limit - pos), pos)
+        if not b:
+            return -1
+        i = b.find(b"\n")
+        if i >= 0:
+            return pos + i
+        pos += len(b)
+    return -1
+
+
+def _nl_backward(fd, pos, low):
+    """Offset of the last newline before ``pos`` and at or after ``low``, or low - 1."""
+    while pos > low:
+        a = max(low, pos - (1 << 16))
+        b = os.pread(fd, pos - a, a)
+        i = b.rfind(b"\n")
+        if i >= 0:
+            return a + i
+        pos = a
+    return low - 1
+
+
+def _count_nl(fd, a, b):
+    n = 0
+    while a < b:
+        d = os.pread(fd, min(1 << 20, b - a), a)
+        if not d:
+            break
+        n += d.count(b"\n")
+        a += len(d)
+    return n
+
+
+def _overlong_between(fd, a, b):
+    """Lines longer than MAX_LINE among the complete lines in [a, b) of a file (``a``
+    a line start): such a line covers a whole aligned window of MAX_LINE // 2 bytes;
+    each window is probed with a small read, and only a window without a newline
+    in its first bytes is looked at closely."""
+    step = MAX_LINE // 2
+    n = 0
+    i = (a + step - 1) // step * step
+    while i + step <= b:
+        if b"\n" in os.pread(fd, min(512, step), i):
+            i += step
+            continue
+        j = _nl_forward(fd, i, i + step)
+        if j >= 0:
+            i += step
+            continue
+        s = _nl_backward(fd, i, a) + 1
+        e = _nl_forward(fd, i + step, b)
+        if e < 0:
+            e = b
+        if e - s > MAX_LINE:
+            n += 1
+        i = (e // step + 1) * step
+    return n
 
 
 def _count_overlong(work, end=None):
@@ -1397,14 +1568,19 @@ def _run_task(task):
         if plan["comp"] is None:
             begin = start - 1 if start > 0 else 0   # the byte before: does a line start at `start`?
             limit = None if end is None else end - begin
+            nowindow = since is None and until is None
             if grep:
                 try:
                     pl = plan_for(plan["kinds"])
-                    feed = _GrepFeed(grep, pl.literals, path, begin, pl.gate)
+                    feed = _GrepFeed(grep, pl.literals, path, begin, pl.gate, keep_text=nowindow)
                 except (OSError, ValueError):
                     feed = None                     # grep cannot start: the Python search
-            nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["kinds"], rep, tctx,
-                                     end_limit=limit, first_line_partial=start > 0, grep=feed)
+            if feed is not None and nowindow:
+                # no window: nothing depends on chunks, grep's output is enough
+                nl = scanner.scan_grep_range(path, plan["kinds"], rep, tctx, begin, end, start > 0, feed)
+            else:
+                nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["kinds"], rep, tctx,
+                                         end_limit=limit, first_line_partial=start > 0, grep=feed)
         else:
             if grep and plan["comp"] == "gzip":
                 try:
@@ -1461,7 +1637,7 @@ def scan(files, sink_factory, since=None, until=None, boot_time=None, workers=No
         if workers is None:
             workers = _default_workers()
         if plan["comp"] is None and plan["size"] > SPLIT_MIN and workers > 1:
-            n = min(workers * 2, max(2, plan["size"] // (SPLIT_MIN // 2)))
+            n = min(workers * RANGES_PER_WORKER, max(2, plan["size"] // (SPLIT_MIN // 2)))
             step = plan["size"] // n + 1
             for k in range(n):
                 s, e = k * step, min(plan["size"], (k + 1) * step)
