@@ -456,6 +456,11 @@ class _GrepFeed(object):
             out = p2.stdout
         self.out = out
         self.fd = out.fileno()
+        try:                    # a bigger pipe lets grep run ahead while the scan parses (Linux)
+            import fcntl
+            fcntl.fcntl(self.fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        except (ImportError, OSError, ValueError):  # pragma: no cover
+            pass
         self.offs = []
         self.nums = []
         self.conts = []
@@ -488,6 +493,25 @@ class _GrepFeed(object):
                 self.offs, self.nums, self.conts, self.i = [], [], [], 0
             if self.eof:
                 return (offs_out, nums_out, conts_out) if keep else (offs_out, nums_out)
+            self._fill()
+
+    def take_some(self, limit):
+        """Like take, but returns as soon as some lines are there (so that the scan
+        parses while grep searches): (offsets, numbers, texts, done) where ``done``
+        says that grep has reported past ``limit`` or ended."""
+        while True:
+            offs, i = self.offs, self.i
+            n = len(offs)
+            if i < n:
+                j = bisect.bisect_left(offs, limit, i)
+                out = (offs[i:j], self.nums[i:j], self.conts[i:j] if self.keep else None)
+                if j < n:
+                    self.i = j
+                    return out + (True,)
+                self.offs, self.nums, self.conts, self.i = [], [], [], 0
+                return out + (False,)
+            if self.eof:
+                return [], [], [], True
             self._fill()
 
     def _fill(self):
@@ -1124,10 +1148,9 @@ class Scanner(object):
             cur = first             # start of the first line not accounted for yet
             idx = -1                # index of the last candidate line
             overlong = 0
-            lim = first
-            while lim < stop:
-                lim = min(stop, lim + (8 << 20))
-                offs, nums, conts = feed.take(lim - begin)
+            done = False
+            while not done:
+                offs, nums, conts, done = feed.take_some(stop - begin)
                 for k in range(len(offs)):
                     s = offs[k] + begin
                     if s < first:
