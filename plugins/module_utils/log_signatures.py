@@ -502,8 +502,12 @@ def _as_tuple(v):
     return v if isinstance(v, tuple) else (v,)
 
 
+_EXTRA_KEYS = frozenset(("module_base", "module_size", "target", "syscall", "phase", "what", "trap", "hint", "op",
+                         "reason", "core_path", "detail", "stderr"))
+
+
 class _Compiled(object):
-    __slots__ = ("id", "source_kind", "prefilter", "regexes", "fields", "tags")
+    __slots__ = ("id", "source_kind", "prefilter", "regexes", "fields", "tags", "groups")
 
     def __init__(self, entry):
         self.id = entry["id"]
@@ -512,6 +516,22 @@ class _Compiled(object):
         self.regexes = tuple(re.compile(r) for r in _as_tuple(entry["regex"]))
         self.fields = tuple(entry["fields"])
         self.tags = entry.get("tags")
+        # per regex, its groups in order as (group, output key, conversion); groups whose
+        # key is neither a field nor an extra key are left out (see Matcher._fields)
+        self.groups = {}
+        for rx in self.regexes:
+            plan = []
+            for name in sorted(rx.groupindex, key=rx.groupindex.get):
+                k = name
+                if k[-1].isdigit():      # alias of a group used twice in one regex
+                    k = k.rstrip("0123456789")
+                elif k == "master_pid":
+                    k = "pid"
+                if k not in self.fields and k not in _EXTRA_KEYS:
+                    continue
+                conv = int if k in _INT_FIELDS else float if k in _FLOAT_FIELDS else None
+                plan.append((rx.groupindex[name], k, conv))
+            self.groups[rx] = tuple(plan)
 
 
 class Matcher(object):
@@ -555,31 +575,18 @@ class Matcher(object):
 
     @staticmethod
     def _fields(sig, m, message):
-        out = {}
-        gd = m.groupdict()
-        for name in sig.fields:
-            out[name] = None
-        for k, v in gd.items():
+        out = dict.fromkeys(sig.fields)
+        groups = m.groups()
+        for gi, k, conv in sig.groups[m.re]:
+            v = groups[gi - 1]
             if v is None:
                 continue
-            if k[-1].isdigit():      # alias of a group used twice in one regex
-                k = k.rstrip("0123456789")
-            elif k == "master_pid":
-                k = "pid"
-            if k in _INT_FIELDS:
+            if conv is not None:
                 try:
-                    v = int(v)
+                    v = conv(v)
                 except ValueError:
                     continue
-            elif k in _FLOAT_FIELDS:
-                try:
-                    v = float(v)
-                except ValueError:
-                    continue
-            if k in out or k in ("module_base", "module_size", "target", "syscall",
-                                 "phase", "what", "trap", "hint", "op", "reason", "core_path", "detail",
-                                 "stderr"):
-                out[k] = v
+            out[k] = v
         cid = sig.id
         if "core_dumped" in out:
             out["core_dumped"] = "core dumped" in message
@@ -598,6 +605,7 @@ class Matcher(object):
             proc = out.get("process") or ""
             out["is_php"] = "php" in proc.lower()
         if cid == "lifecycle":
+            gd = m.groupdict()
             ev = gd.get("child_event")
             if ev:
                 out["lifecycle_event"] = "child_started" if ev == "started" else "child_recycled"
