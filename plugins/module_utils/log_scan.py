@@ -24,6 +24,20 @@ How it stays fast (see shared/design/ARCHITECTURE.md, "scanning big logs"):
 * chunks whose last stamp is before ``since`` are only newline-counted, and reading
   stops once a chunk starts after ``until`` (both with a slack for slightly
   unordered logs); whole files are skipped on mtime or on their first stamp;
+* with GNU grep on the host (``scan(prefilter="auto")``, checked once with
+  ``grep --version``; busybox/BSD grep, no grep, or a grep that cannot start: the
+  Python search above), the literal search is GNU grep's instead:
+  ``LC_ALL=C grep -a -n -b -F -e <literals>`` on the file (argument list, no shell),
+  piped into ``grep -a -F -e <gate literals>`` - the same two tests. Its output
+  (line number, offset, text) is read in bounded blocks as it comes. Without a
+  window, a plain file is then not read in Python at all (scan_grep_range: pread
+  only for range edges, a slowlog header's next line, over-long lines, the line
+  count after the last candidate); with a window, the chunk loop above still reads
+  the file (its chunk skipping and early stop are reported per file) and only takes
+  grep's offsets. gzip members are inflated here and written to a line-buffered grep
+  with a sync line after each chunk (_GrepStream); bz2/xz use the Python search. A
+  grep that fails, is killed or stays silent GREP_STALL_TIMEOUT seconds is killed
+  and its file reported ``partial`` with the reason; never a hang;
 * big plain files are split in line-aligned byte ranges scanned by worker
   processes (fork), gzip members are inflated in a helper thread (zlib releases
   the GIL) while the main thread searches;
@@ -403,6 +417,15 @@ def _check_grep():
     return out
 
 
+def _big_pipe(fd):
+    """A 1 MiB pipe (Linux): fewer hand-overs between grep and the scan."""
+    try:
+        import fcntl
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError, ValueError):  # pragma: no cover
+        pass
+
+
 class _GrepFeed(object):
     """Start offsets of candidate lines, from GNU grep reading the file itself: the
     lines holding one of the plan's ``literals`` (``LC_ALL=C grep -a -b -F -e ...``
@@ -445,6 +468,7 @@ class _GrepFeed(object):
             second = [grep, "-a", "-F", "--color=never"] + list(opts)
             for lit in gate:
                 second += ["-e", lit]
+            _big_pipe(p1.stdout.fileno())
             try:
                 p2 = subprocess.Popen(second, stdin=p1.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       env=env, close_fds=True)
@@ -456,11 +480,7 @@ class _GrepFeed(object):
             out = p2.stdout
         self.out = out
         self.fd = out.fileno()
-        try:                    # a bigger pipe lets grep run ahead while the scan parses (Linux)
-            import fcntl
-            fcntl.fcntl(self.fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-        except (ImportError, OSError, ValueError):  # pragma: no cover
-            pass
+        _big_pipe(self.fd)
         self.offs = []
         self.nums = []
         self.conts = []
