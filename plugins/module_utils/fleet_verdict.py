@@ -7,6 +7,9 @@
 # fleet report (docs/report-schema.md). Nothing here reads files or the clock.
 from __future__ import absolute_import, division, print_function
 
+import base64
+import datetime
+import json
 import posixpath
 import re
 
@@ -147,6 +150,8 @@ class HostModel(object):
         self.events = [e for e in (self.evidence.get("events") or [])
                        if isinstance(e, dict) and e.get("category") != "lifecycle"]
         self.incidents = [i for i in (self.evidence.get("incidents") or []) if isinstance(i, dict)]
+        self.invalidations, self.invalidations_error = load_invalidations(self.raw.get("opcache_invalidations"))
+        self._cache_events = {}
 
     def _upstream_map(self):
         out = {}
@@ -210,6 +215,23 @@ class HostModel(object):
             else:
                 total += len([s for s in m.get("scripts") or [] if s.get("stale") in ("certain", "possible")])
         return total
+
+    def opcache_master(self, pid):
+        for m in self.opcache_masters():
+            if m.get("master_pid") == pid:
+                return m
+        return None
+
+    def cache_events(self, pid):
+        """What OPcache of master ``pid`` says happened to its cache (see master_cache_events)."""
+        if pid not in self._cache_events:
+            om = self.opcache_master(pid)
+            self._cache_events[pid] = master_cache_events(om, self.invalidations) if om else []
+        return self._cache_events[pid]
+
+    def pid_of_pool(self, pool):
+        m = self.master_of_pool(pool) if pool else None
+        return m.get("master_pid") if m else None
 
     def collision_items(self, root=None):
         items = [c for c in (self.collisions.get("collisions") or []) if isinstance(c, dict)]
@@ -385,6 +407,287 @@ def judge(stats, signs=None, thresholds=None):
     return {"verdict": verdict, "confidence": confidence, "reasons": reasons, "notes": notes, "also": order[1:]}
 
 
+# ---------------------------------------------------------------------------- time: crashes against resets
+#
+# A reset that worked leaves the crashes in the window: the report must not keep saying "reset
+# it" for them. What OPcache tells about its own past (start_time: master started or reloaded;
+# last_restart_time with manual_restarts: opcache_reset(); oom/hash restarts) and what
+# opcache_reset (stale/files) and the culprit hunt recorded of their invalidations
+# (helper_dir/invalidated.json, per master and cache generation) are compared with the time of
+# the last crash of each scope. OPcache times are whole epoch seconds of the host clock, log
+# times whole seconds of the same clock: a crash in the same second as a reset counts as before it.
+
+RESET_STATES = ("resolved_by_reset", "crashes_after_reset")
+
+
+def parse_time(value):
+    """ISO 8601 (offset optional, ``Z`` accepted) or epoch seconds -> aware datetime, or None."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.datetime.fromtimestamp(value, _UTC) if value > 0 else None
+    s = str(value).strip()
+    if s.endswith("Z"):
+        s = s[:-1] + "+00:00"
+    try:
+        dt = datetime.datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=_UTC)
+
+
+_UTC = datetime.timezone.utc
+
+
+def _epoch(value):
+    dt = parse_time(value)
+    return dt.timestamp() if dt is not None else None
+
+
+def _iso(epoch, tz):
+    return datetime.datetime.fromtimestamp(epoch, tz or _UTC).replace(microsecond=0).isoformat()
+
+
+def _clock(epoch, tz, other=None):
+    """``17:44:02`` (the date too when ``other`` is on another day), in the logs' time zone."""
+    dt = datetime.datetime.fromtimestamp(epoch, tz or _UTC)
+    if other is not None and datetime.datetime.fromtimestamp(other, tz or _UTC).date() != dt.date():
+        return dt.strftime("%Y-%m-%d %H:%M:%S")
+    return dt.strftime("%H:%M:%S")
+
+
+def load_invalidations(value):
+    """opcache_reset's ``invalidated.json`` as the diagnose role read it -> (data, error).
+
+    ``value``: the slurp result (``content`` base64; ``failed``/``msg`` when the file is absent:
+    no invalidation recorded, not an error) or ``{"data": {...}}`` (tests, raw-hosts.json)."""
+    if not isinstance(value, dict):
+        return {}, None
+    if isinstance(value.get("data"), dict):
+        return value["data"], None
+    content = value.get("content")
+    if not content:
+        return {}, None
+    try:
+        data = json.loads(base64.b64decode(content).decode("utf-8"))
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        return {}, "invalidated.json is not readable JSON: %s" % exc
+    if not isinstance(data, dict):
+        return {}, "invalidated.json is not a JSON object"
+    return data, None
+
+
+def master_cache_events(om, invalidations=None):
+    """Times at which OPcache of one master lost cached code, oldest first:
+    ``[{kind, time (epoch), text, files}]`` with kind ``start`` (master started or reloaded:
+    a new cache), ``reset`` (opcache_reset(), last_restart_time with manual_restarts),
+    ``restart`` (OPcache restarted itself: out of memory or keys) or ``invalidate`` (files
+    invalidated by opcache_reset stale/files/glob or the culprit hunt, in this cache generation).
+    ``om``: the opcache_status entry of the master."""
+    stats = ((om or {}).get("status") or {}).get("opcache_statistics") or {}
+    out = []
+    start = _n(stats.get("start_time"))
+    if start:
+        out.append({"kind": "start", "time": start, "files": [],
+                    "text": "OPcache started (php-fpm master started or reloaded)"})
+    last = _n(stats.get("last_restart_time"))
+    if last:
+        manual, auto = _n(stats.get("manual_restarts")), _n(stats.get("oom_restarts")) + _n(stats.get("hash_restarts"))
+        if manual and not auto:
+            out.append({"kind": "reset", "time": last, "files": [], "text": "OPcache reset (opcache_reset())"})
+        elif auto and not manual:
+            out.append({"kind": "restart", "time": last, "files": [],
+                        "text": "OPcache restarted itself (out of memory or keys)"})
+        else:
+            out.append({"kind": "reset", "time": last, "files": [],
+                        "text": "OPcache reset (opcache_reset() or an automatic restart)"})
+    entry = (invalidations or {}).get("%s:%s" % ((om or {}).get("master_pid"), stats.get("start_time")))
+    # The record belongs to this cache generation only while last_restart_time is unchanged
+    # (a later reset emptied the cache anyway: the reset above covers it).
+    if isinstance(entry, dict) and _n(entry.get("last_restart_time")) == last:
+        by_time = {}
+        for path, t in sorted((entry.get("files") or {}).items()):
+            if _n(t):
+                by_time.setdefault(_n(t), []).append(path)
+        for t, files in sorted(by_time.items()):
+            out.append({"kind": "invalidate", "time": t, "files": files,
+                        "text": "%s invalidated (opcache_reset stale/files or the culprit hunt)"
+                                % _plural(len(files), "cached file")})
+    out.sort(key=lambda e: (e["time"], e["kind"] == "invalidate"))
+    return out
+
+
+def _scope_crashes(model, incidents, path_filter=None):
+    """[(epoch, tied, paths, master_pid)] of the crash incidents given (undated ones left out)."""
+    out = []
+    for inc in incidents:
+        if inc.get("crash") is False:
+            continue
+        requests = inc.get("requests") or []
+        if path_filter is not None:
+            requests = [r for r in requests if path_filter(r.get("path") or "")]
+            if not requests:
+                continue
+        t = _epoch(inc.get("timestamp"))
+        if t is None:
+            continue
+        out.append((t, bool(requests), [r.get("path") for r in requests if r.get("path")],
+                    model.pid_of_pool(inc.get("pool"))))
+    return out
+
+
+def _scope_gateways(model, events, path_filter=None, pool=None):
+    """[(epoch, master_pid or None, path)] of nginx 502s that a crash makes (reset/closed)."""
+    out = []
+    for ev in events:
+        if ev.get("category") not in CRASH_502:
+            continue
+        if path_filter is not None and not path_filter(ev.get("path") or ""):
+            continue
+        p = model.pool_of_event(ev)
+        if pool is not None and p not in (pool, None):
+            continue
+        t = _epoch(ev.get("timestamp"))
+        if t is not None:
+            out.append((t, model.pid_of_pool(p), ev.get("path")))
+    if model.evidence.get("events_truncated"):
+        # Only the first events were returned: the module's last_seen says whether a crash 502
+        # came later, somewhere on the host (which master is unknown).
+        for c in CRASH_502:
+            t = _epoch((model.evidence.get("last_seen") or {}).get(c))
+            if t is not None:
+                out.append((t, None, None))
+    return out
+
+
+def _master_check(crashes, gateways, events, tz):
+    """One master: the last cache event after the first crash, and what came after it."""
+    if not crashes or not events:
+        return None
+    trouble = [c for c in crashes if c[1]] or crashes
+    first = min(c[0] for c in trouble)
+    later = [e for e in events if e["time"] > first]
+    if not later:
+        return None
+    ev = later[-1]
+    at = ev["time"]
+    before = [c for c in crashes if c[0] <= at]
+    tied_before = [c for c in before if c[1]]
+    last_crash = max(c[0] for c in (tied_before or before))
+    since = [c for c in crashes if c[0] > at]
+    gw_since = [g for g in gateways if g[0] > at]
+    paths = {}
+    for c in since:
+        for p in c[2]:
+            paths[p] = paths.get(p, 0) + 1
+    if not paths:
+        for g in gw_since:
+            if g[2]:
+                paths[g[2]] = paths.get(g[2], 0) + 1
+    times_since = [c[0] for c in since] + [g[0] for g in gw_since]
+    last_since = max(times_since) if times_since else None
+    return {
+        "state": "crashes_after_reset" if (since or gw_since) else "resolved_by_reset",
+        "master_pid": None, "last_crash": _iso(last_crash, tz), "last_crash_tied": bool(tied_before),
+        "reset_at": _iso(at, tz), "reset_kind": ev["kind"], "reset_text": ev["text"],
+        "invalidated_files": list(ev["files"]), "crashes_since": len(since), "gateway_502s_since": len(gw_since),
+        "last_since": _iso(last_since, tz) if last_since is not None else None,
+        "paths_since": _top(paths, 5),
+        "_epochs": (last_crash, at, last_since),
+    }
+
+
+def reset_check(model, crashes, gateways):
+    """Compare a scope's crashes with the cache events of the master(s) behind them.
+
+    None when no OPcache reset, restart, reload or invalidation happened after the first crash
+    on some master with crashes (the verdict stands as it is). Otherwise a dict (the
+    ``reset_check`` of the report): ``state`` ``resolved_by_reset`` (every master with crashes
+    lost its cached code after its last crash, and no crash or crash 502 was logged since) or
+    ``crashes_after_reset`` (a crash or crash 502 came after such a reset on some master)."""
+    if not crashes:
+        return None
+    tz = _report_tz(model)
+    pids = []
+    for c in crashes:
+        if c[3] not in pids:
+            pids.append(c[3])
+    checks = []
+    for pid in pids:
+        mine = [c for c in crashes if c[3] == pid]
+        gws = [g for g in gateways if g[1] in (pid, None)]
+        chk = _master_check(mine, gws, model.cache_events(pid) if pid is not None else [], tz)
+        if chk is None:
+            checks.append(None)
+            continue
+        chk["master_pid"] = pid
+        checks.append(chk)
+    failed = [c for c in checks if c and c["state"] == "crashes_after_reset"]
+    if failed:
+        out = max(failed, key=lambda c: (c["crashes_since"] + c["gateway_502s_since"], c["reset_at"]))
+    elif checks and all(checks):
+        out = max(checks, key=lambda c: c["_epochs"][0])
+    else:
+        return None
+    out = dict(out)
+    if len([c for c in checks if c]) > 1:
+        out["masters"] = [dict((k, v) for k, v in c.items() if k != "_epochs") for c in checks if c]
+    out["reasons_text"] = _reset_text(out, tz)
+    return out
+
+
+def _reset_text(chk, tz):
+    last_crash, at, last_since = chk["_epochs"]
+    what = {
+        "start": "php-fpm master (re)started or reloaded (new OPcache)",
+        "reset": "OPcache reset",
+        "restart": "OPcache restarted itself",
+        "invalidate": "stale/crashing files invalidated (%s)" % ", ".join(
+            posixpath.basename(f) for f in chk["invalidated_files"][:3])
+                      + (" ..." if len(chk["invalidated_files"]) > 3 else ""),
+    }[chk["reset_kind"]]
+    crash = "last crash %s%s" % (_clock(last_crash, tz), " (tied to 502s)" if chk["last_crash_tied"] else "")
+    when = "%s at %s" % (what, _clock(at, tz, last_crash))
+    if chk["state"] == "resolved_by_reset":
+        return ("%s; %s; no crash or crash 502 logged since (request the page to confirm: no crash can also "
+                "mean no request)" % (crash, when))
+    since = []
+    if chk["crashes_since"]:
+        since.append(_plural(chk["crashes_since"], "crash", "crashes"))
+    if chk["gateway_502s_since"]:
+        since.append(_plural(chk["gateway_502s_since"], "crash 502"))
+    pages = ", ".join("%s (%d)" % (p["path"], p["count"]) for p in chk["paths_since"][:3])
+    if chk["reset_kind"] == "invalidate":
+        why = ("the invalidated files were not (all) the culprit: another cached file crashes, or it is not a "
+               "stale cache")
+    else:
+        why = ("the cache was emptied and the crash came back: not a stale-cache problem (the code on disk, an "
+               "extension, or opcache.file_cache serving old code)")
+    return "THE RESET DID NOT CURE IT: %s after the %s, %s since (last %s%s): %s" % (
+        when, crash, " and ".join(since), _clock(last_since, tz, at), ("; " + pages) if pages else "", why)
+
+
+def apply_reset_check(j, chk):
+    """Add ``resolved_by_reset`` / ``reset_check`` to a judgement (and its first reason)."""
+    j["resolved_by_reset"] = False
+    j["reset_check"] = None
+    if j["verdict"] != "opcache_suspect" or not chk:
+        return j
+    text = chk.get("reasons_text")
+    j["reset_check"] = dict((k, v) for k, v in chk.items() if not k.startswith("_") and k != "reasons_text")
+    j["resolved_by_reset"] = chk["state"] == "resolved_by_reset"
+    j["reasons"] = [{"code": chk["state"], "text": text}] + list(j["reasons"])
+    return j
+
+
+def priority_of(verdict, resolved, also):
+    """How soon a scope needs a human: high (502s now: crashes, socket errors), medium (capacity,
+    timeouts), low (crashes stopped after a reset), None (healthy, no result)."""
+    if verdict == "opcache_suspect" and resolved:
+        return priority_of(also[0], False, also[1:]) if also else "low"
+    return {"opcache_suspect": "high", "misconfig": "high", "capacity": "medium", "timeouts": "medium"}.get(verdict)
+
+
 # ---------------------------------------------------------------------------- next steps
 
 class CommandContext(object):
@@ -405,26 +708,86 @@ class CommandContext(object):
         return shell_join(words)
 
 
-def next_steps(host, verdict, stats, model, ctx, suspect_masters=None):
+def _crash_url(stats, path):
+    hh = (stats.get("hosts_headers") or {}).get(path) or "127.0.0.1"
+    return "http://%s%s" % (hh, path)
+
+
+def _verify_command(host, ctx, stats, path):
+    """``ansible HOST -m ansible.builtin.uri`` of the page through the host's own nginx (fails unless 200)."""
+    hh = (stats.get("hosts_headers") or {}).get(path)
+    args = {"url": "http://127.0.0.1%s" % path}
+    if hh and hh not in ("127.0.0.1", "localhost"):
+        args["headers"] = {"Host": hh}
+    return shell_join(["ansible", host] + ctx.inventory_args + ["-m", "ansible.builtin.uri", "-a",
+                                                               json.dumps(args, sort_keys=True)])
+
+
+def _reset_step(host, model, ctx, suspect_masters, force_full=False):
+    pids = set(m.get("master_pid") for m in (suspect_masters or []))
+    stale = 0 if force_full else model.stale_total(pids or None)
+    extra = ["mode=" + ("stale" if stale else "full")]
+    if suspect_masters and len(model.masters) > 1:
+        cfgs = sorted(set(m.get("config") for m in suspect_masters if m.get("config")))
+        if cfgs:
+            extra.append("masters=" + ",".join(cfgs))
+    if force_full:
+        why = ("invalidating files did not stop the crashes: a full reset of the OPcache of the master(s) behind "
+               "them, verified (after the hunt: it needs the failing page)")
+    elif stale:
+        why = "invalidates the %s stale cached script(s) and verifies it (stops the 502s now)" % stale
+    else:
+        why = "nothing looks stale: a full reset of the OPcache of the master(s) behind the crashes, verified"
+    return {"kind": "reset", "command": ctx.playbook("reset", host, extra), "why": why}
+
+
+def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=None):
     steps = []
+    if verdict == "opcache_suspect" and check and check.get("state") == "resolved_by_reset":
+        top = _top(stats.get("crash_paths") or {}, 1)
+        path = top[0]["path"] if top else None
+        if path:
+            steps.append({"kind": "inspect", "command": _verify_command(host, ctx, stats, path),
+                          "why": "the crashes stopped after the OPcache reset at %s: request %s through the host's "
+                                 "nginx (the command fails unless it answers 200); no crash logged can also mean "
+                                 "no request" % (check["reset_at"], path)})
+            steps.append({"kind": "hunt", "command": ctx.playbook("hunt", host, ["url=" + _crash_url(stats, path),
+                                                                                 "blacklist=true"]),
+                          "why": "so it does not come back: if %s fails again, run this at once instead of another "
+                                 "reset; it finds the cached file that crashes and blacklists it (on a page that "
+                                 "answers 200 it finds nothing and changes nothing)%s" % (path, (
+                                     "; the reset invalidated %s: changed on disk after being cached, so deploys "
+                                     "need a reset (emergency_reset.yml mode=stale) while validate_timestamps=0"
+                                     % ", ".join(check["invalidated_files"][:3]))
+                                     if check.get("reset_kind") == "invalidate" and check.get("invalidated_files")
+                                     else "")})
+        else:
+            steps.append({"kind": "inspect", "command": ctx.playbook("diagnose", host, ["since=1h"]),
+                          "why": "the crashes stopped after the OPcache reset at %s; re-run diagnose later to "
+                                 "confirm none come back" % check["reset_at"]})
+        return steps
+    if verdict == "opcache_suspect" and check and check.get("state") == "crashes_after_reset":
+        paths = check.get("paths_since") or _top(stats.get("crash_paths") or {}, 1)
+        if paths:
+            path = paths[0]["path"]
+            steps.append({"kind": "hunt", "command": ctx.playbook("hunt", host, ["url=" + _crash_url(stats, path)]),
+                          "why": "%s still crashes after the reset: finds the cached file that crashes it now, while "
+                                 "it fails (add -e blacklist=true to keep it out of OPcache); 'no candidate cured the "
+                                 "probe' means the code on disk crashes, not the cache" % path})
+        if check.get("reset_kind") == "invalidate":
+            steps.append(_reset_step(host, model, ctx, suspect_masters, force_full=True))
+        else:
+            steps.append({"kind": "inspect", "command": ctx.playbook("diagnose", host, ["since=1h"]),
+                          "why": "an emptied cache did not help: read the php-fpm log of the pool, the kernel and "
+                                 "core dump lines (which module crashed), the page's code on disk and "
+                                 "opcache.file_cache; another reset will not cure it"})
+        return steps
     if verdict == "opcache_suspect":
-        pids = set(m.get("master_pid") for m in (suspect_masters or []))
-        stale = model.stale_total(pids or None)
-        mode = "stale" if stale else "full"
-        extra = ["mode=" + mode]
-        if suspect_masters and len(model.masters) > 1:
-            cfgs = sorted(set(m.get("config") for m in suspect_masters if m.get("config")))
-            if cfgs:
-                extra.append("masters=" + ",".join(cfgs))
-        why = ("invalidates the %s stale cached script(s) and verifies it (stops the 502s now)" % stale if stale
-               else "nothing looks stale: a full reset of the OPcache of the master(s) behind the crashes, verified")
-        steps.append({"kind": "reset", "command": ctx.playbook("reset", host, extra), "why": why})
+        steps.append(_reset_step(host, model, ctx, suspect_masters))
         top = _top(stats.get("crash_paths") or {}, 1)
         if top:
             path = top[0]["path"]
-            hh = (stats.get("hosts_headers") or {}).get(path) or "127.0.0.1"
-            url = "http://%s%s" % (hh, path)
-            steps.append({"kind": "hunt", "command": ctx.playbook("hunt", host, ["url=" + url]),
+            steps.append({"kind": "hunt", "command": ctx.playbook("hunt", host, ["url=" + _crash_url(stats, path)]),
                           "why": "finds the cached file that crashes %s and can blacklist it; run it while the page "
                                  "still fails (before the reset) to keep the evidence" % path})
     elif verdict == "misconfig":
@@ -517,7 +880,8 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     name = raw.get("host") or "?"
     status = raw.get("status") or "ok"
     entry = {"name": name, "status": status, "error": raw.get("error"), "errors": list(raw.get("errors") or []),
-             "verdict": None, "confidence": None, "reasons": [], "notes": [], "also": [], "next_steps": [],
+             "verdict": None, "confidence": None, "priority": None, "resolved_by_reset": False,
+             "reset_check": None, "reasons": [], "notes": [], "also": [], "next_steps": [],
              "masters": [], "pools": [], "sections": [], "evidence": None, "collisions": None,
              "discovery_warnings": []}
     if status != "ok":
@@ -527,6 +891,8 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     model = HostModel(raw)
     hs = host_stats(model)
     host_j = judge(hs, _signs_for(model), thresholds)
+    host_chk = reset_check(model, _scope_crashes(model, model.incidents), _scope_gateways(model, model.events))
+    apply_reset_check(host_j, host_chk)
 
     # Pools
     suspect_masters = []
@@ -534,13 +900,18 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
         for p in m.get("pools") or []:
             ps = pool_stats(model, p.get("name"))
             pj = judge(ps, _signs_for(model, pids={m.get("master_pid")}), thresholds)
-            if pj["verdict"] == "opcache_suspect" and m not in suspect_masters:
+            mine = [i for i in model.incidents if i.get("pool") == p.get("name")]
+            apply_reset_check(pj, reset_check(model, _scope_crashes(model, mine),
+                                              _scope_gateways(model, model.events, pool=p.get("name"))))
+            if pj["verdict"] == "opcache_suspect" and not pj["resolved_by_reset"] and m not in suspect_masters:
                 suspect_masters.append(m)
             entry["pools"].append({
                 "name": p.get("name"), "master_pid": m.get("master_pid"), "config": m.get("config"),
                 "listen": p.get("listen"), "pm": p.get("pm"), "pm_max_children": p.get("pm_max_children"),
-                "verdict": pj["verdict"], "confidence": pj["confidence"], "reasons": pj["reasons"],
-                "notes": pj["notes"], "crashes": ps["crashes"], "tied_502s": ps["tied_502s"],
+                "verdict": pj["verdict"], "confidence": pj["confidence"],
+                "priority": priority_of(pj["verdict"], pj["resolved_by_reset"], pj["also"]),
+                "resolved_by_reset": pj["resolved_by_reset"], "reset_check": pj["reset_check"],
+                "reasons": pj["reasons"], "notes": pj["notes"], "crashes": ps["crashes"], "tied_502s": ps["tied_502s"],
                 "top_crash_paths": _top(ps["crash_paths"]), "counts": ps["counts"],
                 "opcache_overrides": [dict(directive=d, **(v if isinstance(v, dict) else {"value": v}))
                                       for d, v in sorted((p.get("opcache_overrides") or {}).items())],
@@ -555,14 +926,21 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
         if pools:
             pids = set(m.get("master_pid") for m in (model.master_of_pool(p) for p in pools) if m) or None
         sj = judge(ss, _signs_for(model, pids=pids, root=sec["root"]), thresholds)
+        match = lambda path, prefix=sec["prefix"]: path.startswith(prefix)  # noqa: E731
+        apply_reset_check(sj, reset_check(model, _scope_crashes(model, model.incidents, match),
+                                          _scope_gateways(model, model.events, path_filter=match)))
         entry["sections"].append(dict(sec, pools=pools, verdict=sj["verdict"], confidence=sj["confidence"],
+                                      priority=priority_of(sj["verdict"], sj["resolved_by_reset"], sj["also"]),
+                                      resolved_by_reset=sj["resolved_by_reset"], reset_check=sj["reset_check"],
                                       reasons=sj["reasons"], notes=sj["notes"], crashes=ss["crashes"],
                                       tied_502s=ss["tied_502s"], crash_paths=_top(ss["crash_paths"]),
                                       counts=ss["counts"]))
 
     entry.update(verdict=host_j["verdict"], confidence=host_j["confidence"], reasons=host_j["reasons"],
-                 notes=host_j["notes"], also=host_j["also"])
-    entry["next_steps"] = next_steps(name, host_j["verdict"], hs, model, ctx, suspect_masters)
+                 notes=host_j["notes"], also=host_j["also"],
+                 priority=priority_of(host_j["verdict"], host_j["resolved_by_reset"], host_j["also"]),
+                 resolved_by_reset=host_j["resolved_by_reset"], reset_check=host_j["reset_check"])
+    entry["next_steps"] = next_steps(name, host_j["verdict"], hs, model, ctx, suspect_masters, host_chk)
 
     # Masters: discovery + OPcache
     by_pid = dict((m.get("master_pid"), m) for m in model.opcache_masters())
@@ -584,11 +962,16 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
             "stale_scripts": [{"path": s.get("full_path") or s.get("path"), "stale": s.get("stale"),
                                "reason": s.get("reason")} for s in stale[:stale_cap]],
             "stale_scripts_truncated": len(stale) > stale_cap,
+            "cache_events": [{"kind": e["kind"], "time": _iso(e["time"], _report_tz(model)), "text": e["text"],
+                              "files": e["files"][:20]} for e in model.cache_events(m.get("master_pid"))],
         })
         if not thr and host_j["verdict"] == "opcache_suspect":
             entry["notes"].append({"code": "no_emergency_restart", "text": "master %s (%s): emergency_restart_threshold "
                                    "is not set, php-fpm will not reload itself after repeated crashes"
                                    % (m.get("master_pid"), m.get("config"))})
+    if model.invalidations_error:
+        entry["notes"].append({"code": "invalidations_unreadable", "text": "%s/invalidated.json (the record of "
+                               "opcache_reset's invalidations): %s" % ("helper_dir", model.invalidations_error)})
     entry["discovery_warnings"] = list(model.discovery.get("warnings_found") or [])
     ev = model.evidence
     gateway = [e for e in model.events if e.get("category") in GATEWAY_502 or e.get("category") == "upstream_timeout"]
@@ -621,6 +1004,15 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     return entry
 
 
+def _report_tz(model):
+    """The time zone of the host's log stamps (UTC when there are none)."""
+    for i in model.incidents:
+        dt = parse_time(i.get("timestamp"))
+        if dt is not None:
+            return dt.tzinfo
+    return _UTC
+
+
 def _incident_summary(inc):
     return {"timestamp": inc.get("timestamp"), "pool": inc.get("pool"), "pid": inc.get("pid"),
             "signal_name": inc.get("signal_name"), "signal_number": inc.get("signal_number"),
@@ -650,7 +1042,13 @@ def timeline_points(model):
                 if r.get("timestamp"):
                     pts.append({"t": r["timestamp"], "kind": "502"})
     pts.sort(key=lambda p: p["t"])
-    return {"points": pts, "partial": bool(model.evidence.get("events_truncated"))}
+    tz = _report_tz(model)
+    resets = []
+    for m in model.masters:
+        for e in model.cache_events(m.get("master_pid")):
+            resets.append({"t": _iso(e["time"], tz), "kind": e["kind"], "master_pid": m.get("master_pid")})
+    resets.sort(key=lambda r: r["t"])
+    return {"points": pts, "partial": bool(model.evidence.get("events_truncated")), "resets": resets}
 
 
 def build_report(hosts, generated_at, window=None, ctx=None, thresholds=None, check_mode=False, stale_cap=50):
@@ -660,16 +1058,22 @@ def build_report(hosts, generated_at, window=None, ctx=None, thresholds=None, ch
     for e in entries:
         counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
     steps = []
-    for e in entries:
+    # Hosts whose 502s go on first, hosts whose crashes stopped after a reset last (inventory
+    # order within each priority).
+    rank = {"high": 0, "medium": 1, None: 1, "low": 2}
+    for e in sorted(entries, key=lambda x: rank.get(x.get("priority"), 1)):
         for s in e["next_steps"][:1]:
-            steps.append(dict(s, host=e["name"]))
+            steps.append(dict(s, host=e["name"], priority=e.get("priority")))
     return {
         "schema_version": SCHEMA_VERSION,
         "generator": "opcache-fleet diagnose",
         "generated_at": generated_at,
         "window": window or {},
         "check_mode": bool(check_mode),
-        "fleet": {"hosts_total": len(entries), "verdict_counts": counts, "next_steps": steps},
+        "fleet": {"hosts_total": len(entries), "verdict_counts": counts, "next_steps": steps,
+                  "resolved_by_reset": [e["name"] for e in entries if e.get("resolved_by_reset")],
+                  "crashes_after_reset": [e["name"] for e in entries
+                                          if (e.get("reset_check") or {}).get("state") == "crashes_after_reset"]},
         "hosts": entries,
     }
 
@@ -683,13 +1087,16 @@ def summary_lines(report):
         line = "%s: %s" % (h["name"], h["verdict"])
         if h.get("confidence"):
             line += " (%s)" % h["confidence"]
+        if h.get("resolved_by_reset"):
+            line += ", resolved by reset, priority low"
         if h["reasons"]:
             text = h["reasons"][0]["text"]
             line += " - " + (text if len(text) <= 240 else text[:237] + "...")
         lines.append(_printable(line))
         for s in h.get("sections") or []:
             if s["verdict"] != "healthy":
-                lines.append(_printable("  %s %s: %s%s" % (s["prefix"], s["root"], s["verdict"], (
+                lines.append(_printable("  %s %s: %s%s%s" % (s["prefix"], s["root"], s["verdict"], (
+                    " (resolved by reset)" if s.get("resolved_by_reset") else ""), (
                     " - " + ", ".join(p["path"] for p in s["crash_paths"][:3])) if s["crash_paths"] else "")))
         for st in h.get("next_steps") or []:
             lines.append(_printable("  next: " + st["command"]))

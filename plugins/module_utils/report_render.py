@@ -55,6 +55,21 @@ def md_text(value):
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+def reset_label(scope):
+    """A few words on a scope's reset check: '' when there is none."""
+    state = (scope.get("reset_check") or {}).get("state")
+    if state == "resolved_by_reset":
+        return "resolved by reset"
+    if state == "crashes_after_reset":
+        return "RESET DID NOT CURE IT"
+    return ""
+
+
+def _md_verdict(scope):
+    label = reset_label(scope)
+    return md_text(scope["verdict"]) + ((" (%s)" % md_text(label)) if label else "")
+
+
 def render_markdown(report):
     f = report["fleet"]
     out = []
@@ -72,13 +87,15 @@ def render_markdown(report):
     for h in report["hosts"]:
         why = h["reasons"][0]["text"] if h["reasons"] else ""
         step = h["next_steps"][0]["command"] if h["next_steps"] else ""
-        out.append("| %s | **%s**%s | %s | %s |" % (
+        label = reset_label(h)
+        out.append("| %s | **%s**%s%s | %s | %s |" % (
             md_code(h["name"]), md_text(h["verdict"]),
-            (" (%s)" % md_text(h["confidence"])) if h.get("confidence") else "", md_code(why) if why else "-",
-            md_code(step) if step else "-"))
+            (" (%s)" % md_text(h["confidence"])) if h.get("confidence") else "",
+            (", **%s**, priority %s" % (md_text(label), md_text(h.get("priority")))) if label else "",
+            md_code(why) if why else "-", md_code(step) if step else "-"))
     for h in report["hosts"]:
         out.append("")
-        out.append("## %s: %s" % (md_code(h["name"]), md_text(h["verdict"])))
+        out.append("## %s: %s" % (md_code(h["name"]), _md_verdict(h)))
         out.append("")
         if h["status"] != "ok":
             out.append("No results: %s" % md_code(h.get("error") or h["status"]))
@@ -104,7 +121,7 @@ def render_markdown(report):
             for s in h["sections"]:
                 out.append("| %s | %s | %s | %s | %s | %d |" % (
                     md_code(s["prefix"]), md_code(s["root"]), md_code(", ".join(s["pools"])),
-                    md_text(s["verdict"]),
+                    _md_verdict(s),
                     ", ".join("%s (%d)" % (md_code(p["path"]), p["count"]) for p in s["crash_paths"]) or "-",
                     s["tied_502s"]))
         if h["pools"]:
@@ -115,7 +132,7 @@ def render_markdown(report):
                 ov = ", ".join("%s=%s" % (o.get("directive"), o.get("value")) for o in p["opcache_overrides"])
                 out.append("| %s | %s | %s | %s | %d | %d | %s |" % (
                     md_code(p["name"]), md_code("%s %s" % (p["master_pid"], p["config"])), md_code(p["listen"]),
-                    md_text(p["verdict"]), p["crashes"], p["tied_502s"], md_code(ov) if ov else "-"))
+                    _md_verdict(p), p["crashes"], p["tied_502s"], md_code(ov) if ov else "-"))
         if h["masters"]:
             out.append("")
             for m in h["masters"]:
@@ -128,6 +145,10 @@ def render_markdown(report):
                                (", OPcache error " + md_code(m["opcache_error"])) if m.get("opcache_error") else ""))
                 for s in m["stale_scripts"][:10]:
                     out.append("  - %s %s" % (md_text(s["stale"]), md_code(s["path"])))
+                for e in m.get("cache_events") or []:
+                    out.append("  - cache %s %s %s%s" % (md_code(e.get("time")), md_text(e.get("kind")),
+                                                        md_text(e.get("text")), (" " + ", ".join(
+                                                            md_code(f) for f in e.get("files") or [])) if e.get("files") else ""))
         ev = h.get("evidence") or {}
         if ev.get("recent_gateway_errors"):
             out.append("")
@@ -167,7 +188,8 @@ def _fmt(epoch):
 
 
 def timeline_svg(timeline, window_since=None, now=None, width=720, bins=96):
-    """An inline SVG: two lanes (502s, crashes) of bars, one per time bin."""
+    """An inline SVG: two lanes (502s, crashes) of bars, one per time bin; a dashed line where
+    OPcache was emptied or files were invalidated (``timeline.resets``)."""
     points = [(parse_ts(p.get("t")), p.get("kind")) for p in (timeline or {}).get("points") or []]
     points = [(t, k) for t, k in points if t is not None]
     lane_h, top, left = 34, 16, 60
@@ -208,6 +230,15 @@ def timeline_svg(timeline, window_since=None, now=None, width=720, bins=96):
             parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s</title></rect>' % (
                 x, y0 + lane_h - 2 - h, max(bw - 1, 1.0), h, colour,
                 esc("%d %s from %s" % (c, label, _fmt(b0)))))
+    # OPcache emptied (reset, restart, reload) or files invalidated: a dashed line across both lanes.
+    for r in (timeline or {}).get("resets") or []:
+        t = parse_ts(r.get("t"))
+        if t is None or t < start or t > end:
+            continue
+        x = left + (t - start) / total * (width - left - 10)
+        parts.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" class="reset"><title>%s</title></line>' % (
+            x, top, x, top + 2 * lane_h - 2, esc("OPcache %s at %s (master %s)" % (
+                r.get("kind"), _fmt(t), r.get("master_pid")))))
     ya = top + 2 * lane_h + 14
     for frac in (0.0, 0.5, 1.0):
         x = left + frac * (width - left - 10)
@@ -227,11 +258,17 @@ code,pre{background:#f4f6f6;font-family:ui-monospace,Menlo,monospace;font-size:.
 pre{padding:.4em .6em;white-space:pre-wrap;word-break:break-all}
 .muted{fill:#7f8c8d;color:#7f8c8d;font-size:12px}.lane{font-size:12px;fill:#34495e}
 .tick{font-size:10px;fill:#566573}.axis{stroke:#bdc3c7}section{margin-top:1.8em}
+.reset{stroke:#1e8449;stroke-width:2;stroke-dasharray:4 3}
 """
 
 
-def _badge(v):
-    return '<span class="v" style="background:%s">%s</span>' % (VERDICT_COLOURS.get(v, "#566573"), esc(v))
+def _badge(v, scope=None):
+    out = '<span class="v" style="background:%s">%s</span>' % (VERDICT_COLOURS.get(v, "#566573"), esc(v))
+    label = reset_label(scope or {})
+    if label:
+        colour = "#1e8449" if label == "resolved by reset" else "#c0392b"
+        out += ' <span class="v" style="background:%s">%s</span>' % (colour, esc(label))
+    return out
 
 
 def _reasons_html(items):
@@ -258,15 +295,16 @@ def render_html(report):
         ", ".join("%s %d" % (esc(k), v) for k, v in sorted(f["verdict_counts"].items())) or "none"))
     h_.append("<table><tr><th>host</th><th>verdict</th><th>why</th><th>release folders</th><th>next step</th></tr>")
     for h in report["hosts"]:
-        secs = ", ".join("%s %s" % (esc(s["prefix"]), _badge(s["verdict"])) for s in h.get("sections") or [])
+        secs = ", ".join("%s %s" % (esc(s["prefix"]), _badge(s["verdict"], s)) for s in h.get("sections") or [])
         h_.append("<tr><td><a href=\"#host-%s\">%s</a></td><td>%s%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-            esc(h["name"]), esc(h["name"]), _badge(h["verdict"]),
-            (" <small>%s</small>" % esc(h["confidence"])) if h.get("confidence") else "",
+            esc(h["name"]), esc(h["name"]), _badge(h["verdict"], h),
+            (" <small>%s%s</small>" % (esc(h["confidence"]), (", priority " + esc(h["priority"]))
+                                      if h.get("priority") else "")) if h.get("confidence") else "",
             esc(h["reasons"][0]["text"]) if h["reasons"] else "", secs or "-",
             "<code>%s</code>" % esc(h["next_steps"][0]["command"]) if h["next_steps"] else "-"))
     h_.append("</table>")
     for h in report["hosts"]:
-        h_.append('<section id="host-%s"><h2>%s %s</h2>' % (esc(h["name"]), esc(h["name"]), _badge(h["verdict"])))
+        h_.append('<section id="host-%s"><h2>%s %s</h2>' % (esc(h["name"]), esc(h["name"]), _badge(h["verdict"], h)))
         if h["status"] != "ok":
             h_.append("<p>No results from this host: <code>%s</code></p></section>" % esc(h.get("error") or h["status"]))
             continue
@@ -285,7 +323,7 @@ def render_html(report):
             for s in h["sections"]:
                 h_.append("<tr><td><code>%s</code></td><td><code>%s</code></td><td>%s</td><td>%s</td><td>%s</td>"
                           "<td>%d</td><td>%s</td></tr>" % (
-                              esc(s["prefix"]), esc(s["root"]), esc(", ".join(s["pools"])), _badge(s["verdict"]),
+                              esc(s["prefix"]), esc(s["root"]), esc(", ".join(s["pools"])), _badge(s["verdict"], s),
                               "<br>".join("<code>%s</code> (%d)" % (esc(p["path"]), p["count"]) for p in s["crash_paths"]) or "-",
                               s["tied_502s"], _reasons_html(s["reasons"])))
             h_.append("</table>")
@@ -297,23 +335,26 @@ def render_html(report):
                 h_.append("<tr><td>%s</td><td>%s <code>%s</code></td><td><code>%s</code></td><td>%s max_children %s</td>"
                           "<td>%s</td><td>%d</td><td>%d</td><td>%s</td></tr>" % (
                               esc(p["name"]), esc(p["master_pid"]), esc(p["config"]), esc(p["listen"]), esc(p["pm"]),
-                              esc(p["pm_max_children"]), _badge(p["verdict"]), p["crashes"], p["tied_502s"], esc(ov) or "-"))
+                              esc(p["pm_max_children"]), _badge(p["verdict"], p), p["crashes"], p["tied_502s"], esc(ov) or "-"))
             h_.append("</table>")
         if h["masters"]:
             h_.append("<table><tr><th>master</th><th>php</th><th>emergency_restart_threshold</th><th>OPcache</th>"
-                      "<th>stale scripts</th></tr>")
+                      "<th>stale scripts</th><th>cache emptied / files invalidated</th></tr>")
             for m in h["masters"]:
                 oc = m.get("opcache") or {}
                 stale = "<br>".join("%s <code>%s</code>" % (esc(s["stale"]), esc(s["path"])) for s in m["stale_scripts"][:20])
                 if m.get("stale_scripts_truncated"):
                     stale += "<br>..."
-                h_.append("<tr><td>%s <code>%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+                events = "<br>".join("%s %s: %s%s" % (esc(e.get("time")), esc(e.get("kind")), esc(e.get("text")), (
+                    " " + ", ".join("<code>%s</code>" % esc(f) for f in e.get("files") or [])) if e.get("files") else "")
+                    for e in m.get("cache_events") or [])
+                h_.append("<tr><td>%s <code>%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
                     esc(m["master_pid"]), esc(m["config"]), esc(m.get("php_version")),
                     esc(m["emergency_restart_threshold"]) if m["emergency_restart_threshold"] else "not set",
                     esc(m["opcache_error"]) if m.get("opcache_error") else esc(
                         "%s scripts, full=%s, oom_restarts=%s, hit rate %s" % (
                             oc.get("num_cached_scripts"), oc.get("cache_full"), oc.get("oom_restarts"), oc.get("hit_rate"))),
-                    stale or "-"))
+                    stale or "-", events or "-"))
             h_.append("</table>")
         if ev.get("recent_gateway_errors"):
             h_.append("<p>Recent gateway errors:</p><table><tr><th>time</th><th>category</th><th>request</th>"

@@ -28,7 +28,8 @@ options:
       - One raw record per host, in the order the report lists them. Each has C(host) and C(status)
         (C(ok), C(unreachable), C(failed), C(no_result)); C(ok) records carry C(discovery),
         C(evidence), C(opcache), C(collisions), C(releases) (document root -> sub-directories),
-        C(collision_roots) and C(errors).
+        C(collision_roots), C(errors) and C(opcache_invalidations) (the slurped
+        C(/var/lib/opcache-fleet/invalidated.json) of M(opcache_reset), C(content) in base64, or C(msg) when absent).
     type: list
     elements: dict
     required: true
@@ -108,6 +109,20 @@ verdicts:
   returned: success
   type: dict
   sample: {lab-web1: healthy, lab-web2: opcache_suspect}
+resolved_by_reset:
+  description:
+    - Hosts whose crashes stopped after OPcache was reset, restarted or the files invalidated (their verdict
+      stays C(opcache_suspect) with the evidence; priority low, next step verify the page).
+  returned: success
+  type: list
+  elements: str
+  sample: [lab-web2]
+crashes_after_reset:
+  description: Hosts where a crash or crash 502 was logged after such a reset (the reset did not cure it).
+  returned: success
+  type: list
+  elements: str
+  sample: []
 schema_version:
   description: Schema version of report.json.
   returned: success
@@ -187,6 +202,8 @@ def main():
         module.fail_json(msg="output_dir %s: cannot write the report: %s" % (p["output_dir"], exc))
     module.exit_json(changed=False, report_dir=directory, files=files, summary=summary_lines(report),
                      verdicts=dict((h["name"], h["verdict"]) for h in report["hosts"]),
+                     resolved_by_reset=report["fleet"]["resolved_by_reset"],
+                     crashes_after_reset=report["fleet"]["crashes_after_reset"],
                      schema_version=report["schema_version"])
 
 

@@ -93,3 +93,17 @@ def test_unwritable_output_dir(tmp_path):
     blocker.write_text("not a directory")
     res, failed = run_module({"hosts": [lab_web2()], "output_dir": str(blocker / "reports")})
     assert failed and res["msg"].startswith("output_dir %s: cannot write the report" % (blocker / "reports"))
+
+
+def test_invalidation_record_from_the_host_resolves_the_crashes(tmp_path):
+    import base64
+    raw = lab_web2()
+    m = raw["opcache"]["masters"][0]
+    record = {"%s:%s" % (m["master_pid"], m["status"]["opcache_statistics"]["start_time"]): {
+        "last_restart_time": 0, "files": {"/srv/app/releases/a/src/Report/CsvExporter.php": 1795713120}}}
+    raw["opcache_invalidations"] = {"content": base64.b64encode(json.dumps(record).encode()).decode()}
+    res, failed = run_module({"hosts": [raw], "output_dir": str(tmp_path), "timestamp": "20261126T180000Z"})
+    assert not failed and res["resolved_by_reset"] == ["lab-web2"] and res["crashes_after_reset"] == []
+    assert "resolved by reset" in res["summary"][1]
+    rep = json.load(open(res["files"]["json"]))
+    assert rep["hosts"][0]["reset_check"]["invalidated_files"] == ["/srv/app/releases/a/src/Report/CsvExporter.php"]

@@ -123,3 +123,49 @@ def test_report_follows_the_json_schema():
     rep["hosts"][0]["verdict"] = "broken"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(rep, schema)
+
+
+def resolved_report():
+    """lab-web2 after opcache_reset() at 17:44:02 (its crashes ended 17:11:04) and lab-web3 as captured."""
+    raw = load("lab-web2")
+    raw["opcache"]["masters"][0]["status"]["opcache_statistics"].update(last_restart_time=1795715042,
+                                                                       manual_restarts=1)
+    return build_report([raw, load("lab-web3")], generated_at="2026-11-26T18:00:00Z", window={"since": "24h"})
+
+
+def test_resolved_by_reset_is_shown_in_every_output():
+    rep = resolved_report()
+    assert rep["hosts"][0]["resolved_by_reset"]
+    md = render_markdown(rep)
+    assert "**resolved by reset**, priority low" in md and "(resolved by reset)" in md
+    assert "cache `2026-11-26T17:44:02+00:00` reset" in md
+    page = render_html(rep)
+    assert page.count(">resolved by reset</span>") >= 3
+    assert 'class="reset"' in page and "OPcache reset at 2026-11-26 17:44:02 UTC" in page
+
+
+def test_reset_did_not_cure_it_is_shown():
+    raw = load("lab-web2")
+    raw["opcache"]["masters"][0]["status"]["opcache_statistics"].update(last_restart_time=1795713060,
+                                                                       manual_restarts=1)
+    rep = build_report([raw], generated_at="2026-11-26T18:00:00Z")
+    assert "RESET DID NOT CURE IT" in render_markdown(rep) and ">RESET DID NOT CURE IT</span>" in render_html(rep)
+
+
+def test_timeline_svg_draws_resets_inside_the_range_only():
+    pts = [{"t": "2026-11-26T17:10:58+00:00", "kind": "crash"}]
+    resets = [{"t": "2026-11-26T17:15:00+00:00", "kind": "reset", "master_pid": 1},
+              {"t": "2020-01-01T00:00:00+00:00", "kind": "start", "master_pid": 1}]
+    svg = timeline_svg({"points": pts, "resets": resets}, None, parse_ts("2026-11-26T17:20:00Z"))
+    assert svg.count('class="reset"') == 1
+
+
+def test_resolved_report_follows_the_json_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "report-schema.json")) as fh:
+        schema = json.load(fh)
+    rep = json.loads(render_json(resolved_report()))
+    jsonschema.validate(rep, schema)
+    rep["hosts"][0]["reset_check"]["state"] = "fixed"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(rep, schema)
