@@ -219,23 +219,33 @@ def engine_child(files, workers, prefilter="auto"):
 def run_engine(files, workers, prefilter="auto"):
     cmd = [sys.executable, os.path.abspath(__file__), "--engine-child", "--workers", str(workers),
            "--prefilter", prefilter] + files
+    c0 = _children_cpu()
     t = time.time()
     out = subprocess.check_output(cmd)
     wall = time.time() - t
     res = json.loads(out.decode().strip().splitlines()[-1])
     res["wall"] = wall
+    res["cpu"] = _children_cpu() - c0
     return res
+
+
+def _children_cpu():
+    """user + system seconds of the waited-for children (and their own children)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def run_cmd(cmd):
     env = dict(os.environ, LC_ALL="C")
+    c0 = _children_cpu()
     t = time.time()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     wall = time.time() - t
+    run_cmd.cpu = _children_cpu() - c0
     if p.returncode not in (0, 1):
         raise RuntimeError("%s failed: %s" % (cmd[0], p.stderr.decode()[:500]))
     counts = [int(x.rsplit(":", 1)[-1]) for x in p.stdout.decode().split()]
-    return wall, sum(counts)
+    return wall, sum(counts), run_cmd.cpu
 
 
 def warm(files):
@@ -299,12 +309,16 @@ def main():
                "engine_wall_s": round(e["wall"], 3), "engine_scan_s": round(e["elapsed"], 3),
                "engine_events": e["events"], "engine_incidents": e["incidents"],
                "ratio": round(e["wall"] / g[0], 2), "peak_rss_mb": round(rss_mb, 1),
+               "grep_cpu_s": round(g[2], 3), "engine_cpu_s": round(e["cpu"], 3),
+               "cpu_ratio": round(e["cpu"] / max(g[2], 1e-3), 2),
                "engine_errors": e["errors"]}
     print("\n%-34s %10s %12s" % ("plain", "seconds", "hits"))
     print("%-34s %10.2f %12d lines" % ("LC_ALL=C grep -c -E", g[0], g[1]))
     print("%-34s %10.2f %12d events (%d incidents)" % ("engine (fpm_evidence scan)", e["wall"], e["events"],
                                                        e["incidents"]))
     print("%-34s %10.2fx  (target <= 1.5x)" % ("engine / grep", figures["ratio"]))
+    print("%-34s %10.2fx  (CPU s: grep %.2f, engine %.2f incl. its greps)" % (
+        "engine / grep, CPU time", figures["cpu_ratio"], g[2], e["cpu"]))
     print("%-34s %10.1f MB (target < 100 MB; self %.1f, workers %.1f)" % (
         "engine peak RSS", rss_mb, e["rss_self_kb"] / 1024.0, e["rss_workers_kb"] / 1024.0))
     if not a.no_gzip:
@@ -317,11 +331,15 @@ def main():
         zrss = max(ze["rss_self_kb"], ze["rss_workers_kb"]) / 1024.0
         figures.update({"zgrep_s": round(zg[0], 3), "zgrep_lines": zg[1], "engine_gz_wall_s": round(ze["wall"], 3),
                         "engine_gz_events": ze["events"], "gz_ratio": round(ze["wall"] / zg[0], 2),
-                        "gz_peak_rss_mb": round(zrss, 1), "engine_gz_errors": ze["errors"]})
+                        "gz_peak_rss_mb": round(zrss, 1), "engine_gz_errors": ze["errors"],
+                        "zgrep_cpu_s": round(zg[2], 3), "engine_gz_cpu_s": round(ze["cpu"], 3),
+                        "gz_cpu_ratio": round(ze["cpu"] / max(zg[2], 1e-3), 2)})
         print("%-34s %10s %12s" % ("gzip", "seconds", "hits"))
         print("%-34s %10.2f %12d lines" % ("zgrep -c -E", zg[0], zg[1]))
         print("%-34s %10.2f %12d events" % ("engine on .gz", ze["wall"], ze["events"]))
         print("%-34s %10.2fx  (target <= 1.5x)" % ("engine / zgrep", figures["gz_ratio"]))
+        print("%-34s %10.2fx  (CPU s: zgrep %.2f, engine %.2f)" % (
+            "engine / zgrep, CPU time", figures["gz_cpu_ratio"], zg[2], ze["cpu"]))
         print("%-34s %10.1f MB" % ("engine peak RSS (gzip)", zrss))
     figures["loadavg_after"] = os.getloadavg()
     if a.json:
