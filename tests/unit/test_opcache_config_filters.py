@@ -48,3 +48,12 @@ def test_not_restarted_compares_each_master_with_its_own_start():
 def test_not_restarted_unknown_start_and_new_master():
     assert filters.opcache_not_restarted([{"config": "/a", "status": {}}], [_status("/a", 1)]) == ["/a"]
     assert filters.opcache_not_restarted([_status("/c", 5)], [_status("/a", 5)]) == []
+
+
+def test_sha256sum_map_parses_text_and_binary_mode_and_skips_noise():
+    a, b = "a" * 64, "b" * 64
+    text = "%s  /etc/php.d/zz-opcache-fleet.ini\n%s */etc/php.d/opcache fleet.blacklist\n" \
+           "sha256sum: /etc/x: No such file or directory\n\\%s  /etc/odd\\nname\n" % (a, b, a)
+    assert filters.opcache_sha256sum_map(text) == {"/etc/php.d/zz-opcache-fleet.ini": a,
+                                                    "/etc/php.d/opcache fleet.blacklist": b}
+    assert filters.opcache_sha256sum_map("") == {}

@@ -27,6 +27,14 @@ def count_of(text, needle):
     return (text or "").count(needle)
 
 
+def opcache_run_summary(result):
+    """{rc, out, seconds} of one async ansible-playbook run (stdout and stderr together:
+    ansible-core 2.19 prints failures on stderr)."""
+    return {"rc": result.get("rc"), "out": "%s\n%s" % (result.get("stdout", ""), result.get("stderr", "")),
+            "seconds": result.get("delta")}
+
+
 class FilterModule(object):
     def filters(self):
-        return {"files_diff": files_diff, "files_touched": files_touched, "count_of": count_of}
+        return {"files_diff": files_diff, "files_touched": files_touched, "count_of": count_of,
+                "opcache_run_summary": opcache_run_summary}

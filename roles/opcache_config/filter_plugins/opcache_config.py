@@ -5,6 +5,7 @@ opcache_readback_mismatches(wanted, reported): compare directives as written (no
 text from opcache_ini) with opcache_get_configuration() values (typed, some in bytes).
 opcache_not_restarted(masters, reference): masters whose OPcache start_time did not change.
 opcache_pick_master(masters, config): the entry of one master.
+opcache_sha256sum_map(text): {path: sha256} from sha256sum output.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -54,6 +55,17 @@ def opcache_readback_mismatches(wanted, reported):
     return out
 
 
+def opcache_sha256sum_map(text):
+    """{path: sha256} from ``sha256sum -- FILES`` output (missing files are not listed)."""
+    out = {}
+    for line in (text or "").splitlines():
+        digest, sep, path = line.partition(" ")
+        if not sep or len(digest) != 64 or digest.startswith("\\"):
+            continue  # not a checksum line, or a name sha256sum had to escape
+        out[path[1:] if path[:1] in (" ", "*") else path] = digest
+    return out
+
+
 def _start_time(master):
     return ((master.get("status") or {}).get("opcache_statistics") or {}).get("start_time")
 
@@ -86,4 +98,5 @@ class FilterModule(object):
             "opcache_readback_mismatches": opcache_readback_mismatches,
             "opcache_pick_master": opcache_pick_master,
             "opcache_not_restarted": opcache_not_restarted,
+            "opcache_sha256sum_map": opcache_sha256sum_map,
         }
