@@ -642,7 +642,7 @@ def _reset_text(chk, tz):
         "start": "php-fpm master (re)started or reloaded (new OPcache)",
         "reset": "OPcache reset",
         "restart": "OPcache restarted itself",
-        "invalidate": "stale/crashing files invalidated (%s)" % ", ".join(
+        "invalidate": "cached files invalidated (%s)" % ", ".join(
             posixpath.basename(f) for f in chk["invalidated_files"][:3])
                       + (" ..." if len(chk["invalidated_files"]) > 3 else ""),
     }[chk["reset_kind"]]

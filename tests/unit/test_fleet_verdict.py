@@ -355,7 +355,7 @@ def test_stale_invalidation_after_the_crash_resolves_and_names_the_files():
     chk = e["reset_check"]
     assert chk["state"] == "resolved_by_reset" and chk["reset_kind"] == "invalidate"
     assert chk["invalidated_files"] == ["/srv/app/releases/a/src/Report/CsvExporter.php"]
-    assert "stale/crashing files invalidated (CsvExporter.php) at 17:12:00" in e["reasons"][0]["text"]
+    assert "cached files invalidated (CsvExporter.php) at 17:12:00" in e["reasons"][0]["text"]
     assert "deploys need a reset" in e["next_steps"][1]["why"]
     assert e["masters"][0]["cache_events"][-1] == {
         "kind": "invalidate", "time": "2026-11-26T17:12:00+00:00", "files": list(inv),
