@@ -57,3 +57,22 @@ def test_sha256sum_map_parses_text_and_binary_mode_and_skips_noise():
     assert filters.opcache_sha256sum_map(text) == {"/etc/php.d/zz-opcache-fleet.ini": a,
                                                     "/etc/php.d/opcache fleet.blacklist": b}
     assert filters.opcache_sha256sum_map("") == {}
+
+
+# php-fpm8.2 -t on the lab (RHEL layout) with a broken line in zz-opcache-fleet.ini: exit 0
+BROKEN_INI_TEST = ("PHP:  syntax error, unexpected '=' in /etc/php.d/zz-opcache-fleet.ini on line 3\n"
+                   "[26-Nov-2026 17:14:56] NOTICE: configuration file /etc/php-fpm.conf test is successful\n")
+
+
+def test_php_messages_finds_ini_errors_php_fpm_accepts():
+    assert filters.opcache_php_messages(BROKEN_INI_TEST) == [
+        "PHP:  syntax error, unexpected '=' in /etc/php.d/zz-opcache-fleet.ini on line 3"]
+    ok = "[26-Nov-2026 17:14:56] NOTICE: configuration file /etc/php-fpm.conf test is successful\n"
+    assert filters.opcache_php_messages(ok) == []
+
+
+def test_php_messages_leaves_out_those_printed_before_the_change():
+    old = 'PHP Warning:  Module "opcache" is already loaded in Unknown on line 0\n'
+    assert filters.opcache_php_messages(old + BROKEN_INI_TEST, baseline=old) == [
+        "PHP:  syntax error, unexpected '=' in /etc/php.d/zz-opcache-fleet.ini on line 3"]
+    assert filters.opcache_php_messages(old, baseline=old) == []

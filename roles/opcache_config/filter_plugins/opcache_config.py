@@ -6,6 +6,7 @@ text from opcache_ini) with opcache_get_configuration() values (typed, some in b
 opcache_not_restarted(masters, reference): masters whose OPcache start_time did not change.
 opcache_pick_master(masters, config): the entry of one master.
 opcache_sha256sum_map(text): {path: sha256} from sha256sum output.
+opcache_php_messages(text, baseline): PHP's ini errors in php-fpm -t output, new ones only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -55,6 +56,18 @@ def opcache_readback_mismatches(wanted, reported):
     return out
 
 
+_PHP_MESSAGE_PREFIXES = ("PHP:", "PHP Warning", "PHP Fatal error", "PHP Parse error")
+
+
+def opcache_php_messages(text, baseline=None):
+    """Lines of ``php-fpm -t`` output in which PHP reports a broken ini (an ini syntax error,
+    a startup warning or fatal error; php-fpm still exits 0), leaving out those already in
+    ``baseline`` (the output of the same test before the change)."""
+    known = set(opcache_php_messages(baseline)) if baseline else set()
+    return [line.strip() for line in (text or "").splitlines()
+            if line.strip().startswith(_PHP_MESSAGE_PREFIXES) and line.strip() not in known]
+
+
 def opcache_sha256sum_map(text):
     """{path: sha256} from ``sha256sum -- FILES`` output (missing files are not listed)."""
     out = {}
@@ -99,4 +112,5 @@ class FilterModule(object):
             "opcache_pick_master": opcache_pick_master,
             "opcache_not_restarted": opcache_not_restarted,
             "opcache_sha256sum_map": opcache_sha256sum_map,
+            "opcache_php_messages": opcache_php_messages,
         }
