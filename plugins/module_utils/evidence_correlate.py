@@ -212,9 +212,11 @@ class Correlator(object):
             while i < len(crashes) and crashes[i]["_ts"] is not None and crashes[i]["_ts"] <= ts + self.window_s:
                 c = crashes[i]
                 if want_pool is None or c["pool"] is None or c["pool"] == want_pool:
-                    d = abs(c["_ts"] - ts)
-                    if best is None or d < best[0]:
-                        best = (d, c)
+                    # One dead worker resets one request: prefer a crash that no 502
+                    # was tied to yet, then the closest in time (stamps are whole seconds).
+                    key = (bool(c["requests"]), abs(c["_ts"] - ts))
+                    if best is None or key < best[0]:
+                        best = (key, c)
                 i += 1
             if best is None:
                 unmatched_gateway += 1

@@ -179,3 +179,19 @@ def test_undated_events_are_counted_but_not_tied():
     rep = correlate([gw(None), crash(T0)])
     assert rep["unmatched"]["gateway_errors"] == 1
     assert rep["counts"]["total"] == 2
+
+
+def test_each_502_is_tied_to_its_own_crash_when_several_share_a_second():
+    # Stamps are whole seconds: three workers died in the same second as three 502s.
+    events = [crash(T0, pid=1), crash(T0, pid=2), crash(T0 + 1, pid=3),
+              gw(T0), gw(T0), gw(T0 + 1)]
+    rep = correlate(events, upstream_pools={"unix:/run/php/php8.2-fpm.sock": "www"})
+    assert sorted(len(i["requests"]) for i in rep["incidents"]) == [1, 1, 1]
+    assert {i["pid"] for i in rep["incidents"]} == {1, 2, 3}
+
+
+def test_more_502s_than_crashes_still_all_tied():
+    events = [crash(T0, pid=1), gw(T0), gw(T0), gw(T0 + 1)]
+    rep = correlate(events, upstream_pools={"unix:/run/php/php8.2-fpm.sock": "www"})
+    (inc,) = rep["incidents"]
+    assert len(inc["requests"]) == 3
