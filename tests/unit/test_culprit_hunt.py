@@ -5,11 +5,10 @@ import os
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils import culprit_hunt as ch
-from ansible.module_utils.common.text.converters import to_bytes
 
 import opcache_culprit
+from module_runner import run_main_exit
 
 APP = "/srv/app/releases/a"
 
@@ -637,13 +636,7 @@ def tmp_helper_ok(monkeypatch):
 
 
 def run_module(args, check=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    basic._ANSIBLE_PROFILE = "legacy"
-    with pytest.raises(SystemExit):
-        opcache_culprit.main()
+    run_main_exit(opcache_culprit, args, check=check)
 
 
 @pytest.mark.parametrize("args,msg", [

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 """evidence_correlate: incidents (502 <-> crash <-> kernel), modes, counts, caps, merge."""
 
-import time
 
 import pytest
 
@@ -13,13 +12,7 @@ T0 = 1795712462.0   # 2026-11-26T17:01:02Z
 SOCK = "fastcgi://unix:/run/php/php8.2-fpm.sock:"
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
 def ev(category, ts, **fields):

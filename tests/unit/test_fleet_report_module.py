@@ -5,40 +5,19 @@ import os
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-
 import fleet_report
+from module_runner import patch_exit_fail, run_main
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "diagnose")
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
 @pytest.fixture(autouse=True)
 def module_io(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    patch_exit_fail(monkeypatch)
 
 
 def run_module(args):
-    with patch_module_args(args):
-        with pytest.raises((ExitJson, FailJson)) as info:
-            fleet_report.main()
-    return info.value.args[0], isinstance(info.value, FailJson)
+    return run_main(fleet_report, args)
 
 
 def lab_web2():

@@ -5,33 +5,19 @@ import os
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 import fpm_discover
 from ansible.module_utils import proc_masters
+from module_runner import patch_exit_fail, run_main
 from test_proc_masters import FIXTURES, FakeRunner
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
 
 
 @pytest.fixture
 def module_io(monkeypatch):
-    def exit_json(self, **kwargs):
-        kwargs.setdefault("warnings", list(getattr(self, "_warnings", [])))
-        raise ExitJson(kwargs)
+    def with_warnings(module, result):
+        result.setdefault("warnings", list(getattr(module, "_warnings", [])))
 
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    patch_exit_fail(monkeypatch, on_exit=with_warnings)
 
 
 def use_fixture(monkeypatch, name, extra=None):
@@ -56,10 +42,7 @@ def use_fixture(monkeypatch, name, extra=None):
 
 
 def run_module(args):
-    with patch_module_args(args):
-        with pytest.raises((ExitJson, FailJson)) as info:
-            fpm_discover.main()
-    return info.value.args[0], isinstance(info.value, FailJson)
+    return run_main(fpm_discover, args)
 
 
 def test_remi_fixture_through_the_module(module_io, monkeypatch):

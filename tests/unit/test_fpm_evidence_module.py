@@ -3,14 +3,13 @@
 
 import json
 import os
-import time
 
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 import fpm_evidence
+from module_runner import patch_exit_fail, run_main
 
 NGX = ('2026/11/26 17:01:02 [error] 2481#2481: *18 recv() failed (104: Connection reset by peer) while reading '
        'response header from upstream, client: 127.0.0.1, server: _, request: "GET /a/crash.php HTTP/1.1", '
@@ -22,34 +21,12 @@ KERN = ('2026-11-26T17:01:02+0000 lab-web1 kernel: php-fpm8.2[24352]: segfault a
         'error 4 in opcache.so[7f3a00000000+5a000] likely on CPU 3 (core 1, socket 0)\n')
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
 @pytest.fixture
 def module_io(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    patch_exit_fail(monkeypatch)
 
 
 @pytest.fixture
@@ -67,10 +44,7 @@ def bundle(tmp_path):
 
 
 def run_module(args):
-    with patch_module_args(args):
-        with pytest.raises((ExitJson, FailJson)) as info:
-            fpm_evidence.main()
-    return info.value.args[0], isinstance(info.value, FailJson)
+    return run_main(fpm_evidence, args)
 
 
 def test_bundle_with_events(module_io, no_tools, bundle):

@@ -4,7 +4,6 @@ worker ranges."""
 
 import gzip
 import os
-import time
 
 import pytest
 
@@ -23,13 +22,7 @@ NOISE = ('2026/11/26 17:01:{s:02d} [error] 2481#2481: *{c} open() "/var/www/html
 FPM = "[26-Nov-2026 17:01:{s:02d}] WARNING: [pool www] child {c} exited on signal 11 (SIGSEGV) after 3.5 seconds from start"
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
 def factory(max_events=1000):

@@ -63,13 +63,7 @@ KERNEL = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
 def ngx(rng, i):

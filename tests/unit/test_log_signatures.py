@@ -6,7 +6,6 @@ comment (fail2ban style, see the README there); a signature without samples fail
 import json
 import os
 import re
-import time
 
 import pytest
 
@@ -21,13 +20,7 @@ REF_EPOCH = 1798675200.0   # 2026-12-31T00:00:00Z: years of year-less stamps res
 _RE_EXPECT = re.compile(rb"^# (match|no-match)(?::\s*(.*))?$")
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
 def load_samples(category):

@@ -1,13 +1,12 @@
 """Drive opcache_blacklist.main() with patched module args; discovery faked."""
-import json
 import os
 
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils import fpm_ini_target
-from ansible.module_utils.testing import patch_module_args
 
 import opcache_blacklist
+from module_runner import run_main_json
 
 
 @pytest.fixture
@@ -37,15 +36,7 @@ def warnings(result):
 
 
 def run(capsys, args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            opcache_blacklist.main()
-    return json.loads(capsys.readouterr().out)
+    return run_main_json(opcache_blacklist, capsys, args, check=check, diff=diff)
 
 
 def test_present_twice(host, capsys):

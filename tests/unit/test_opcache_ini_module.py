@@ -1,13 +1,12 @@
 """Drive opcache_ini.main() with patched module args; discovery faked."""
-import json
 import os
 
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils import fpm_ini_target
-from ansible.module_utils.testing import patch_module_args
 
 import opcache_ini
+from module_runner import run_main_json
 
 PHPINFO_TEXT = """phpinfo()
 PHP Version => 8.2.7
@@ -54,16 +53,7 @@ def warnings(result):
 
 
 def run(capsys, args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            opcache_ini.main()
-    out = capsys.readouterr().out
-    return json.loads(out)
+    return run_main_json(opcache_ini, capsys, args, check=check, diff=diff)
 
 
 def test_default_path_changed_then_unchanged(host, capsys):

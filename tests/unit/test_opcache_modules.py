@@ -3,21 +3,13 @@ import json
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
-
 import opcache_reset
 import opcache_status
+from module_runner import run_main_exit
 
 
 def run(module, args, check=False):
-    args = dict(args)
-    if check:
-        args["_ansible_check_mode"] = True
-    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    basic._ANSIBLE_PROFILE = "legacy"
-    with pytest.raises(SystemExit):
-        module.main()
+    run_main_exit(module, args, check=check)
 
 
 def result(capsys):

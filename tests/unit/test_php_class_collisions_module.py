@@ -6,43 +6,25 @@ import os
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
 
 import php_class_collisions
-
-
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
+from module_runner import patch_exit_fail, run_main
 
 
 @pytest.fixture
 def module_io(monkeypatch):
-    def exit_json(self, **kwargs):
-        kwargs["warnings"] = list(ansible_warnings.get_warning_messages())
-        raise ExitJson(kwargs)
+    def with_warnings(module, result):
+        result["warnings"] = list(ansible_warnings.get_warning_messages())
 
-    def fail_json(self, msg, **kwargs):
-        kwargs["msg"] = msg
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    patch_exit_fail(monkeypatch, on_exit=with_warnings)
     ansible_warnings._global_warnings.clear()
     yield
     ansible_warnings._global_warnings.clear()
 
 
 def run_module(args):
-    with patch_module_args(args):
-        with pytest.raises((ExitJson, FailJson)) as info:
-            php_class_collisions.main()
-    return info.value.args[0], isinstance(info.value, FailJson)
+    return run_main(php_class_collisions, args)
 
 
 @pytest.fixture
