@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-"""Shared wiring of the opcache_status / opcache_reset modules: target selection
-(discovery or explicit socket) and argument checks. Private to opcache-fleet."""
+"""Shared wiring of the opcache_status / opcache_reset / opcache_culprit modules: their
+common options, target selection (discovery or explicit socket) and argument checks.
+Private to opcache-fleet."""
 from __future__ import absolute_import, division, print_function
 
 import os
@@ -8,15 +9,20 @@ import os
 from ansible.module_utils import opcache_helper
 from ansible.module_utils.opcache_control import explicit_target, targets_from_discovery
 
-COMMON_ARGS = dict(
+# Options of every module that runs the PHP helper through a pool socket (each module's
+# DOCUMENTATION still describes them in its own words).
+SOCKET_ARGS = dict(
     socket=dict(type="str"),
     master_pid=dict(type="int"),
     pool=dict(type="dict"),
-    masters=dict(type="list", elements="str"),
+)
+HELPER_ARGS = dict(
     helper_dir=dict(type="path", default="/var/lib/opcache-fleet"),
     document_roots=dict(type="list", elements="path", default=[]),
     request_timeout=dict(type="float", default=10.0),
 )
+# opcache_status / opcache_reset: also select discovered masters.
+COMMON_ARGS = dict(SOCKET_ARGS, masters=dict(type="list", elements="str"), **HELPER_ARGS)
 
 
 def discovery_available():

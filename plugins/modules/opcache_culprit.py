@@ -241,7 +241,7 @@ from ansible.module_utils.opcache_control import (
     targets_from_discovery,
 )
 from ansible.module_utils.opcache_helper import HelperError
-from ansible.module_utils.opcache_module import check_helper_dir
+from ansible.module_utils.opcache_module import HELPER_ARGS, SOCKET_ARGS, check_helper_dir
 
 DEFAULT_NGINX_LOG = "/var/log/nginx/error.log"
 
@@ -287,9 +287,7 @@ def main():
             incident=dict(type="dict"),
             expected_status=dict(type="int", default=200),
             connect_address=dict(type="str", default="127.0.0.1"),
-            socket=dict(type="str"),
-            master_pid=dict(type="int"),
-            pool=dict(type="dict"),
+            **SOCKET_ARGS,
             nginx_error_logs=dict(type="list", elements="path"),
             ranking_probes=dict(type="int", default=2),
             group_size=dict(type="int", default=1),
@@ -299,9 +297,7 @@ def main():
             collision_roots=dict(type="list", elements="path"),
             ranking_limit=dict(type="int", default=50),
             probe_timeout=dict(type="float", default=10.0),
-            helper_dir=dict(type="path", default="/var/lib/opcache-fleet"),
-            document_roots=dict(type="list", elements="path", default=[]),
-            request_timeout=dict(type="float", default=10.0),
+            **HELPER_ARGS,
         ),
         mutually_exclusive=[("url", "incident")],
         required_one_of=[("url", "incident")],
