@@ -12,11 +12,13 @@ need_apt=()
 for cmd in podman runc debootstrap; do
     command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$cmd")
 done
+# Debian splits venv/ensurepip out of python3.
+"$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]} uidmap"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq podman runc debootstrap uidmap >/dev/null
+    apt-get install -y -qq "${need_apt[@]}" uidmap >/dev/null
 fi
 
 stamp=.venv/.requirements.sha
