@@ -20,9 +20,13 @@ fi
 start=$(date +%s)
 if ! podman image exists "$BASE"; then
     # Use the same Debian mirror the controller uses, so the image reaches it too.
-    mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    # LAB_DEBIAN_MIRROR overrides; otherwise the first Debian URI apt is configured with.
+    mirror=${LAB_DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
     mirror=${mirror:-$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)}
-    mirror=${mirror:-http://deb.debian.org/debian}
+    if [ -z "$mirror" ]; then
+        echo "lab-image: no Debian mirror found in apt's sources; set LAB_DEBIAN_MIRROR" >&2
+        exit 1
+    fi
     rootfs=$(mktemp -d /var/tmp/opcache-fleet-rootfs.XXXXXX)
     trap 'rm -rf "$rootfs"' EXIT
     echo "lab-image: debootstrap bookworm from $mirror"
