@@ -11,6 +11,8 @@ import html
 import json
 import re
 
+from ansible.module_utils.fleet_verdict import parse_time
+
 VERDICT_COLOURS = {
     "opcache_suspect": "#c0392b", "misconfig": "#8e44ad", "capacity": "#d35400",
     "timeouts": "#b7950b", "healthy": "#1e8449", "unreachable": "#566573",
@@ -171,16 +173,8 @@ def parse_ts(value):
     """ISO 8601 (with offset, optional fraction, optional Z) -> epoch seconds, or None."""
     if not value:
         return None
-    s = str(value).strip()
-    if s.endswith("Z"):
-        s = s[:-1] + "+00:00"
-    try:
-        dt = datetime.datetime.fromisoformat(s)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
-    return dt.timestamp()
+    dt = parse_time(str(value))
+    return dt.timestamp() if dt is not None else None
 
 
 def _fmt(epoch):
