@@ -46,9 +46,9 @@ demo: setup lab
 
 lint: setup
 	@$(VENV)/ansible-lint --offline -q playbooks roles
-	@$(VENV)/python -m py_compile plugins/modules/*.py plugins/module_utils/*.py
+	@$(VENV)/python -m compileall -q plugins > /dev/null
 	@for m in plugins/modules/*.py; do \
-	    $(VENV)/ansible-doc -M plugins/modules "$$(basename $$m .py)" > /dev/null || { echo "ansible-doc failed: $$m"; exit 1; }; \
+	    $(VENV)/ansible-doc "phpfpm.opcache_fleet.$$(basename $$m .py)" > /dev/null || { echo "ansible-doc failed: $$m"; exit 1; }; \
 	done; echo "lint: ansible-lint and ansible-doc ok"
 
 unit: setup

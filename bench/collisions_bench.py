@@ -22,9 +22,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "unit"))
-import conftest  # noqa: E402,F401  (makes ansible.module_utils.* importable)
-from ansible.module_utils.class_collisions import find_collisions  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, ".collections"))  # the checkout as phpfpm.opcache_fleet (make setup)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.class_collisions import find_collisions  # noqa: E402
 
 WORDS = ("User Order Cart Item Price Tax Invoice Customer Address Payment Shipment Stock "
          "Product Category Review Rating Token Session Cache Queue Job Event Listener "

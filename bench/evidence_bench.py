@@ -192,13 +192,9 @@ def gzip_copies(files):
 
 def engine_child(files, workers, prefilter="auto"):
     """Runs in a child process: the engine as fpm_evidence uses it."""
-    sys.path.insert(0, os.path.join(ROOT, "tests", "unit"))
-    import ansible.module_utils
-    mu = os.path.join(ROOT, "plugins", "module_utils")
-    if mu not in ansible.module_utils.__path__:
-        ansible.module_utils.__path__.append(mu)
-    from ansible.module_utils.log_scan import scan, CompositeSink, EventCollector
-    from ansible.module_utils.evidence_correlate import Correlator
+    sys.path.insert(0, os.path.join(ROOT, ".collections"))
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan, CompositeSink, EventCollector
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
 
     def factory():
         return CompositeSink(Correlator(), EventCollector(max_events=1000, enabled=True))

@@ -4,7 +4,7 @@
     .venv/bin/python bench/opcache_control_bench.py ops --host lab-web3 [--status 200] [--resets 50]
     .venv/bin/python bench/opcache_control_bench.py playbook --rounds 5 [-l lab-web3] [--check]
 
-``ops`` copies plugins/module_utils/{fastcgi,opcache_helper,opcache_control}.py and this
+``ops`` copies plugins/module_utils/ (as ansible_collections/phpfpm/opcache_fleet/...) and this
 file into the container and runs, there, the exact code paths of the modules:
 
 * status round trip: one opcache_status call per master without Ansible: helper written,
@@ -20,6 +20,7 @@ hosts and prints the median wall time of each.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,6 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-UTILS = ("fastcgi.py", "opcache_helper.py", "opcache_control.py")
 
 
 def describe(samples):
@@ -50,7 +50,7 @@ def ops_local(sockets, n_status, n_resets, warm_urls=WARM):
     """Runs ON the host, with ansible/module_utils/ next to this file. Before every reset
     the demo pages are requested (untimed) so each reset empties a warm cache."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from ansible.module_utils import opcache_control as c
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import control as c
     out = {}
     warm(warm_urls)
     for sock in sockets:
@@ -80,14 +80,10 @@ def ops_remote(host, sockets, n_status, n_resets):
     env = dict(os.environ)
     env.setdefault("CONTAINERS_CONF", os.path.join(ROOT, "lab", "containers.conf"))
     with tempfile.TemporaryDirectory() as tmp:
-        mu = os.path.join(tmp, "ansible", "module_utils")
-        os.makedirs(mu)
-        for pkg in (os.path.join(tmp, "ansible"), mu):
-            open(os.path.join(pkg, "__init__.py"), "w").close()
-        for name in UTILS:
-            with open(os.path.join(ROOT, "plugins", "module_utils", name)) as src, \
-                    open(os.path.join(mu, name), "w") as dst:
-                dst.write(src.read())
+        # The collection's module_utils, importable on the host as they are in a module.
+        shutil.copytree(os.path.join(ROOT, "plugins", "module_utils"),
+                        os.path.join(tmp, "ansible_collections", "phpfpm", "opcache_fleet", "plugins", "module_utils"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
         with open(__file__) as src, open(os.path.join(tmp, "bench.py"), "w") as dst:
             dst.write(src.read())
         subprocess.run(["podman", "exec", host, "rm", "-rf", "/root/ofl-bench"], env=env, check=True)

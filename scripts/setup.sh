@@ -47,4 +47,12 @@ with zipfile.ZipFile(wheel) as zf:
 print("setup: %d files of containers.podman extracted" % len(members))
 PYEOF
 fi
+# The checkout itself is the collection phpfpm.opcache_fleet that Ansible (ansible.cfg's
+# collections_path), pytest (pytest.ini) and the benches load: a link, never a copy.
+link=.collections/ansible_collections/phpfpm/opcache_fleet
+if [ "$(readlink "$link" 2>/dev/null)" != "../../.." ]; then
+    mkdir -p "$(dirname "$link")"
+    rm -rf "$link"
+    ln -s ../../.. "$link"
+fi
 echo "setup: ready"

@@ -135,8 +135,8 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fleet_verdict import CommandContext, build_report, summary_lines
-from ansible.module_utils.report_render import render_html, render_json, render_markdown
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.verdict import CommandContext, build_report, summary_lines
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.render import render_html, render_json, render_markdown
 
 
 def write_report(report, base_dir, stamp, raw=None):

@@ -216,7 +216,7 @@ warnings_found:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.proc_masters import discover
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover
 
 MASTER_KEYS = ("config", "binary", "pid", "php_ini", "ini_scan_dir", "error_log")
 

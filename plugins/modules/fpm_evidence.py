@@ -308,11 +308,11 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.log_parse import TimeContext, format_ts, parse_window
-from ansible.module_utils.log_scan import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import TimeContext, format_ts, parse_window
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import (
     CompositeSink, EventCollector, expand_paths, scan, scan_bytes, coredumpctl_events, grep_prefilter,
 )
-from ansible.module_utils.evidence_correlate import Correlator
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
 
 KERNEL_FILES = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog")
 

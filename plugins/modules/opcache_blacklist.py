@@ -152,11 +152,11 @@ diff:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.blacklist_file import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.blacklist import (
     check_entries, edit, glob_matches, path_for_glob, read_entries)
-from ansible.module_utils.fpm_ini_target import TargetError, describe_all
-from ansible.module_utils.php_ini_file import files_in_scan_order, scan_order_winner
-from ansible.module_utils.managed_file import ManagedFileError, read_text, write_text
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.target import TargetError, describe_all
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.ini_file import files_in_scan_order, scan_order_winner
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import ManagedFileError, read_text, write_text
 
 
 def _effective_globs(module):

@@ -222,7 +222,7 @@ seconds:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.culprit_hunt import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.hunt import (
     Hunt,
     HuntError,
     LogWatch,
@@ -232,7 +232,7 @@ from ansible.module_utils.culprit_hunt import (
     parse_probe_url,
     select_fastcgi_target,
 )
-from ansible.module_utils.opcache_control import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import (
     ControlError,
     explicit_target,
     open_master,
@@ -240,8 +240,8 @@ from ansible.module_utils.opcache_control import (
     state_key,
     targets_from_discovery,
 )
-from ansible.module_utils.opcache_helper import HelperError
-from ansible.module_utils.opcache_module import HELPER_ARGS, SOCKET_ARGS, check_helper_dir
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import HELPER_ARGS, SOCKET_ARGS, check_helper_dir
 
 DEFAULT_NGINX_LOG = "/var/log/nginx/error.log"
 
@@ -254,7 +254,7 @@ def build_target(module, request):
                                  document_roots_=p["document_roots"])
         logs = p["nginx_error_logs"] or [DEFAULT_NGINX_LOG]
         return target, {"socket_given": p["socket"]}, logs, []
-    from ansible.module_utils import proc_masters
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery import masters as proc_masters
 
     def run(argv, environ_update=None):
         return module.run_command(argv, environ_update=environ_update or {})
@@ -338,7 +338,7 @@ def main():
 
     find = None
     if p["collisions"]:
-        from ansible.module_utils.class_collisions import find_collisions
+        from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.class_collisions import find_collisions
 
         def find(roots):
             return find_collisions(roots, max_files=20000, workers=1)

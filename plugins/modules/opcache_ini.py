@@ -181,13 +181,13 @@ import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.opcache_directives import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.directives import (
     normalize_existing, parse_php_version, validate_many, version_text)
-from ansible.module_utils.php_ini_file import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.ini_file import (
     later_settings, remove_directives, set_directives, settings)
-from ansible.module_utils.fpm_ini_target import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.target import (
     OVERRIDE_NAME, TargetError, describe_all, for_path, resolve)
-from ansible.module_utils.managed_file import ManagedFileError, read_text, write_text
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import ManagedFileError, read_text, write_text
 
 
 def _runner(module):

@@ -158,9 +158,9 @@ failed_masters:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.opcache_control import ControlError, read_start_time, reload_master, reset_master
-from ansible.module_utils.opcache_helper import HelperError
-from ansible.module_utils.opcache_module import COMMON_ARGS, check_helper_dir, select_targets
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import ControlError, read_start_time, reload_master, reset_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import COMMON_ARGS, check_helper_dir, select_targets
 
 FALLBACK_CAUSES = ("ENOENT", "ECONNREFUSED", "EACCES", "timeout", "truncated", "overloaded",
                    "open_basedir", "opcache.restrict_api", "security.limit_extensions",

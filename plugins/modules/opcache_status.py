@@ -119,8 +119,8 @@ failed_masters:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.opcache_control import ControlError, master_status
-from ansible.module_utils.opcache_module import COMMON_ARGS, check_helper_dir, select_targets
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import ControlError, master_status
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import COMMON_ARGS, check_helper_dir, select_targets
 
 
 def main():

@@ -240,7 +240,7 @@ elapsed_s:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.class_collisions import (
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.class_collisions import (
     DEFAULT_EXCLUDE,
     DEFAULT_MAX_FILE_SIZE,
     find_collisions,

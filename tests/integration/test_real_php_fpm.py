@@ -21,10 +21,12 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit"))
-import conftest  # noqa: E402,F401  (makes ansible.module_utils.* importable)
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, ".collections"))  # the checkout as phpfpm.opcache_fleet (make setup)
 
-from ansible.module_utils import fastcgi, opcache_control, opcache_helper  # noqa: E402
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import fastcgi  # noqa: E402
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import control as opcache_control  # noqa: E402
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper as opcache_helper  # noqa: E402
 
 BINARIES = sorted(glob.glob("/usr/sbin/php-fpm*")) + [p for p in (shutil.which("php-fpm"),) if p]
 OPCACHE_SO = sorted(glob.glob("/usr/lib/php/*/opcache.so"))

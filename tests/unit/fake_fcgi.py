@@ -10,7 +10,7 @@ import struct
 import threading
 import time
 
-from ansible.module_utils import fastcgi as f
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import fastcgi as f
 
 
 def record(rtype, content=b"", rid=1, padding=None):

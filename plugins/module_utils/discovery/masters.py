@@ -1,0 +1,798 @@
+# -*- coding: utf-8 -*-
+"""Running php-fpm masters found in /proc, their ini files, and the whole discovery.
+
+Private helper of opcache-fleet (standard library only, Python 3.8+).
+
+Entry point for other modules: :func:`discover` returns the same dict as the
+``fpm_discover`` module (``masters``, ``nginx``, ``fpm_error_logs``, ``warnings``).
+
+What /proc tells about a php-fpm master, and what it hides:
+
+* php-fpm rewrites its argv *and* environ area with the title
+  ``php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)``: the original options
+  (``-c``, ``-d``, ``-p``) and usually the environment (``PHP_INI_SCAN_DIR``, ``PHPRC``)
+  are gone from ``/proc/PID/cmdline`` and ``/proc/PID/environ``. They are taken from
+  what is left there first, then from the systemd unit (``ExecStart`` argv,
+  ``Environment``, ``EnvironmentFiles``) named in ``/proc/PID/cgroup``.
+* the binary is ``/proc/PID/exe``; PHP's own view of its ini files comes from running
+  that binary with ``-i`` and the same ini options and environment.
+"""
+from __future__ import absolute_import, division, print_function
+
+import os
+import re
+import shlex
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_config import (
+    HostFS,
+    effective_ini,
+    ini_files_in_effect,
+    load_fpm_config,
+    opcache_directives,
+)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.nginx_config import (
+    DEFAULT_ERROR_LOG,
+    DEFAULT_PREFIX,
+    NginxParseError,
+    analyse,
+    error_log_paths,
+    listen_matches,
+    load_dump,
+    parse_local_addresses,
+    parse_pool_listen,
+    parse_version_output,
+    resolve_targets,
+)
+
+__metaclass__ = type
+
+MASTER_TITLE_RE = re.compile(r"^php-fpm[^:]*:\s*master process\s*\((.*?)(\))?\s*$")
+POOL_TITLE_RE = re.compile(r"^php-fpm[^:]*:\s*pool\s+(\S+)")
+NGINX_MASTER_RE = re.compile(r"^nginx:\s*master process\s*(.*)$")
+PHP_VERSION_RE = re.compile(r"^PHP (\d+\.\d+\.\d+\S*)", re.M)
+
+WARN_POOL_OPCACHE = ("pool %s of master %s overrides %s per pool (%s); pools of one master "
+                     "share one OPcache and per-pool opcache.* settings are tied to known "
+                     "crashes (php-src GH-23355, GH-23288)")
+WARN_POOL_EXTENSION = ("pool %s of master %s loads %s=%s per pool (%s); per-pool extension "
+                       "loading is tied to known crashes (php-src GH-23355, GH-23288)")
+WARN_NO_EMERGENCY = ("master %s (%s): emergency_restart_threshold is not set, so php-fpm will "
+                     "not reload itself after repeated child crashes")
+
+
+# ---------------------------------------------------------------------------------------
+# /proc
+
+
+def _read(path, mode="rb"):
+    with open(path, mode) as handle:
+        return handle.read()
+
+
+def read_cmdline(proc_root, pid):
+    try:
+        raw = _read(os.path.join(proc_root, str(pid), "cmdline"))
+    except (IOError, OSError):
+        return []
+    parts = raw.decode("utf-8", "replace").split("\0")
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def read_environ(proc_root, pid):
+    """Environment variables still readable in /proc/PID/environ (often wiped by php-fpm)."""
+    try:
+        raw = _read(os.path.join(proc_root, str(pid), "environ"))
+    except (IOError, OSError):
+        return {}
+    env = {}
+    for item in raw.decode("utf-8", "replace").split("\0"):
+        if "=" in item:
+            key, value = item.split("=", 1)
+            if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                env[key] = value
+    return env
+
+
+def read_ppid(proc_root, pid):
+    try:
+        stat = _read(os.path.join(proc_root, str(pid), "stat")).decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+    tail = stat[stat.rfind(")") + 2:].split()
+    try:
+        return int(tail[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def read_exe(proc_root, pid):
+    try:
+        target = os.readlink(os.path.join(proc_root, str(pid), "exe"))
+    except (IOError, OSError):
+        return None, False
+    deleted = target.endswith(" (deleted)")
+    if deleted:
+        target = target[:-len(" (deleted)")]
+    return target, deleted
+
+
+def parse_cgroup_unit(text):
+    """systemd service (``php8.2-fpm.service``) from /proc/PID/cgroup text, or None."""
+    best = None
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        controllers, path = parts[1], parts[2]
+        if controllers not in ("", "name=systemd"):
+            continue
+        for comp in reversed(path.split("/")):
+            if comp.endswith(".service"):
+                best = comp
+                break
+        if best:
+            break
+    return best
+
+
+def read_cgroup_unit(proc_root, pid):
+    try:
+        text = _read(os.path.join(proc_root, str(pid), "cgroup")).decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+    return parse_cgroup_unit(text)
+
+
+def same_mount_namespace(proc_root, pid):
+    """False when ``pid`` lives in another mount namespace (a container seen from its host)."""
+    try:
+        mine = os.readlink(os.path.join(proc_root, "self", "ns", "mnt"))
+        theirs = os.readlink(os.path.join(proc_root, str(pid), "ns", "mnt"))
+    except (IOError, OSError):
+        return True
+    return mine == theirs
+
+
+def list_processes(proc_root="/proc"):
+    """``[{pid, ppid, argv}]`` of every readable process."""
+    procs = []
+    try:
+        names = os.listdir(proc_root)
+    except OSError:
+        return procs
+    for name in names:
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        argv = read_cmdline(proc_root, pid)
+        if not argv:
+            continue
+        procs.append({"pid": pid, "ppid": read_ppid(proc_root, pid), "argv": argv})
+    procs.sort(key=lambda p: p["pid"])
+    return procs
+
+
+def find_fpm_masters(procs):
+    """php-fpm masters among ``procs``: ``[{pid, title_config, title_truncated, argv, children}]``."""
+    masters = []
+    for proc in procs:
+        title = " ".join(proc["argv"])
+        m = MASTER_TITLE_RE.match(title)
+        if not m:
+            continue
+        pools = {}
+        for child in procs:
+            if child["ppid"] == proc["pid"]:
+                cm = POOL_TITLE_RE.match(" ".join(child["argv"]))
+                if cm:
+                    pools.setdefault(cm.group(1), []).append(child["pid"])
+        masters.append({
+            "pid": proc["pid"],
+            "title_config": m.group(1) or None,
+            "title_truncated": m.group(2) is None,
+            "argv": proc["argv"],
+            "children": pools,
+        })
+    return masters
+
+
+def find_nginx_master(procs, proc_root="/proc"):
+    """The nginx master of this mount namespace (nginx in containers is not ours)."""
+    for proc in procs:
+        m = NGINX_MASTER_RE.match(" ".join(proc["argv"]))
+        if m and same_mount_namespace(proc_root, proc["pid"]):
+            return {"pid": proc["pid"], "args": m.group(1).split()}
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# command lines and systemd
+
+
+def parse_fpm_argv(argv):
+    """php-fpm options that matter here, from an argv list (argv[0] is the binary)."""
+    opts = {"config": None, "prefix": None, "php_ini": None, "no_ini": False,
+            "defines": {}, "pid": None}
+    with_value = {"-y": "config", "--fpm-config": "config", "-p": "prefix",
+                  "--prefix": "prefix", "-c": "php_ini", "--php-ini": "php_ini",
+                  "-g": "pid", "--pid": "pid", "-d": "define", "--define": "define"}
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        key, value = None, None
+        if arg in with_value:
+            key = with_value[arg]
+            value = argv[i + 1] if i + 1 < len(argv) else None
+            i += 1
+        elif arg.startswith("--") and "=" in arg and arg.split("=", 1)[0] in with_value:
+            name, value = arg.split("=", 1)
+            key = with_value[name]
+        elif len(arg) > 2 and arg[:2] in with_value and not arg.startswith("--"):
+            key, value = with_value[arg[:2]], arg[2:]
+        elif arg in ("-n", "--no-php-ini"):
+            opts["no_ini"] = True
+        i += 1
+        if key is None or value is None:
+            continue
+        if key == "define":
+            name, _, dvalue = value.partition("=")
+            opts["defines"][name.strip()] = dvalue if _ else "1"
+        else:
+            opts[key] = value
+    return opts
+
+
+def parse_systemctl_show(text):
+    """``systemctl show -p ExecStart -p Environment -p EnvironmentFiles`` -> dict.
+
+    ``exec_argv`` is the argv of the first ExecStart, ``environment`` the parsed
+    Environment= assignments, ``environment_files`` the EnvironmentFiles paths with
+    ``optional`` set for ``-``/ignore_errors=yes entries.
+    """
+    info = {"exec_argv": None, "environment": {}, "environment_files": []}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key == "ExecStart" and info["exec_argv"] is None:
+            m = re.search(r"argv\[\]=(.*?) ;", value)
+            if m:
+                try:
+                    info["exec_argv"] = shlex.split(m.group(1))
+                except ValueError:
+                    info["exec_argv"] = m.group(1).split()
+        elif key == "Environment" and value:
+            try:
+                items = shlex.split(value)
+            except ValueError:
+                items = value.split()
+            for item in items:
+                name, sep, val = item.partition("=")
+                if sep:
+                    info["environment"][name] = val
+        elif key == "EnvironmentFiles" and value:
+            m = re.match(r"^(\S+)(?:\s+\(ignore_errors=(yes|no)\))?", value)
+            if m:
+                info["environment_files"].append(
+                    {"path": m.group(1), "optional": m.group(2) == "yes"})
+    return info
+
+
+def parse_env_file(text):
+    """systemd EnvironmentFile: ``KEY=value`` lines, ``#``/``;`` comments, optional quotes."""
+    env = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):]
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        env[key.strip()] = value
+    return env
+
+
+def systemd_unit_info(run_command, unit, fs):
+    if not unit:
+        return None
+    rc, out, _err = run_command(["systemctl", "show", unit, "-p", "ExecStart", "-p",
+                                 "Environment", "-p", "EnvironmentFiles"])
+    if rc != 0:
+        return None
+    info = parse_systemctl_show(out)
+    env = {}
+    for item in info["environment_files"]:
+        try:
+            env.update(parse_env_file(fs.read_text(item["path"])))
+        except (IOError, OSError):
+            pass
+    env.update(info["environment"])
+    info["environment"] = env
+    return info
+
+
+# ---------------------------------------------------------------------------------------
+# PHP binary
+
+
+def parse_php_info(text):
+    """``php-fpm -i`` (text phpinfo) -> ini locations, configure paths and opcache values."""
+    info = {"php_ini": None, "ini_path": None, "scan_dir": None, "files": None,
+            "configure_prefix": None, "localstatedir": None, "version": None, "opcache": {}}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        key, sep, value = line.partition(" => ")
+        key = key.strip()
+        value = value.strip()
+        if not sep:
+            i += 1
+            continue
+        if key == "Loaded Configuration File":
+            info["php_ini"] = None if value == "(none)" else value
+        elif key == "Configuration File (php.ini) Path":
+            info["ini_path"] = value
+        elif key == "Scan this dir for additional .ini files":
+            info["scan_dir"] = None if value == "(none)" else value
+        elif key == "Additional .ini files parsed":
+            collected = value
+            while collected.endswith(",") and i + 1 < len(lines):
+                i += 1
+                collected += lines[i].strip()
+            info["files"] = [] if collected == "(none)" else [
+                f.strip() for f in collected.split(",") if f.strip()]
+        elif key == "Configure Command":
+            m = re.search(r"'--prefix=([^']+)'", value)
+            if m:
+                info["configure_prefix"] = m.group(1)
+            m = re.search(r"'--localstatedir=([^']+)'", value)
+            if m:
+                info["localstatedir"] = m.group(1)
+        elif key == "PHP Version" and info["version"] is None:
+            info["version"] = value
+        elif key.startswith("opcache.") and " => " in value:
+            info["opcache"][key] = value.split(" => ", 1)[1].strip()
+        i += 1
+    return info
+
+
+def php_command(binary, opts, extra):
+    """argv to run a php-fpm binary with the same ini options as a master."""
+    argv = [binary]
+    if opts.get("no_ini"):
+        argv.append("-n")
+    elif opts.get("php_ini"):
+        argv.extend(["-c", opts["php_ini"]])
+    for name in sorted(opts.get("defines", {})):
+        argv.extend(["-d", "%s=%s" % (name, opts["defines"][name])])
+    argv.extend(extra)
+    return argv
+
+
+def _ini_from_location(fs, location):
+    """php.ini a ``-c`` value or PHPRC points to: the file, or in a directory
+    ``php-fpm-fcgi.ini`` then ``php.ini`` (PHP's own search order for the fpm SAPI)."""
+    if not location:
+        return None
+    if fs.is_dir(location):
+        for name in ("php-fpm-fcgi.ini", "php.ini"):
+            candidate = location.rstrip("/") + "/" + name
+            if fs.is_file(candidate):
+                return candidate
+        return None
+    return location
+
+
+def _guess_php_prefix(binary):
+    """Compiled PHP prefix from the binary location: /usr/sbin/php-fpm -> /usr."""
+    if not binary:
+        return "/usr"
+    directory = os.path.dirname(binary)
+    if os.path.basename(directory) in ("sbin", "bin"):
+        return os.path.dirname(directory) or "/"
+    return "/usr"
+
+
+def _guess_localstatedir(binary):
+    m = re.match(r"^/opt/remi/(php\d+)/root/", binary or "")
+    if m:
+        return "/var/opt/remi/%s" % m.group(1)
+    return "/var"
+
+
+# ---------------------------------------------------------------------------------------
+# one master
+
+
+def describe_master(run_command, fs, proc_root, found, overrides):
+    """Everything about one master. ``found`` comes from :func:`find_fpm_masters` or an
+    inventory entry ``{config, binary, pid}``; ``overrides`` holds php_ini / ini_scan_dir /
+    error_log given by the inventory."""
+    notes = []
+    pid = found.get("pid")
+    binary = found.get("binary")
+    binary_deleted = False
+    foreign = bool(pid) and not same_mount_namespace(proc_root, pid)
+    if foreign:
+        # A master in a container seen from the host: read its files through
+        # /proc/PID/root and run nothing (its binary and units are not ours).
+        fs = HostFS(os.path.join(proc_root, str(pid), "root"))
+        run_command = _no_run
+        notes.append("master %s runs in another mount namespace (a container): files read "
+                     "through /proc/%s/root, binary not run; run fpm_discover inside the "
+                     "container for its PHP version, ini files and logs" % (pid, pid))
+    if pid and not binary:
+        binary, binary_deleted = read_exe(proc_root, pid)
+    unit = read_cgroup_unit(proc_root, pid) if pid else None
+    env = read_environ(proc_root, pid) if pid else {}
+    argv = found.get("argv") or []
+    opts = parse_fpm_argv(argv) if argv and not MASTER_TITLE_RE.match(" ".join(argv)) else parse_fpm_argv([])
+
+    unit_info = systemd_unit_info(run_command, unit, fs) if unit and not foreign else None
+    if unit_info:
+        if unit_info["exec_argv"]:
+            unit_opts = parse_fpm_argv(unit_info["exec_argv"])
+            for key in ("config", "prefix", "php_ini", "pid"):
+                if not opts.get(key) and unit_opts.get(key):
+                    opts[key] = unit_opts[key]
+            opts["no_ini"] = opts["no_ini"] or unit_opts["no_ini"]
+            for name, value in unit_opts["defines"].items():
+                opts["defines"].setdefault(name, value)
+            if not binary:
+                binary = unit_info["exec_argv"][0]
+        for key, value in unit_info["environment"].items():
+            env.setdefault(key, value)
+
+    config = found.get("config") or found.get("title_config") or opts.get("config")
+    if found.get("title_truncated") and opts.get("config"):
+        config = opts["config"]
+    if found.get("title_truncated") and not opts.get("config"):
+        notes.append("master %s: the config path in the process title looks truncated" % pid)
+
+    php_env = dict((k, env[k]) for k in ("PHP_INI_SCAN_DIR", "PHPRC") if k in env)
+    if overrides.get("ini_scan_dir") is not None:
+        php_env["PHP_INI_SCAN_DIR"] = overrides["ini_scan_dir"]
+    if overrides.get("php_ini"):
+        opts["php_ini"] = overrides["php_ini"]
+        opts["no_ini"] = False
+
+    php_version = None
+    info = None
+    if binary and not binary_deleted:
+        rc, out, _err = run_command(php_command(binary, opts, ["-v"]), environ_update=php_env)
+        if rc == 0:
+            m = PHP_VERSION_RE.search(out)
+            php_version = m.group(1) if m else None
+        rc, out, _err = run_command(php_command(binary, opts, ["-i"]), environ_update=php_env)
+        if rc == 0 and out:
+            info = parse_php_info(out)
+            php_version = php_version or info["version"]
+        elif not foreign:
+            notes.append("master %s: '%s -i' failed (rc=%s)" % (pid, binary, rc))
+    elif binary_deleted:
+        notes.append("master %s: binary %s was replaced since the master started; "
+                     "PHP version and ini files not confirmed" % (pid, binary))
+
+    php_prefix = (info or {}).get("configure_prefix") or _guess_php_prefix(binary)
+    localstatedir = (info or {}).get("localstatedir") or _guess_localstatedir(binary)
+    if not config:
+        config = (opts.get("prefix") + "/etc/php-fpm.conf") if opts.get("prefix") else None
+    if not config:
+        notes.append("master %s: no config path found" % pid)
+        parsed = {"config": None, "config_files": [], "prefix": opts.get("prefix"), "error_log": None,
+                  "error_log_kind": None, "pid": None, "emergency_restart_threshold": 0,
+                  "emergency_restart_interval": 0, "process_control_timeout": 0, "pools": [],
+                  "errors": [], "global": {}}
+    else:
+        parsed = load_fpm_config(config, fs=fs, prefix=opts.get("prefix"), env=env,
+                                 php_prefix=php_prefix, localstatedir=localstatedir)
+
+    # ini files in effect
+    if opts.get("no_ini"):
+        php_ini, scan_dir, files = None, php_env.get("PHP_INI_SCAN_DIR"), []
+    elif info is not None:
+        php_ini, scan_dir, files = info["php_ini"], info["scan_dir"], list(info["files"] or [])
+    else:
+        php_ini = _ini_from_location(fs, opts.get("php_ini") or php_env.get("PHPRC"))
+        scan_dir = php_env.get("PHP_INI_SCAN_DIR")
+        files = []
+        if not foreign:
+            notes.append("master %s: ini files derived without running the binary" % pid)
+    if overrides.get("php_ini"):
+        php_ini = overrides["php_ini"]
+    if overrides.get("ini_scan_dir") is not None:
+        scan_dir = overrides["ini_scan_dir"]
+    if info is None or overrides.get("ini_scan_dir") is not None:
+        files = ini_files_in_effect(fs, None, scan_dir)
+    all_files = ([php_ini] if php_ini else []) + [f for f in files if f != php_ini]
+    values, extensions, ini_errors = effective_ini(fs, all_files, env)
+    opcache = opcache_directives(values)
+    for name, value in opts.get("defines", {}).items():
+        if name.startswith("opcache."):
+            opcache[name] = value
+
+    error_log = overrides.get("error_log") or parsed["error_log"]
+    pools = []
+    for pool in parsed["pools"]:
+        pool = dict(pool)
+        pool["running_children"] = len(found.get("children", {}).get(pool["name"], []))
+        ini_basedir = (values.get("open_basedir") or {}).get("value") or None
+        pool["open_basedir_effective"] = pool["open_basedir"] or ini_basedir
+        pool["nginx"] = []
+        pools.append(pool)
+
+    return {
+        "master_pid": pid,
+        "in_container": foreign,
+        "binary": binary,
+        "binary_deleted": binary_deleted,
+        "php_version": php_version,
+        "config": config,
+        "config_files": parsed["config_files"],
+        "prefix": parsed["prefix"],
+        "php_prefix": php_prefix,
+        "error_log": error_log,
+        "error_log_kind": ("file" if overrides.get("error_log") else parsed["error_log_kind"]),
+        "pid_file": parsed["pid"],
+        "emergency_restart_threshold": parsed["emergency_restart_threshold"],
+        "emergency_restart_interval": parsed["emergency_restart_interval"],
+        "process_control_timeout": parsed["process_control_timeout"],
+        "systemd_unit": unit,
+        "environment": php_env,
+        "defines": dict(opts.get("defines", {})),
+        "ini": {"php_ini": php_ini, "scan_dir": scan_dir, "files": all_files,
+                "extensions": [e["value"] for e in extensions]},
+        "opcache": opcache,
+        "opcache_reported": dict((info or {}).get("opcache", {})),
+        "pools": pools,
+        "errors": parsed["errors"] + ini_errors,
+        "notes": notes,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# nginx
+
+
+def describe_nginx(run_command, proc_root, procs, nginx_binary=None, fs=None):
+    result = {"present": False, "running": False, "master_pid": None, "binary": None,
+              "version": None, "config": None, "config_files": [], "error_logs": [],
+              "error_log_entries": [], "servers": [], "upstreams": {},
+              "fastcgi_targets": [], "unmatched_targets": [], "errors": []}
+    master = find_nginx_master(procs, proc_root)
+    args = []
+    if master:
+        result["running"] = True
+        result["master_pid"] = master["pid"]
+        exe, _deleted = read_exe(proc_root, master["pid"])
+        args = master["args"]
+        nginx_binary = nginx_binary or exe or (args[0] if args else None)
+    if not nginx_binary:
+        for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"):
+            if (fs or HostFS()).is_file(candidate):
+                nginx_binary = candidate
+                break
+    if not nginx_binary:
+        return result
+    result["present"] = True
+    result["binary"] = nginx_binary
+    extra = []
+    for flag in ("-c", "-p"):
+        if flag in args and args.index(flag) + 1 < len(args):
+            extra.extend([flag, args[args.index(flag) + 1]])
+
+    rc, out, err = run_command([nginx_binary, "-V"])
+    vinfo = parse_version_output((err or "") + (out or "")) if rc == 0 else parse_version_output("")
+    result["version"] = vinfo["version"]
+    prefix = vinfo["prefix"] or DEFAULT_PREFIX
+    if "-p" in extra:
+        prefix = extra[extra.index("-p") + 1]
+    conf_path = vinfo["conf_path"]
+    if "-c" in extra:
+        conf_path = extra[extra.index("-c") + 1]
+    if conf_path and not conf_path.startswith("/"):
+        conf_path = os.path.join(prefix, conf_path)
+    default_log = vinfo["error_log_path"] or DEFAULT_ERROR_LOG
+    if not default_log.startswith("/") and default_log != "stderr":
+        default_log = os.path.join(prefix, default_log)
+
+    rc, out, err = run_command([nginx_binary, "-T"] + extra)
+    if rc != 0 or not out:
+        result["errors"].append("'%s -T' failed (rc=%s): %s" % (nginx_binary, rc, (err or "").strip()[-500:]))
+        return result
+    try:
+        tree, files, errors = load_dump(out, conf_path=conf_path)
+    except NginxParseError as exc:
+        result["errors"].append(str(exc))
+        return result
+    analysis = analyse(tree, prefix=prefix, default_error_log=default_log)
+    result["config"] = conf_path or (files[0] if files else None)
+    result["config_files"] = files
+    result["errors"].extend(errors)
+    result["error_log_entries"] = analysis["error_log_entries"]
+    result["error_logs"] = error_log_paths(analysis["error_log_entries"])
+    result["servers"] = analysis["servers"]
+    result["upstreams"] = analysis["upstreams"]
+    result["_uses"] = resolve_targets(analysis)
+    return result
+
+
+def link_nginx_to_pools(nginx, masters, local_addresses=()):
+    """Fill ``nginx.fastcgi_targets`` / ``unmatched_targets`` and each pool's ``nginx``."""
+    uses = nginx.pop("_uses", [])
+    for use in uses:
+        taddr = use["address"]
+        match = None
+        for master in masters:
+            for pool in master["pools"]:
+                if listen_matches(parse_pool_listen(pool["listen"]), taddr, local_addresses):
+                    match = (master, pool)
+                    break
+            if match:
+                break
+        entry = {"target": use["target"], "via": use["via"], "server_name": use["server_name"],
+                 "root": use["root"], "location": use["location"]}
+        if match:
+            master, pool = match
+            entry.update({"pool": pool["name"], "master_pid": master["master_pid"],
+                          "config": master["config"]})
+            nginx["fastcgi_targets"].append(entry)
+            pool["nginx"].append({"server_name": use["server_name"], "root": use["root"],
+                                  "location": use["location"]})
+        else:
+            if taddr[0] == "variable":
+                entry["reason"] = "address uses a variable"
+            elif taddr[0] == "name":
+                entry["reason"] = "no upstream of that name and no port"
+            else:
+                entry["reason"] = "no discovered pool listens there"
+            nginx["unmatched_targets"].append(entry)
+
+
+# ---------------------------------------------------------------------------------------
+# whole discovery
+
+
+def _no_run(args, environ_update=None):
+    return 127, "", "commands disabled"
+
+
+def find_executable(name):
+    """Absolute path of an executable (``name`` absolute or searched in PATH + sbin dirs)."""
+    if name.startswith("/"):
+        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+    dirs = os.environ.get("PATH", "").split(os.pathsep) + ["/usr/local/sbin", "/usr/local/bin",
+                                                          "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    for directory in dirs:
+        if directory and os.path.isfile(os.path.join(directory, name)) \
+                and os.access(os.path.join(directory, name), os.X_OK):
+            return os.path.join(directory, name)
+    return None
+
+
+def guard_runner(run_command, check_exists=True):
+    """Wrap ``run_command`` so a missing program gives rc 127 instead of an exception
+    (AnsibleModule.run_command would otherwise fail the whole module)."""
+
+    def run(args, environ_update=None):
+        if check_exists and not find_executable(args[0]):
+            return 127, "", "%s: not found" % args[0]
+        try:
+            return run_command(args, environ_update=environ_update)
+        except (OSError, IOError) as exc:
+            return 127, "", str(exc)
+
+    return run
+
+
+def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
+    """Discover php-fpm masters, their pools and ini files, and nginx.
+
+    ``run_command(argv, environ_update=None) -> (rc, stdout, stderr)`` runs a command
+    (an argument list, never a shell string). ``overrides`` may hold the inventory
+    overrides of the module: ``masters`` ([{config, binary, pid, php_ini,
+    ini_scan_dir, error_log}]), ``nginx_error_logs``, ``fpm_error_logs``, ``php_ini``,
+    ``ini_scan_dir``, ``nginx_binary``, ``nginx`` (false skips nginx).
+    Returns ``{masters, nginx, fpm_error_logs, warnings}``.
+    """
+    overrides = overrides or {}
+    fs = HostFS(fs_root)
+    # Programs are only checked on the real host; a test tree has none of them.
+    run_command = guard_runner(run_command or _no_run, check_exists=(fs.root == "/"))
+    procs = list_processes(proc_root)
+    warnings = []
+
+    if overrides.get("masters"):
+        found = []
+        running = find_fpm_masters(procs)
+        for item in overrides["masters"]:
+            entry = dict(item)
+            pid = entry.get("pid")
+            if not pid:
+                # an inventory master that runs: take its pid (unit, children) from /proc
+                same = [m for m in running if m["title_config"] == entry.get("config")]
+                if len(same) == 1:
+                    pid = entry["pid"] = same[0]["pid"]
+            if pid:
+                argv = read_cmdline(proc_root, pid)
+                detected = find_fpm_masters([{"pid": pid, "ppid": None, "argv": argv}]) if argv else []
+                entry["children"] = {}
+                for proc in procs:
+                    if proc["ppid"] == pid:
+                        cm = POOL_TITLE_RE.match(" ".join(proc["argv"]))
+                        if cm:
+                            entry["children"].setdefault(cm.group(1), []).append(proc["pid"])
+                if not detected:
+                    warnings.append("masters: pid %s is not a running php-fpm master" % pid)
+            found.append(entry)
+    else:
+        found = find_fpm_masters(procs)
+
+    masters = []
+    for item in found:
+        per = {
+            "php_ini": item.get("php_ini") or overrides.get("php_ini"),
+            "ini_scan_dir": item.get("ini_scan_dir", overrides.get("ini_scan_dir")),
+            "error_log": item.get("error_log"),
+        }
+        masters.append(describe_master(run_command, fs, proc_root, item, per))
+
+    if overrides.get("nginx", True):
+        nginx = describe_nginx(run_command, proc_root, procs, overrides.get("nginx_binary"), fs)
+        local = set()
+        try:
+            fib = _read(os.path.join(proc_root, "net", "fib_trie"), "r")
+        except (IOError, OSError):
+            fib = ""
+        try:
+            inet6 = _read(os.path.join(proc_root, "net", "if_inet6"), "r")
+        except (IOError, OSError):
+            inet6 = ""
+        local = parse_local_addresses(fib, inet6)
+        link_nginx_to_pools(nginx, masters, local)
+    else:
+        nginx = {"present": False, "running": False, "error_logs": [], "servers": [],
+                 "fastcgi_targets": [], "unmatched_targets": [], "errors": []}
+    if overrides.get("nginx_error_logs"):
+        nginx["error_logs"] = list(overrides["nginx_error_logs"])
+    nginx.pop("_uses", None)
+
+    if overrides.get("fpm_error_logs"):
+        fpm_logs = list(overrides["fpm_error_logs"])
+    else:
+        fpm_logs = []
+        for master in masters:
+            if master["in_container"]:
+                continue  # its paths are inside the container, not on this host
+            if master["error_log_kind"] == "file" and master["error_log"] not in fpm_logs:
+                fpm_logs.append(master["error_log"])
+
+    for master in masters:
+        label = master["config"] or "?"
+        if not master["emergency_restart_threshold"]:
+            warnings.append(WARN_NO_EMERGENCY % (master["master_pid"] or "-", label))
+        for pool in master["pools"]:
+            for name, item in sorted(pool["opcache_overrides"].items()):
+                warnings.append(WARN_POOL_OPCACHE % (pool["name"], label, name,
+                                                     "%s[%s] = %s" % (item["via"], name, item["value"] or '""')))
+            for item in pool["extension_overrides"]:
+                warnings.append(WARN_POOL_EXTENSION % (pool["name"], label, item["directive"],
+                                                       item["value"], item["via"]))
+        for text in master["errors"] + master["notes"]:
+            warnings.append(text)
+    if not masters:
+        warnings.append("no running php-fpm master found")
+    for text in nginx.get("errors", []):
+        warnings.append("nginx: %s" % text)
+    for entry in nginx.get("unmatched_targets", []):
+        warnings.append("nginx: fastcgi_pass %s (server %s, location %s) reaches no discovered pool: %s"
+                        % (entry["target"], entry["server_name"] or "-", entry["location"] or "-",
+                           entry["reason"]))
+
+    return {"masters": masters, "nginx": nginx, "fpm_error_logs": fpm_logs, "warnings": warnings}

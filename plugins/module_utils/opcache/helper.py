@@ -1,0 +1,586 @@
+# -*- coding: utf-8 -*-
+"""The PHP helper that reads and drives OPcache through a php-fpm pool socket.
+
+Private to opcache-fleet. Standard library only, Python 3.8+.
+
+Security model (see ARCHITECTURE.md, "Least exposure"):
+
+* :data:`HELPER_PHP` is ONE fixed text. Nothing is ever formatted into it: arguments
+  travel as JSON in the request body (FastCGI STDIN) and the answer is JSON that
+  echoes a per-call random nonce, checked by :meth:`HelperSession.call`.
+* The file is written to a fresh random directory under a root-owned base directory
+  outside every document root (default ``/var/lib/opcache-fleet``, never ``/tmp``:
+  systemd ``PrivateTmp`` hides the host's /tmp from php-fpm), directory 0711, file
+  0644 (0640 with the pool group when known), and removed in every case.
+* It is requested straight through the pool socket with ``SCRIPT_FILENAME``; nginx
+  is never involved.
+* Settings that block it (``open_basedir``, ``opcache.restrict_api``, ``chroot``,
+  ``security.limit_extensions``, ``PrivateTmp``/mount namespaces) are coped with where
+  possible, otherwise :class:`HelperError` names the setting in ``cause``.
+
+Python API (used by modules opcache_status / opcache_reset and others)::
+
+    with HelperSession(socket, pool=pool_dict_or_None, timeout=10) as helper:
+        answer = helper.call("status", {"scripts": True})
+    answer = run_helper(socket, "status", {"scripts": False}, pool=None, timeout=10)
+
+Actions and the ``answer`` dict (always: nonce, php_version, sapi, pid, master_pid,
+pool, fpm_start_time, time, ini{...}, warnings[], elapsed, socket, helper_path):
+
+* ``status`` {scripts: bool} -> status (opcache_get_status without scripts, or None),
+  configuration (opcache_get_configuration or None), scripts (list of
+  {full_path, hits, memory_consumption, last_used_timestamp, timestamp?, cached,
+  mtime}) when asked and available (None while a restart is pending).
+* ``reset`` {} -> reset (bool, what opcache_reset() returned), status.
+* ``invalidate`` {files: [...], force: bool} -> files: {path: {invalidated, cached}}.
+* ``is_cached`` {files: [...]} -> files: {path: {cached, mtime}}.
+"""
+from __future__ import absolute_import, division, print_function
+
+import binascii
+import errno
+import grp
+import hashlib
+import json
+import os
+import stat
+import time
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import fastcgi
+
+DEFAULT_BASE_DIR = "/var/lib/opcache-fleet"
+PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+ACTIONS = ("status", "reset", "invalidate", "is_cached")
+
+# The helper. A FIXED text: it is written byte for byte as below, on every call.
+# Changing it changes HELPER_SHA256, which tests pin deliberately.
+HELPER_PHP = r"""<?php
+// opcache-fleet helper. Fixed text, never generated: arguments arrive as JSON in
+// the request body; the answer is JSON echoing the caller's nonce.
+$ofWarnings = array();
+set_error_handler(function ($no, $msg) use (&$ofWarnings) {
+    $ofWarnings[] = $msg;
+    return true;
+});
+header('Content-Type: application/json');
+header('Cache-Control: no-store');
+$ofRun = function ($raw) {
+    $out = array('helper' => 'opcache-fleet', 'protocol' => 1, 'ok' => false);
+    $in = json_decode((string) $raw, true);
+    if (!is_array($in) || !isset($in['nonce']) || !is_string($in['nonce'])) {
+        $out['error'] = 'bad_request';
+        return $out;
+    }
+    $out['nonce'] = $in['nonce'];
+    $action = isset($in['action']) && is_string($in['action']) ? $in['action'] : '';
+    $args = isset($in['args']) && is_array($in['args']) ? $in['args'] : array();
+    $files = array();
+    if (isset($args['files']) && is_array($args['files'])) {
+        foreach ($args['files'] as $f) {
+            if (is_string($f)) {
+                $files[] = $f;
+            }
+        }
+    }
+    $out['php_version'] = PHP_VERSION;
+    $out['sapi'] = php_sapi_name();
+    $out['pid'] = getmypid();
+    $out['master_pid'] = function_exists('posix_getppid') ? posix_getppid() : null;
+    $out['time'] = time();
+    $out['pool'] = null;
+    $out['fpm_start_time'] = null;
+    if (function_exists('fpm_get_status')) {
+        $fpm = @fpm_get_status();
+        if (is_array($fpm)) {
+            $out['pool'] = isset($fpm['pool']) ? $fpm['pool'] : null;
+            $out['fpm_start_time'] = isset($fpm['start-time']) ? $fpm['start-time'] : null;
+        }
+    }
+    $out['ini'] = array(
+        'open_basedir' => ini_get('open_basedir'),
+        'opcache.enable' => ini_get('opcache.enable'),
+        'opcache.restrict_api' => ini_get('opcache.restrict_api'),
+        'opcache.validate_timestamps' => ini_get('opcache.validate_timestamps'),
+        'opcache.file_cache' => ini_get('opcache.file_cache'),
+    );
+    $out['opcache_loaded'] = function_exists('opcache_get_status');
+    $out['helper_path'] = __FILE__;
+    if (!$out['opcache_loaded']) {
+        $out['error'] = 'opcache_not_loaded';
+        return $out;
+    }
+    $api = (string) ini_get('opcache.restrict_api');
+    $out['restricted'] = $api !== '' && strncmp(__FILE__, $api, strlen($api)) !== 0;
+    clearstatcache();
+    if ($action === 'status') {
+        $withScripts = !empty($args['scripts']);
+        $st = opcache_get_status($withScripts);
+        $scripts = null;
+        if (is_array($st) && isset($st['scripts']) && is_array($st['scripts'])) {
+            $scripts = array();
+            foreach ($st['scripts'] as $path => $s) {
+                if ($path === __FILE__) {
+                    continue;
+                }
+                $mt = @filemtime($path);
+                $e = array(
+                    'full_path' => $path,
+                    'hits' => isset($s['hits']) ? $s['hits'] : null,
+                    'memory_consumption' => isset($s['memory_consumption']) ? $s['memory_consumption'] : null,
+                    'last_used_timestamp' => isset($s['last_used_timestamp']) ? $s['last_used_timestamp'] : null,
+                    'cached' => opcache_is_script_cached($path),
+                    'mtime' => $mt === false ? null : $mt,
+                );
+                if (isset($s['timestamp'])) {
+                    $e['timestamp'] = $s['timestamp'];
+                }
+                $scripts[] = $e;
+            }
+            unset($st['scripts']);
+        }
+        $out['status'] = is_array($st) ? $st : null;
+        $out['scripts'] = $scripts;
+        $cf = opcache_get_configuration();
+        $out['configuration'] = is_array($cf) ? $cf : null;
+    } elseif ($action === 'reset') {
+        $out['reset'] = opcache_reset();
+        $st = opcache_get_status(false);
+        $out['status'] = is_array($st) ? $st : null;
+    } elseif ($action === 'invalidate') {
+        $force = !empty($args['force']);
+        $res = array();
+        foreach ($files as $f) {
+            $done = opcache_invalidate($f, $force);
+            $res[$f] = array('invalidated' => $done, 'cached' => opcache_is_script_cached($f));
+        }
+        $out['files'] = $res;
+    } elseif ($action === 'is_cached') {
+        $res = array();
+        foreach ($files as $f) {
+            $mt = @filemtime($f);
+            $res[$f] = array('cached' => opcache_is_script_cached($f), 'mtime' => $mt === false ? null : $mt);
+        }
+        $out['files'] = $res;
+    } else {
+        $out['error'] = 'unknown_action';
+        return $out;
+    }
+    $out['ok'] = true;
+    return $out;
+};
+$ofOut = $ofRun(file_get_contents('php://input'));
+if (function_exists('opcache_is_script_cached') && @opcache_is_script_cached(__FILE__)) {
+    @opcache_invalidate(__FILE__, true);
+}
+$ofOut['warnings'] = $ofWarnings;
+echo json_encode($ofOut, JSON_UNESCAPED_SLASHES | JSON_PARTIAL_OUTPUT_ON_ERROR | JSON_INVALID_UTF8_SUBSTITUTE);
+"""
+HELPER_BYTES = HELPER_PHP.encode("ascii")
+HELPER_SHA256 = hashlib.sha256(HELPER_BYTES).hexdigest()
+
+
+class HelperError(Exception):
+    """The helper could not run or answer.
+
+    ``cause`` names the blocking setting when one is known (``open_basedir``,
+    ``opcache.restrict_api``, ``security.limit_extensions``, ``chroot``,
+    ``PrivateTmp``, ``opcache.enable``) or a short code (ENOENT, ECONNREFUSED,
+    EACCES, timeout, truncated, protocol, permissions, nonce, bad_answer, ...).
+    """
+
+    def __init__(self, sock, cause, detail, stderr=None, status=None):
+        self.socket = sock
+        self.cause = cause
+        self.detail = detail
+        self.stderr = stderr
+        self.status = status
+        super(HelperError, self).__init__("%s: %s [cause: %s]" % (sock, detail, cause))
+
+    def as_dict(self):
+        return {"socket": self.socket, "cause": self.cause, "msg": str(self),
+                "stderr": self.stderr, "status": self.status}
+
+
+# ----------------------------------------------------------------- pure helpers
+
+def pick_extension(limit_extensions):
+    """Choose the helper's file extension from a pool's ``security.limit_extensions``.
+
+    None/empty -> ``.php`` (php-fpm's default is ``.php .phar``; empty allows all).
+    Prefers ``.php``; otherwise the first listed extension.
+    """
+    if not limit_extensions:
+        return ".php"
+    tokens = limit_extensions.split() if isinstance(limit_extensions, str) else list(limit_extensions)
+    tokens = [t for t in tokens if t.startswith(".") and "/" not in t and len(t) > 1]
+    if not tokens or ".php" in tokens:
+        return ".php"
+    return tokens[0]
+
+
+def path_within(path, root):
+    """True when ``path`` equals ``root`` or lies below it (string test on normalised paths)."""
+    path = os.path.normpath(path)
+    root = os.path.normpath(root)
+    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def open_basedir_allows(path, open_basedir):
+    """PHP's open_basedir test for an absolute path: ':'-separated entries, each a plain
+    PREFIX of the resolved path ('/var/www' also admits '/var/wwwx'; '/var/www/' only the
+    directory). Empty open_basedir allows everything."""
+    if not open_basedir:
+        return True
+    for entry in open_basedir.split(":"):
+        entry = entry.strip()
+        if not entry or entry == ".":
+            continue
+        if path.startswith(entry) or (entry.endswith("/") and path == entry.rstrip("/")):
+            return True
+    return False
+
+
+def restrict_api_allows(path, restrict_api):
+    """opcache.restrict_api: the script path must START with the value (plain prefix)."""
+    return not restrict_api or path.startswith(restrict_api)
+
+
+def classify_error(sock, response, script_filename):
+    """Map a non-JSON php-fpm answer to a HelperError naming the blocking setting."""
+    err = response.stderr_text
+    body = response.body[:300].decode("utf-8", "replace")
+    status = response.status
+    if "security.limit_extensions" in err:
+        return HelperError(sock, "security.limit_extensions",
+                           "php-fpm refused to run %s: its extension is not allowed by the pool's "
+                           "security.limit_extensions" % script_filename, err, status)
+    if "open_basedir" in err or ("Unable to open primary script" in err and "Operation not permitted" in err):
+        return HelperError(sock, "open_basedir",
+                           "the pool's open_basedir excludes the helper %s (set helper_dir to a "
+                           "directory inside open_basedir and outside every document root)"
+                           % script_filename, err, status)
+    if "Unable to open primary script" in err and "Permission denied" in err:
+        return HelperError(sock, "permissions",
+                           "the pool user cannot read the helper %s (helper directory mode, pool "
+                           "user/group)" % script_filename, err, status)
+    if "Primary script unknown" in err or "No such file or directory" in err or \
+            "No input file specified" in body:
+        return HelperError(sock, "chroot/PrivateTmp",
+                           "the pool does not see the helper at %s: a chroot (pool 'chroot'), a "
+                           "private mount namespace (systemd PrivateTmp/ProtectSystem) or a "
+                           "container hides it" % script_filename, err, status)
+    if "restrict_api" in err:
+        return HelperError(sock, "opcache.restrict_api",
+                           "opcache.restrict_api forbids the helper at %s" % script_filename, err, status)
+    first = err.strip().splitlines()[0] if err.strip() else body.strip()[:200]
+    return HelperError(sock, "bad_answer",
+                       "the helper did not answer JSON (HTTP status %s, app status %s): %s"
+                       % (status, response.app_status, first), err, status)
+
+
+def check_answer(sock, answer, nonce, action):
+    """Validate a decoded answer: it is ours (nonce), OPcache works and is reachable."""
+    if not isinstance(answer, dict) or answer.get("helper") != "opcache-fleet":
+        raise HelperError(sock, "bad_answer", "the answer is not from the opcache-fleet helper")
+    if answer.get("nonce") != nonce:
+        raise HelperError(sock, "nonce", "the answer carries nonce %r, expected %r: not our request"
+                          % (answer.get("nonce"), nonce))
+    if answer.get("error") == "opcache_not_loaded":
+        raise HelperError(sock, "opcache.enable",
+                          "OPcache is not loaded in this pool (zend_extension=opcache missing)")
+    if answer.get("restricted"):
+        raise HelperError(sock, "opcache.restrict_api",
+                          "opcache.restrict_api=%r forbids the helper at %s"
+                          % ((answer.get("ini") or {}).get("opcache.restrict_api"), answer.get("helper_path")))
+    if answer.get("error"):
+        raise HelperError(sock, answer["error"], "the helper refused action %r: %s" % (action, answer["error"]))
+    return answer
+
+
+# ----------------------------------------------------------------- deployment
+
+def _is_private_tmp(path):
+    return any(path_within(path, d) for d in PRIVATE_TMP_DIRS)
+
+
+def _check_base_dir(path):
+    """The base directory must be ours: a real dir, owned by us, writable by nobody else."""
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise HelperError("-", "helper_dir", "helper_dir %s is not a directory (or is a symlink)" % path)
+    if st.st_uid != os.geteuid():
+        raise HelperError("-", "helper_dir", "helper_dir %s is owned by uid %d, not by us (uid %d)"
+                          % (path, st.st_uid, os.geteuid()))
+    if st.st_mode & 0o022:
+        raise HelperError("-", "helper_dir", "helper_dir %s is group- or world-writable (mode %o)"
+                          % (path, stat.S_IMODE(st.st_mode)))
+
+
+class HelperDeployment(object):
+    """Write the helper into a fresh random directory; remove it (and any directory it
+    created) in :meth:`remove`. ``script_filename`` is the path as the pool sees it
+    (relative to ``chroot``), ``host_path`` the path on the host."""
+
+    def __init__(self, base_dir=DEFAULT_BASE_DIR, chroot=None, extension=".php", group=None,
+                 root_prefix=None):
+        self.base_dir = base_dir
+        self.chroot = chroot or None
+        self.extension = extension
+        self.group = group
+        # root_prefix: where the pool's filesystem is seen from here, e.g.
+        # /proc/<master_pid>/root for a master in another mount namespace.
+        self.root_prefix = root_prefix or None
+        self.created = []
+        self.host_path = None
+        self.host_dir = None
+        self.script_filename = None
+
+    def _outer(self, path_in_pool):
+        prefix = ""
+        if self.root_prefix:
+            prefix = self.root_prefix.rstrip("/")
+        if self.chroot and self.chroot != "/":
+            prefix = prefix + self.chroot.rstrip("/")
+        return prefix + path_in_pool if prefix else path_in_pool
+
+    def create(self):
+        if not os.path.isabs(self.base_dir):
+            raise HelperError("-", "helper_dir", "helper_dir must be absolute, got %r" % self.base_dir)
+        if _is_private_tmp(self.base_dir):
+            raise HelperError("-", "PrivateTmp",
+                              "helper_dir %s is under /tmp, /var/tmp or /dev/shm, which systemd "
+                              "PrivateTmp hides from php-fpm; use a directory like %s"
+                              % (self.base_dir, DEFAULT_BASE_DIR))
+        base = self._outer(os.path.normpath(self.base_dir))
+        self._makedirs(base)
+        _check_base_dir(base)
+        if self.chroot and self.chroot != "/":
+            real_root = os.path.realpath(self._outer("/"))
+            if not path_within(os.path.realpath(base), real_root):
+                raise HelperError("-", "chroot", "helper_dir %s leaves the pool chroot %s through a symlink"
+                                  % (base, self.chroot))
+        name = binascii.hexlify(os.urandom(16)).decode("ascii")
+        self.host_dir = os.path.join(base, name)
+        os.mkdir(self.host_dir, 0o700)
+        self.created.append(self.host_dir)
+        os.chmod(self.host_dir, 0o711)
+        fname = binascii.hexlify(os.urandom(16)).decode("ascii") + self.extension
+        self.host_path = os.path.join(self.host_dir, fname)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.host_path, flags, 0o600)
+        try:
+            os.write(fd, HELPER_BYTES)
+            mode = 0o644
+            if self.group is not None:
+                try:
+                    gid = self.group if isinstance(self.group, int) else grp.getgrnam(self.group).gr_gid
+                    os.fchown(fd, -1, gid)
+                    mode = 0o640
+                except (KeyError, OSError):
+                    mode = 0o644
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        self.script_filename = os.path.join(os.path.normpath(self.base_dir), name, fname)
+        return self
+
+    def _makedirs(self, path):
+        missing = []
+        cur = path
+        while cur and cur != "/" and not os.path.lexists(cur):
+            missing.append(cur)
+            cur = os.path.dirname(cur)
+        for d in reversed(missing):
+            os.mkdir(d, 0o711)
+            os.chmod(d, 0o711)
+            self.created.append(d)
+
+    def remove(self):
+        """Remove the helper file and every directory created for it. Never raises."""
+        problems = []
+        if self.host_path:
+            try:
+                os.unlink(self.host_path)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    problems.append(str(exc))
+        keep_base = os.path.normpath(self._outer(os.path.normpath(self.base_dir)))
+        for d in reversed(self.created):
+            # The base dir is kept when it is the default location (root-owned, empty).
+            if os.path.normpath(d) == keep_base and not self.chroot and self.base_dir == DEFAULT_BASE_DIR:
+                continue
+            try:
+                os.rmdir(d)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                    problems.append(str(exc))
+        return problems
+
+
+# ----------------------------------------------------------------- the session
+
+def _pool_value(pool, *names):
+    if not pool:
+        return None
+    for name in names:
+        for where in (pool, pool.get("php_admin_value") or {}, pool.get("php_value") or {},
+                      pool.get("settings") or {}):
+            if isinstance(where, dict) and where.get(name) not in (None, ""):
+                return where.get(name)
+    return None
+
+
+class HelperSession(object):
+    """Deploy the helper once for a pool socket, call it any number of times, remove it.
+
+    ``pool``: optional discovery dict of the pool (keys used: chroot, group,
+    security.limit_extensions / limit_extensions, php_admin_value/php_value
+    open_basedir and opcache.restrict_api). ``master_pid``: optional, lets the helper be
+    written through /proc/<pid>/root when the master lives in another mount namespace.
+    """
+
+    def __init__(self, socket, pool=None, base_dir=None, timeout=10.0, connect_timeout=None,
+                 document_roots=(), master_pid=None, root_prefix=None):
+        self.socket = socket
+        self.pool = pool or {}
+        self.base_dir = base_dir or DEFAULT_BASE_DIR
+        self.timeout = float(timeout)
+        self.connect_timeout = connect_timeout
+        self.document_roots = [d for d in (document_roots or []) if d]
+        self.master_pid = master_pid
+        self.root_prefix = root_prefix
+        self.chroot = _pool_value(self.pool, "chroot")
+        self.extension = pick_extension(_pool_value(self.pool, "security.limit_extensions",
+                                                    "limit_extensions"))
+        self.group = _pool_value(self.pool, "group")
+        self.open_basedir = _pool_value(self.pool, "open_basedir")
+        self.restrict_api = _pool_value(self.pool, "opcache.restrict_api")
+        self.deployment = None
+        self.warnings = []
+        self.calls = 0
+
+    # -- placement
+    def _choose_base_dir(self):
+        base = self.base_dir
+        if self.restrict_api and not restrict_api_allows(os.path.join(base, "x"), self.restrict_api):
+            base = self._base_for_restrict_api(self.restrict_api)
+        if self.open_basedir and not open_basedir_allows(os.path.join(base, "x" + self.extension),
+                                                         self.open_basedir):
+            raise HelperError(self.socket, "open_basedir",
+                              "the pool's open_basedir=%r excludes the helper directory %s: set "
+                              "helper_dir to a directory inside open_basedir and outside every "
+                              "document root" % (self.open_basedir, base))
+        return base
+
+    def _base_for_restrict_api(self, prefix):
+        root = self._outside_root()
+        if os.path.isdir(root + prefix) and prefix.endswith("/"):
+            base = prefix.rstrip("/") or "/"
+        elif os.path.isdir(root + os.path.dirname(prefix)) and not prefix.endswith("/"):
+            # A directory whose NAME starts with the prefix satisfies the prefix test.
+            base = prefix + ".opcache-fleet"
+        elif os.path.isdir(root + prefix):
+            base = prefix
+        else:
+            raise HelperError(self.socket, "opcache.restrict_api",
+                              "opcache.restrict_api=%r: no directory can hold the helper under that "
+                              "prefix" % prefix)
+        for docroot in self.document_roots:
+            if path_within(base, docroot):
+                raise HelperError(self.socket, "opcache.restrict_api",
+                                  "opcache.restrict_api=%r only allows scripts inside document root %s; "
+                                  "refusing to place the helper where nginx serves it" % (prefix, docroot))
+        if not self.document_roots:
+            self.warnings.append("helper placed under opcache.restrict_api prefix %s; document roots "
+                                 "unknown, cannot prove it is outside them" % base)
+        return base
+
+    def _outside_root(self):
+        prefix = (self.root_prefix or "").rstrip("/")
+        if self.chroot and self.chroot != "/":
+            prefix += self.chroot.rstrip("/")
+        return prefix
+
+    def deploy(self):
+        if self.deployment is None:
+            base = self._choose_base_dir()
+            self.deployment = HelperDeployment(base_dir=base, chroot=self.chroot, extension=self.extension,
+                                               group=self.group, root_prefix=self.root_prefix)
+            try:
+                self.deployment.create()
+            except HelperError as exc:
+                self.close()
+                exc.socket = self.socket
+                raise
+            except OSError as exc:
+                self.close()
+                raise HelperError(self.socket, "helper_dir", "cannot write the helper under %s: %s"
+                                  % (base, exc))
+        return self.deployment
+
+    def close(self):
+        if self.deployment is not None:
+            problems = self.deployment.remove()
+            self.deployment = None
+            if problems:
+                self.warnings.append("helper cleanup: %s" % "; ".join(problems))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- calls
+    def call(self, action, args=None, timeout=None):
+        """Run one action; returns the checked answer dict (see module docstring)."""
+        if action not in ACTIONS:
+            raise ValueError("unknown helper action %r (one of %s)" % (action, ", ".join(ACTIONS)))
+        try:
+            return self._call(action, args, timeout)
+        except HelperError as exc:
+            if exc.cause != "opcache.restrict_api" or self.restrict_api or self.calls > 1:
+                raise
+            # Learned restrict_api from the answer: move the helper under its prefix once.
+            prefix = getattr(exc, "restrict_api", None)
+            if not prefix:
+                raise
+            self.restrict_api = prefix
+            self.close()
+            return self._call(action, args, timeout)
+
+    def _call(self, action, args, timeout):
+        dep = self.deploy()
+        nonce = binascii.hexlify(os.urandom(16)).decode("ascii")
+        body = json.dumps({"nonce": nonce, "action": action, "args": args or {}}).encode("ascii")
+        params = fastcgi.php_params(dep.script_filename, content_length=len(body))
+        self.calls += 1
+        try:
+            response = fastcgi.request(self.socket, params, body, timeout=timeout or self.timeout,
+                                       connect_timeout=self.connect_timeout)
+        except fastcgi.FastCGIError as exc:
+            raise HelperError(self.socket, exc.cause, exc.detail)
+        try:
+            answer = json.loads(response.body.decode("utf-8", "replace"))
+        except ValueError:
+            raise classify_error(self.socket, response, dep.script_filename)
+        try:
+            check_answer(self.socket, answer, nonce, action)
+        except HelperError as exc:
+            exc.restrict_api = (answer.get("ini") or {}).get("opcache.restrict_api") \
+                if isinstance(answer, dict) else None
+            exc.stderr = response.stderr_text
+            raise
+        answer["elapsed"] = response.elapsed
+        answer["socket"] = self.socket
+        answer["stderr"] = response.stderr_text
+        if answer.get("warnings"):
+            answer["warnings"] = [w for w in answer["warnings"] if isinstance(w, str)]
+        return answer
+
+
+def run_helper(socket, action, args=None, **kwargs):
+    """One deployment, one call, always cleaned up. kwargs as :class:`HelperSession`."""
+    with HelperSession(socket, **kwargs) as session:
+        return session.call(action, args)

@@ -1,0 +1,344 @@
+# -*- coding: utf-8 -*-
+"""The fast scan (literal search over chunks, worker ranges, gzip thread) yields exactly
+what the plain line-by-line definition (log_scan.reference_events) yields, on a mixed
+generated sample: nginx and php-fpm records, container and syslog prefixes, glued
+records, kernel and core-dump reports, slowlog entries, undated records, non-UTF-8
+bytes, CRLF, over-long lines, noise that holds the search literals.
+
+Both candidate searches are held to it: the Python one (``bytes.find``) and the GNU grep
+prefilter (grep on the file, or fed the inflated gzip stream); and the fallback to Python
+when there is no GNU grep, and a failing or silent grep, are tested at the end."""
+
+import gzip
+import os
+import random
+import time
+
+import pytest
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scan as log_scan
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import TimeContext, parse_iso
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import (
+    CompositeSink, EventCollector, Scanner, public_event, reference_events, scan,
+)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
+from unit_paths import FIXTURES_ROOT
+
+NGX_MSGS = [
+    'recv() failed (104: Connection reset by peer) while reading response header from upstream',
+    'upstream prematurely closed connection while reading response header from upstream',
+    'connect() to unix:/run/php/x.sock failed (11: Resource temporarily unavailable) while connecting to upstream',
+    'connect() to unix:/run/php/x.sock failed (2: No such file or directory) while connecting to upstream',
+    'upstream timed out (110: Connection timed out) while reading response header from upstream',
+    'FastCGI sent in stderr: "PHP message: PHP Warning:  Undefined \\"id\\" in /srv/a.php on line 3"'
+    ' while reading response header from upstream',
+    'FastCGI sent in stderr: "Primary script unknown" while reading response header from upstream',
+    'an upstream response is buffered to a temporary file /var/cache/nginx/fastcgi_temp/1/00/0000000001'
+    ' while reading upstream',
+    'open() "/var/www/html/favicon.ico" failed (2: No such file or directory)',
+    'peer closed connection in SSL handshake (104: Connection reset by peer) while SSL handshaking to upstream',
+    'writev() failed (32: Broken pipe) while sending request to upstream',
+    'no live upstreams while connecting to upstream',
+    'client prematurely closed connection, so upstream connection is closed too while sending request to upstream',
+]
+FPM_MSGS = [
+    'WARNING: [pool www] child {pid} exited on signal 11 (SIGSEGV) after 3.5 seconds from start',
+    'WARNING: [pool shop.example-com] child {pid} exited on signal 6 (SIGABRT - core dumped) after 1.0 seconds from start',
+    'WARNING: [pool www] child {pid} exited with code 11 after 664.26 seconds from start',
+    'WARNING: [pool www] child {pid} said into stderr: "zend_mm_heap corrupted"',
+    'WARNING: [pool www] server reached pm.max_children setting (5), consider raising it',
+    "WARNING: [pool www] child {pid}, script '/var/www/x.php' (request: \"GET /x.php\") executing too slow "
+    "(5.1 sec), logging",
+    'NOTICE: [pool www] child {pid} started',
+    'NOTICE: ready to handle connections',
+    'NOTICE: child {pid} of something else',
+    'ERROR: failed to ptrace(PEEKDATA) pid {pid}: Input/output error (5)',
+]
+KERNEL = [
+    'Nov 26 17:01:{s:02d} web1 kernel: [4417665.769934] php-fpm[{pid}]: segfault at 0 ip 00007fb1ab8ace05 '
+    'sp 00007ffecc84fa10 error 4 in opcache.so[7fb1ab86b000+68000]',
+    'Nov 26 17:01:{s:02d} web1 systemd-coredump[99]: Process {pid} (php-fpm) of user 33 dumped core.',
+    '[  100.{pid:06d}] traps: php-fpm[{pid}] general protection ip:6df1d9 sp:7fff8ed6fb10 error:0 in php-fpm[400000+7a3000]',
+    'Nov 26 17:01:{s:02d} web1 php-fpm[374]: application says segfault at the door',
+    'Nov 26 17:01:{s:02d} web1 kernel: Out of memory: Killed process {pid} (php-fpm) total-vm:812344kB',
+]
+
+
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
+
+
+def ngx(rng, i):
+    s = i % 60
+    msg = rng.choice(NGX_MSGS)
+    ctx = (', client: 2001:db8::%x, server: example.com, request: "GET /p%d.php?x=%s HTTP/1.1", upstream: '
+           '"fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "example.com"' % (i, i % 7, "y" * (i % 5)))
+    return "2026/11/26 17:%02d:%02d [error] 2481#2481: *%d %s%s" % (i % 60, s, i, msg, ctx)
+
+
+def fpm(rng, i, frac=False):
+    stamp = "26-Nov-2026 17:%02d:%02d%s" % (i % 60, (i * 7) % 60, ".%06d" % i if frac else "")
+    return "[%s] %s" % (stamp, rng.choice(FPM_MSGS).format(pid=i))
+
+
+def sample(seed=7, n=1500):
+    """Mixed physical lines (bytes)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        k = rng.random()
+        if k < 0.35:
+            line = ngx(rng, i)
+        elif k < 0.55:
+            line = fpm(rng, i, frac=rng.random() < 0.3)
+        elif k < 0.62:
+            line = "php74_1        | " + fpm(rng, i)
+        elif k < 0.66:
+            line = "2026-11-26T17:%02d:%02dZ stdout F %s" % (i % 60, i % 60, fpm(rng, i))
+        elif k < 0.70:
+            line = ngx(rng, i) + ngx(rng, i + 1)                       # glued records
+        elif k < 0.73:
+            line = fpm(rng, i) + "php_1 | " + fpm(rng, i + 1)          # glued, second with a prefix
+        elif k < 0.76:
+            line = rng.choice(KERNEL).format(s=i % 60, pid=i)
+        elif k < 0.78:
+            line = "[pool www] child %d exited on signal 11 (SIGSEGV) after 1.0 seconds from start" % i  # undated
+        elif k < 0.80:
+            out.append(("[26-Nov-2026 17:%02d:%02d]  [pool www] pid %d" % (i % 60, i % 60, i)).encode())
+            line = "script_filename = /var/www/slow%d.php" % i if rng.random() < 0.8 else ""
+        elif k < 0.83:
+            line = ngx(rng, i).replace("/p", "/\udcff\udcfe") + "\udc80 tail"
+        elif k < 0.85:
+            line = ngx(rng, i) + " upstream " + "A" * rng.choice((100, 3000, 9000))   # long lines
+        elif k < 0.87:
+            line = "child upstream NOTICE noise that matches nothing %d" % i
+        elif k < 0.88:
+            line = ""
+        else:
+            line = "2026/11/26 17:00:00 [info] 1#1: *%d client closed keepalive connection" % i
+        b = line.encode("utf-8", "surrogateescape")
+        if rng.random() < 0.05:
+            b += b"\r"
+        out.append(b)
+    return b"\n".join(out) + b"\n"
+
+
+needs_gnu_grep = pytest.mark.skipif(not log_scan._check_grep()["ok"], reason="no GNU grep on this machine")
+PREFILTERS = ["python", pytest.param("grep", marks=needs_gnu_grep)]
+
+
+def fast(files, **kw):
+    sink, reports = scan([(str(f), h) for f, h in files],
+                         lambda: CompositeSink(Correlator(), EventCollector(max_events=10 ** 6)), **kw)
+    return sink.sinks[1].events, reports
+
+
+def reference_for(data, path, kinds, since=None, until=None):
+    tctx = TimeContext(ref_epoch=os.stat(str(path)).st_mtime)
+    evs, lines, overlong = reference_events(data, str(path), kinds, since, until, tctx)
+    return [public_event(e) for e in evs], lines, overlong
+
+
+@pytest.fixture
+def small_limits(monkeypatch):
+    """Small chunks and a small line limit, so chunk edges, over-long lines and
+    worker ranges are all exercised by a small sample."""
+    monkeypatch.setattr(log_scan, "CHUNK_SIZE", 4096)
+    monkeypatch.setattr(log_scan, "MAX_LINE", 2048)
+    monkeypatch.setattr(log_scan, "SMALL_FILE", 0)
+    monkeypatch.setattr(log_scan, "SPLIT_MIN", 64 * 1024)
+    monkeypatch.setattr(log_scan._GrepFeed, "READ", 8192)   # grep output lines cut across reads
+
+
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+@pytest.mark.parametrize("hint", [None, "nginx", "php-fpm", "kernel", "slowlog"])
+@pytest.mark.parametrize("workers", [1, 3])
+def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers, prefilter):
+    data = sample()
+    f = tmp_path / "mixed.log"
+    f.write_bytes(data)
+    kinds = Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], hint, len(data))
+    events, reports = fast([(f, hint)], workers=workers, prefilter=prefilter)
+    want, lines, overlong = reference_for(data, f, kinds)
+    assert len(want) > 300
+    assert events == want
+    assert reports[0]["lines"] == lines
+    assert reports[0].get("overlong_lines", 0) == overlong > 0
+
+
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+def test_kinds_restrict_events_the_same_way(tmp_path, small_limits, monkeypatch, prefilter):
+    """An nginx log (by hint and head) is not searched for php-fpm or kernel evidence:
+    such records further down are left out, by the scanner and the reference alike."""
+    monkeypatch.setattr(log_scan, "SNIFF_SIZE", 2048)
+    rng = random.Random(5)
+    data = b"".join(ngx(rng, i).encode() + b"\n" for i in range(40)) + sample(seed=11)
+    f = tmp_path / "error.log"
+    f.write_bytes(data)
+    kinds = Scanner.choose_kinds(data[:2048], "nginx", len(data))
+    assert kinds == frozenset(["nginx"])
+    events, _r = fast([(f, "nginx")], workers=1, prefilter=prefilter)
+    want, _l, _o = reference_for(data, f, kinds)
+    assert events == want and set(e["source_kind"] for e in events) == set(["nginx"])
+
+
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+def test_gzip_and_window_equal_the_reference(tmp_path, small_limits, prefilter):
+    data = sample(seed=3)
+    f = tmp_path / "mixed.log.1.gz"
+    f.write_bytes(gzip.compress(data))
+    since, until = parse_iso("2026-11-26T17:10:00Z"), parse_iso("2026-11-26T17:50:00Z")
+    events, reports = fast([(f, None)], since=since, until=until, workers=1, prefilter=prefilter)
+    want, _l, _o = reference_for(data, f, log_scan.ALL_KINDS, since, until)
+    assert 0 < len(want) == len(events)
+    assert events == want
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("window", [False, True])
+@needs_gnu_grep
+def test_grep_and_python_prefilters_give_identical_results(tmp_path, small_limits, workers, gz, window):
+    """Whole results (events, correlation report, per-file reports) of both searches, on
+    plain and gzip files, with and without a window (chunks skipped, early stop), plus
+    a truncated gzip: equal, and equal to the reference."""
+    data = sample(seed=21, n=3000)
+    files = []
+    for i, part in enumerate((data, sample(seed=22))):
+        if gz:
+            f = tmp_path / ("mixed%d.log.gz" % i)
+            f.write_bytes(gzip.compress(part))
+        else:
+            f = tmp_path / ("mixed%d.log" % i)
+            f.write_bytes(part)
+        files.append((f, None))
+    if gz:
+        f = tmp_path / "cut.log.2.gz"
+        f.write_bytes(gzip.compress(data)[:-4000])
+        files.append((f, None))
+    kw = dict(workers=workers)
+    if window:
+        kw.update(since=parse_iso("2026-11-26T17:10:00Z"), until=parse_iso("2026-11-26T17:40:00Z"))
+    out = {}
+    for pf in ("python", "grep"):
+        sink, reports = scan([(str(f), h) for f, h in files],
+                             lambda: CompositeSink(Correlator(), EventCollector(max_events=10 ** 6)),
+                             prefilter=pf, **kw)
+        out[pf] = (sink.sinks[1].events, sink.sinks[0].report(), reports)
+    assert out["grep"] == out["python"]
+    events, _c, reports = out["grep"]
+    assert len(events) > 100
+    assert [r["status"] for r in reports] == ["scanned", "scanned"] + (["partial"] if gz else [])
+    want, _l, _o = reference_for(data, files[0][0], Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], None,
+                                                                         None if gz else len(data)),
+                                 kw.get("since"), kw.get("until"))
+    assert [e for e in events if e["file"] == str(files[0][0])] == want
+
+
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_path, monkeypatch, prefilter):
+    monkeypatch.setattr(log_scan, "SMALL_FILE", 0)
+    head = b"[26-Nov-2026 17:01:02]  [pool www] pid 15"
+    for pad in range(4090 - len(head), 4100 - len(head)):
+        monkeypatch.setattr(log_scan, "CHUNK_SIZE", 4096)
+        data = (b"x" * (pad - 1) + b"\n" + head + b"\nscript_filename = /var/www/a.php\n" + head +
+                b"\nscript_filename = /var/www/b.php")
+        f = tmp_path / "www.slow.log"
+        f.write_bytes(data)
+        kinds = Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], "slowlog", len(data))
+        events, _r = fast([(f, "slowlog")], workers=1, prefilter=prefilter)
+        want, _l, _o = reference_for(data, f, kinds)
+        assert [e["script"] for e in events] == ["/var/www/a.php", "/var/www/b.php"]
+        assert events == want
+
+
+def test_parse_record_fast_paths_equal_the_generic_parser():
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import parse as log_parse
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import Record, parse_record, split_records
+    import glob
+    texts = []
+    for path in glob.glob(os.path.join(FIXTURES_ROOT, "signatures", "*.log")):
+        with open(path, "rb") as f:
+            texts += [l.decode("utf-8", "replace") for l in f.read().split(b"\n") if not l.startswith(b"#")]
+    texts += [l.decode("utf-8", "surrogateescape") for l in sample(seed=9, n=800).split(b"\n")]
+    texts += ["1234/56/78 99:99:99 [error] 1#1: x", "2026/11/26 17:01:02 [error] 1#1: *", "Mar_1 | [26-Nov-2026 17:01:02] X",
+              "svc|[26-Nov-2026 17:01:02] NOTICE: y", "a" * 95 + " | [26-Nov-2026 17:01:02] NOTICE: y",
+              "web  |  [26-Nov-2026 17:01:02] NOTICE: y", "[26-Nov-2026 17:01:02.5] NOTICE: y", "2026/11"]
+    fields = Record.__slots__
+    for t in texts:
+        for r in split_records(t):
+            a = parse_record(r, TimeContext(ref_epoch=1798675200.0))
+            b = log_parse._parse_record_generic(r, Record(), TimeContext(ref_epoch=1798675200.0))
+            assert [getattr(a, k) for k in fields] == [getattr(b, k) for k in fields], r
+
+
+# ----------------------------------------------------------------------------- grep fallback and failures
+
+def _fake_grep(tmp_path, body):
+    d = tmp_path / "bin"
+    d.mkdir()
+    g = d / "grep"
+    g.write_text("#!/bin/sh\n" + body)
+    g.chmod(0o755)
+    return str(d)
+
+
+@pytest.fixture
+def fresh_grep_check(monkeypatch):
+    monkeypatch.setattr(log_scan, "_GREP", {})
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_no_grep_in_path_falls_back_to_python(tmp_path, small_limits, monkeypatch, fresh_grep_check, gz):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    info = log_scan.grep_prefilter("auto")
+    assert info["used"] == "python" and info["reason"] == "no grep in PATH"
+    with pytest.raises(ValueError, match="prefilter=grep, but no grep in PATH"):
+        log_scan.grep_prefilter("grep")
+    with pytest.raises(ValueError):
+        scan([], lambda: EventCollector(), prefilter="grep")
+    data = sample(seed=4)
+    f = tmp_path / ("x.log.gz" if gz else "x.log")
+    f.write_bytes(gzip.compress(data) if gz else data)
+    events, reports = fast([(f, None)], workers=1)
+    want, lines, _o = reference_for(data, f, log_scan.ALL_KINDS)
+    assert events == want and reports[0]["status"] == "scanned" and reports[0]["lines"] == lines
+
+
+def test_busybox_grep_is_not_used(tmp_path, small_limits, monkeypatch, fresh_grep_check):
+    path = _fake_grep(tmp_path, 'echo "BusyBox v1.36.1 (2023-06-01) multi-call binary."; exit 1\n')
+    monkeypatch.setenv("PATH", path)
+    info = log_scan.grep_prefilter("auto")
+    assert info["used"] == "python" and "is not GNU grep (BusyBox v1.36.1" in info["reason"]
+    data = sample(seed=5)
+    f = tmp_path / "x.log"
+    f.write_bytes(data)
+    events, _r = fast([(f, None)], workers=1)
+    assert events == reference_for(data, f, log_scan.ALL_KINDS)[0]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("how", ["error", "silent", "garbage"])
+def test_failing_grep_leaves_the_file_partial_and_never_hangs(tmp_path, small_limits, monkeypatch,
+                                                              fresh_grep_check, how, gz):
+    import shutil
+    body = {"error": 'echo "grep: (standard input): Input/output error" >&2; exit 2\n',
+            "silent": "exec %s 60\n" % shutil.which("sleep"),
+            "garbage": "echo 'not grep output'; %s >/dev/null\n" % shutil.which("cat")}[how]
+    path = _fake_grep(tmp_path, 'if [ "$1" = "--version" ]; then echo "grep (GNU grep) 3.8"; exit 0; fi\n' + body)
+    monkeypatch.setenv("PATH", path)
+    monkeypatch.setattr(log_scan, "GREP_STALL_TIMEOUT", 1.0)
+    data = sample(seed=6)
+    f = tmp_path / ("x.log.gz" if gz else "x.log")
+    f.write_bytes(gzip.compress(data) if gz else data)
+    t = time.time()
+    events, reports = fast([(f, None), (f, None)], workers=1, prefilter="grep")
+    assert time.time() - t < 30
+    rep = reports[0]
+    assert rep["status"] == "partial"
+    assert rep["error"].startswith("grep prefilter")
+    if how == "error":
+        assert "exit status 2" in rep["error"] and "Input/output error" in rep["error"]
+    elif how == "silent":
+        assert "gave no output for 1 s: killed" in rep["error"]

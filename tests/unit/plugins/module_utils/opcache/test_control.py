@@ -1,0 +1,423 @@
+import json
+import os
+
+import pytest
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import control as c
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
+
+
+def stats(**kw):
+    base = {"num_cached_scripts": 3, "hits": 10, "misses": 3, "start_time": 1000, "last_restart_time": 0,
+            "manual_restarts": 0, "oom_restarts": 0, "hash_restarts": 0, "opcache_hit_rate": 76.9}
+    base.update(kw)
+    return {"opcache_enabled": True, "cache_full": False, "restart_pending": False,
+            "restart_in_progress": False, "memory_usage": {"used_memory": 1}, "interned_strings_usage": {},
+            "opcache_statistics": base}
+
+
+class FakeOPcache(object):
+    """A master's OPcache as the helper would report it."""
+
+    def __init__(self, scripts=None, pending_polls=0, reset_ok=True):
+        self.status = stats()
+        self.scripts = scripts or {}
+        self.pending_polls = pending_polls
+        self.reset_ok = reset_ok
+        self.calls = []
+        self.time = 2000
+
+
+class FakeSession(object):
+    def __init__(self, cache, fail=None):
+        self.cache = cache
+        self.fail = fail
+        self.closed = False
+        self.warnings = []
+
+    def call(self, action, args=None):
+        cache = self.cache
+        cache.calls.append(action)
+        if self.fail:
+            raise self.fail
+        ans = {"master_pid": 42, "pool": "www", "php_version": "8.2.36", "time": cache.time,
+               "socket": "/run/x.sock", "elapsed": 0.001, "ini": {}}
+        st = json.loads(json.dumps(cache.status))
+        if action == "status":
+            if st["restart_pending"]:
+                if cache.pending_polls:
+                    cache.pending_polls -= 1
+                else:  # the next request performs the restart
+                    s = cache.status
+                    s["restart_pending"] = False
+                    s["opcache_statistics"]["last_restart_time"] = cache.time
+                    s["opcache_statistics"]["num_cached_scripts"] = 0
+                    cache.scripts = {}
+                    st = json.loads(json.dumps(s))
+            ans["status"] = st
+            ans["configuration"] = {"directives": {"opcache.enable": True}, "blacklist": []}
+            if (args or {}).get("scripts"):
+                ans["scripts"] = None if st["restart_pending"] else [dict(v, full_path=k) for k, v in cache.scripts.items()]
+        elif action == "reset":
+            ans["reset"] = cache.reset_ok
+            if cache.reset_ok:
+                cache.status["restart_pending"] = True
+                cache.status["opcache_statistics"]["manual_restarts"] += 1
+        elif action == "invalidate":
+            res = {}
+            for f in args["files"]:
+                e = cache.scripts.get(f)
+                if e:
+                    e["cached"] = False
+                res[f] = {"invalidated": bool(e), "cached": False}
+            ans["files"] = res
+        elif action == "is_cached":
+            ans["files"] = dict((f, {"cached": bool(cache.scripts.get(f, {}).get("cached"))}) for f in args["files"])
+        return ans
+
+    def close(self):
+        self.closed = True
+
+
+def factory_for(cache, fail=None, sessions=None):
+    def factory(sock, **kw):
+        s = FakeSession(cache, fail)
+        if sessions is not None:
+            sessions.append(s)
+        return s
+    return factory
+
+
+def target(n=1):
+    return {"master_pid": 42, "config": "/etc/php/8.2/fpm/php-fpm.conf", "php_version": "8.2.36",
+            "pools": [{"name": "p%d" % i} for i in range(n)], "pool_names": ["p%d" % i for i in range(n)],
+            "sockets": ["/run/p%d.sock" % i for i in range(n)], "document_roots": []}
+
+
+def script(mtime, cached=True, hits=1, **kw):
+    d = {"cached": cached, "mtime": mtime, "hits": hits, "last_used_timestamp": 1500}
+    d.update(kw)
+    return d
+
+
+# ------------------------------------------------------------------ pure parts
+
+def test_classify_scripts():
+    st = stats(start_time=1000, last_restart_time=1200)
+    scripts = [
+        dict(script(1100), full_path="/a/old.php"),
+        dict(script(1200), full_path="/a/same_second.php"),
+        dict(script(1300), full_path="/a/new.php"),
+        dict(script(None), full_path="/a/gone.php"),
+        dict(script(1300, cached=False), full_path="/a/invalidated.php"),
+        dict(script(1300), full_path="/var/lib/opcache-fleet/" + "a" * 32 + "/" + "b" * 32 + ".php"),
+        dict(script(900, timestamp=900), full_path="/b/fresh_ts.php"),
+        dict(script(950, timestamp=900), full_path="/b/stale_ts.php"),
+        dict(script(1300), full_path="/a/reinvalidated.php"),
+    ]
+    out = dict((e["full_path"], e["stale"]) for e in c.classify_scripts(scripts, st, {"/a/reinvalidated.php": 1400}))
+    assert out == {"/a/old.php": "fresh", "/a/same_second.php": "possible", "/a/new.php": "possible",
+                   "/a/gone.php": "unknown", "/b/fresh_ts.php": "fresh", "/b/stale_ts.php": "certain",
+                   "/a/reinvalidated.php": "fresh"}
+
+
+def test_full_reset_verified():
+    before = stats()
+    assert not c.full_reset_verified(before, dict(stats(manual_restarts=1), restart_pending=True))
+    assert c.full_reset_verified(before, stats(manual_restarts=1))
+    assert c.full_reset_verified(before, stats(start_time=1001))
+    assert c.full_reset_verified(before, stats(last_restart_time=5))
+    assert not c.full_reset_verified(before, stats())
+    assert not c.full_reset_verified(before, None)
+
+
+def test_match_patterns():
+    paths = ["/srv/app/releases/a/x.php", "/srv/app/releases/a/lib/y.php", "/srv/app/releases/b/x.php"]
+    assert c.match_patterns(paths, ["/srv/app/releases/a/*"]) == paths[:2]
+    assert c.match_patterns(paths, ["*/x.php"]) == [paths[0], paths[2]]
+
+
+def test_summarize_status_keeps_the_documented_figures():
+    s = c.summarize_status(stats())
+    assert set(s) == {"opcache_enabled", "cache_full", "restart_pending", "restart_in_progress",
+                      "memory_usage", "interned_strings_usage", "opcache_statistics"}
+    assert {"num_cached_scripts", "hits", "misses", "opcache_hit_rate", "start_time", "last_restart_time",
+            "oom_restarts", "hash_restarts", "manual_restarts"} <= set(s["opcache_statistics"])
+
+
+def test_parse_cgroup_unit():
+    assert c.parse_cgroup_unit("0::/system.slice/php8.2-fpm.service\n") == "php8.2-fpm.service"
+    assert c.parse_cgroup_unit("12:pids:/x\n1:name=systemd:/system.slice/php-fpm.service\n") == "php-fpm.service"
+    assert c.parse_cgroup_unit("0::/user.slice\n") is None
+
+
+def test_targets_from_discovery_orders_pools_and_collects_roots():
+    discovered = {"masters": [{"master_pid": 1, "config": "/c", "php_version": "8.2", "opcache": {},
+                               "pools": [{"name": "jail", "listen": "/j.sock", "chroot": "/srv/j"},
+                                         {"name": "tcp", "listen": "127.0.0.1:9001", "listen_kind": "tcp"},
+                                         {"name": "www", "listen": "/w.sock", "listen_kind": "unix",
+                                          "security_limit_extensions": [".php"]}]}],
+                  "nginx": {"servers": [{"root": "/srv/app/releases", "locations": [{"root": None}]}]}}
+    t = c.targets_from_discovery(discovered)[0]
+    assert t["sockets"] == ["/w.sock", "127.0.0.1:9001", "/j.sock"]
+    assert t["pool_names"] == ["jail", "tcp", "www"] and t["document_roots"] == ["/srv/app/releases"]
+    assert c.targets_from_discovery(discovered, ["2"]) == []
+
+
+# ------------------------------------------------------------------ file cache purge
+
+def make_file_cache(tmp_path):
+    d = tmp_path / "fc"
+    sysid = d / ("0123456789abcdef" * 2) / "srv" / "app"
+    sysid.mkdir(parents=True)
+    (sysid / "x.php.bin").write_text("x")
+    return d
+
+
+def test_purge_file_cache(tmp_path):
+    d = make_file_cache(tmp_path)
+    res = c.purge_file_cache(str(d), check_mode=True)
+    assert res["files"] == 1 and not res["purged"] and list(d.iterdir())
+    res = c.purge_file_cache(str(d))
+    assert res["purged"] and list(d.iterdir()) == [] and d.is_dir()
+
+
+@pytest.mark.parametrize("bad", ["/", "/var", "/etc", "/srv", "/tmp"])
+def test_purge_file_cache_refuses_system_dirs(bad):
+    with pytest.raises(c.ControlError) as exc:
+        c.file_cache_plan(bad)
+    assert exc.value.cause == "opcache.file_cache" and repr(bad) in str(exc.value)
+
+
+def test_purge_file_cache_refuses_foreign_content(tmp_path):
+    d = make_file_cache(tmp_path)
+    (d / "notes.txt").write_text("mine")
+    with pytest.raises(c.ControlError, match="not an OPcache file-cache entry"):
+        c.file_cache_plan(str(d))
+    d2 = make_file_cache(tmp_path / "other")
+    next(d2.iterdir()).joinpath("evil.sh").write_text("x")
+    with pytest.raises(c.ControlError, match="unexpected file"):
+        c.file_cache_plan(str(d2))
+
+
+# ------------------------------------------------------------------ status / reset flows
+
+def test_master_status_with_scripts(tmp_path):
+    cache = FakeOPcache({"/a.php": script(2000), "/b.php": script(10)})
+    sessions = []
+    m = c.master_status(target(), scripts=True, session_factory=factory_for(cache, sessions=sessions),
+                        helper_dir=str(tmp_path))
+    assert m["master_pid"] == 42 and m["status"]["opcache_statistics"]["num_cached_scripts"] == 3
+    assert m["stale_counts"] == {"certain": 0, "possible": 1, "fresh": 1, "unknown": 0}
+    assert all(s.closed for s in sessions)
+
+
+def test_full_reset_once_and_verified():
+    cache = FakeOPcache(pending_polls=2)
+    r = c.reset_master(target(3), "full", session_factory=factory_for(cache), sleep=lambda s: None)
+    assert cache.calls.count("reset") == 1
+    assert r["changed"] and r["verified"] and r["polls"] == 3
+    assert r["before"]["manual_restarts"] == 0 and r["after"]["manual_restarts"] == 1
+
+
+def test_full_reset_verification_timeout():
+    cache = FakeOPcache(pending_polls=10 ** 6)
+    clock = iter(range(0, 10 ** 6)).__next__
+    with pytest.raises(c.ControlError) as exc:
+        c.reset_master(target(), "full", timeout=5, session_factory=factory_for(cache), sleep=lambda s: None,
+                       clock=lambda: float(clock()))
+    assert exc.value.cause == "verify_timeout" and "restart_pending=True" in str(exc.value)
+    assert exc.value.details["result"]["verified"] is False
+
+
+def test_full_reset_refused_by_opcache():
+    cache = FakeOPcache(reset_ok=False)
+    with pytest.raises(c.ControlError) as exc:
+        c.reset_master(target(), "full", session_factory=factory_for(cache))
+    assert exc.value.cause == "opcache_reset"
+
+
+def test_full_reset_check_mode_changes_nothing():
+    cache = FakeOPcache()
+    r = c.reset_master(target(), "full", check_mode=True, session_factory=factory_for(cache))
+    assert r["changed"] and r["verified"] is None and "reset" not in cache.calls
+
+
+def test_stale_reset_then_idempotent(tmp_path):
+    cache = FakeOPcache({"/a/report.php": script(1990), "/a/index.php": script(10)})
+    r = c.reset_master(target(), "stale", session_factory=factory_for(cache), helper_dir=str(tmp_path),
+                       sleep=lambda s: None)
+    assert r["changed"] and r["verified"] and [f["path"] for f in r["files"]] == ["/a/report.php"]
+    assert r["files"][0]["verdict"] == "not cached"
+    # traffic recompiles it from the fixed source: the second run must find nothing stale
+    cache.scripts["/a/report.php"]["cached"] = True
+    cache.time = 2001
+    r2 = c.reset_master(target(), "stale", session_factory=factory_for(cache), helper_dir=str(tmp_path))
+    assert not r2["changed"] and r2["files"] == [] and r2["verified"]
+
+
+def test_stale_check_mode(tmp_path):
+    cache = FakeOPcache({"/a/report.php": script(2000)})
+    r = c.reset_master(target(), "stale", check_mode=True, session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path))
+    assert r["changed"] and r["files"][0]["path"] == "/a/report.php" and "invalidate" not in cache.calls
+    assert not os.path.exists(str(tmp_path / c.STATE_FILE))
+
+
+def test_files_and_glob_modes(tmp_path):
+    cache = FakeOPcache({"/a/x.php": script(1), "/a/y.php": script(1), "/b/x.php": script(1)})
+    r = c.reset_master(target(), "files", files=["/a/x.php", "/nope.php"], session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path))
+    assert [f["path"] for f in r["files"]] == ["/a/x.php"] and r["not_cached"] == ["/nope.php"] and r["verified"]
+    r = c.reset_master(target(), "glob", patterns=["/b/*"], session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path))
+    assert [f["path"] for f in r["files"]] == ["/b/x.php"] and r["changed"]
+
+
+def test_unreachable_pool_falls_through_to_the_next(tmp_path):
+    cache = FakeOPcache()
+    calls = []
+
+    def factory(sock, **kw):
+        calls.append(sock)
+        if sock == "/run/p0.sock":
+            return FakeSession(cache, HelperError(sock, "ECONNREFUSED", "connection refused"))
+        return FakeSession(cache)
+    m = c.master_status(target(2), session_factory=factory)
+    assert calls == ["/run/p0.sock", "/run/p1.sock"] and m["unusable_sockets"][0]["cause"] == "ECONNREFUSED"
+
+
+def test_all_pools_unusable_names_the_cause():
+    cache = FakeOPcache()
+    err = HelperError("/run/p0.sock", "open_basedir", "the pool's open_basedir excludes the helper")
+    with pytest.raises(c.ControlError) as exc:
+        c.master_status(target(1), session_factory=factory_for(cache, fail=err))
+    assert exc.value.cause == "open_basedir" and "open_basedir" in str(exc.value)
+
+
+def test_reload_master_verifies_replaced_workers(tmp_path):
+    proc = tmp_path / "proc"
+    for pid, ppid in ((42, 1), (100, 42), (101, 42)):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "stat").write_text("%d (php-fpm8.2) S %d 1 1" % (pid, ppid))
+    (proc / "42" / "cgroup").write_text("0::/system.slice/php8.2-fpm.service\n")
+    ran = []
+
+    def run(argv):
+        ran.append(argv)
+        for old in ("100", "101"):
+            (proc / old / "stat").unlink()
+            (proc / old).rmdir()
+        (proc / "200").mkdir()
+        (proc / "200" / "stat").write_text("200 (php-fpm8.2) S 42 1 1")
+        return 0, "", ""
+    info = c.reload_master({"master_pid": 42}, run, timeout=2, proc=str(proc), sleep=lambda s: None)
+    assert ran == [["systemctl", "reload", "php8.2-fpm.service"]]
+    assert info["verified"] and info["old_workers"] == [100, 101]
+
+
+def test_reload_master_without_unit():
+    with pytest.raises(c.ControlError) as exc:
+        c.reload_master({"master_pid": None}, lambda a: (0, "", ""), timeout=1)
+    assert exc.value.cause == "systemd_unit"
+
+
+def _fake_proc(tmp_path):
+    proc = tmp_path / "proc"
+    for pid, ppid in ((42, 1), (100, 42), (101, 42)):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "stat").write_text("%d (php-fpm8.2) S %d 1 1" % (pid, ppid))
+    (proc / "42" / "cgroup").write_text("0::/system.slice/php8.2-fpm.service\n")
+
+    def run(argv):
+        for old in ("100", "101"):
+            (proc / old / "stat").unlink()
+            (proc / old).rmdir()
+        (proc / "200").mkdir()
+        (proc / "200" / "stat").write_text("200 (php-fpm8.2) S 42 1 1")
+        return 0, "", ""
+    return proc, run
+
+
+def test_reload_master_verified_by_new_start_time(tmp_path):
+    proc, run = _fake_proc(tmp_path)
+    starts = iter([990, 990, 1001])  # the old cache is still read twice, then the new one
+    info = c.reload_master({"master_pid": 42}, run, timeout=5, proc=str(proc), sleep=lambda s: None,
+                           read_start_time=lambda: next(starts), wall_clock=lambda: 1000.4)
+    assert info["verified"] and info["verified_by"] == "start_time"
+    assert info["start_time"] == 1001 and info["reload_asked_at"] == 1000
+
+
+def test_reload_master_old_start_time_is_not_verified(tmp_path):
+    proc, run = _fake_proc(tmp_path)
+    ticks = iter(range(100))
+    info = c.reload_master({"master_pid": 42}, lambda a: (0, "", ""), timeout=3, proc=str(proc),
+                           sleep=lambda s: None, read_start_time=lambda: 990, wall_clock=lambda: 1000,
+                           clock=lambda: next(ticks))
+    assert not info["verified"] and not info["workers_replaced"] and info["start_time"] == 990
+
+
+def test_reload_master_unreadable_opcache_falls_back_to_workers(tmp_path):
+    proc, run = _fake_proc(tmp_path)
+
+    def blocked():
+        raise HelperError("/run/x.sock", "open_basedir", "the pool's open_basedir excludes the helper")
+    info = c.reload_master({"master_pid": 42}, run, timeout=5, proc=str(proc), sleep=lambda s: None,
+                           read_start_time=blocked, wall_clock=lambda: 1000)
+    assert info["verified"] and info["verified_by"] == "workers replaced"
+    assert "open_basedir" in info["start_time_error"]
+
+
+def test_reload_master_systemctl_failure_names_it(tmp_path):
+    proc, _ = _fake_proc(tmp_path)
+    with pytest.raises(c.ControlError) as exc:
+        c.reload_master({"master_pid": 42}, lambda a: (1, "", "Job for php8.2-fpm.service failed"),
+                        timeout=1, proc=str(proc))
+    assert exc.value.cause == "systemctl" and "php8.2-fpm.service" in str(exc.value)
+
+
+class DyingFirstPoll(FakeSession):
+    """The first request after the reset dies (worker SIGSEGV): the poll must be retried."""
+
+    def call(self, action, args=None):
+        if self.cache.calls and self.cache.calls[-1] in ("reset", "invalidate") and not getattr(self, "died", False):
+            self.died = True
+            self.cache.calls.append(action)
+            raise HelperError("/run/x.sock", "truncated", "connection reset by peer before END_REQUEST")
+        return FakeSession.call(self, action, args)
+
+
+def test_full_reset_retries_a_poll_whose_worker_died():
+    cache = FakeOPcache()
+    r = c.reset_master(target(), "full", session_factory=lambda s, **kw: DyingFirstPoll(cache),
+                       sleep=lambda s: None)
+    assert r["verified"] and r["after"]["manual_restarts"] == 1 and r["polls"] == 2
+    assert "truncated" in r["poll_errors"][0] and "crash evidence" in r["warnings"][0]
+
+
+def test_files_reset_retries_a_poll_whose_worker_died(tmp_path):
+    cache = FakeOPcache(scripts={"/srv/a.php": script(1500)})
+    r = c.reset_master(target(), "files", files=["/srv/a.php"], helper_dir=str(tmp_path),
+                       session_factory=lambda s, **kw: DyingFirstPoll(cache), sleep=lambda s: None)
+    assert r["verified"] and r["files"][0]["verdict"] == "not cached" and len(r["poll_errors"]) == 1
+
+
+def test_full_reset_poll_with_other_error_still_fails():
+    class Blocked(FakeSession):
+        def call(self, action, args=None):
+            if self.cache.calls and self.cache.calls[-1] == "reset":
+                raise HelperError("/run/x.sock", "open_basedir", "blocked")
+            return FakeSession.call(self, action, args)
+    cache = FakeOPcache()
+    with pytest.raises(HelperError) as exc:
+        c.reset_master(target(), "full", session_factory=lambda s, **kw: Blocked(cache), sleep=lambda s: None)
+    assert exc.value.cause == "open_basedir"
+
+
+def test_reload_master_of_a_stopped_master_names_it(tmp_path):
+    (tmp_path / "proc").mkdir()
+    with pytest.raises(c.ControlError) as exc:
+        c.reload_master({"master_pid": 4242, "systemd_unit": "php8.2-fpm.service"}, lambda a: (0, "", ""),
+                        timeout=1, proc=str(tmp_path / "proc"))
+    assert exc.value.cause == "not_running"
+    assert "master 4242 is not running" in str(exc.value) and "systemctl start php8.2-fpm.service" in str(exc.value)

@@ -1,0 +1,231 @@
+import errno
+import socket
+import struct
+import time
+
+import pytest
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import fastcgi as f
+
+from fake_fcgi import FakePeer, end, record, stderr, stdout
+
+
+@pytest.fixture
+def peer(tmp_path):
+    peers = []
+
+    def make(handler, read=True):
+        p = FakePeer(str(tmp_path / ("p%d.sock" % len(peers))), handler, read)
+        peers.append(p)
+        return p
+    yield make
+    for p in peers:
+        p.close()
+
+
+# ------------------------------------------------------------------ addresses
+
+@pytest.mark.parametrize("listen,expected", [
+    ("/run/php/php8.2-fpm.sock", (socket.AF_UNIX, "/run/php/php8.2-fpm.sock")),
+    ("unix:/run/php/x.sock", (socket.AF_UNIX, "/run/php/x.sock")),
+    ("9001", (socket.AF_INET, ("127.0.0.1", 9001))),
+    ("127.0.0.1:9001", (socket.AF_INET, ("127.0.0.1", 9001))),
+    ("localhost:9000", (socket.AF_INET, ("localhost", 9000))),
+    ("*:9000", (socket.AF_INET, ("127.0.0.1", 9000))),
+    ("0.0.0.0:9000", (socket.AF_INET, ("127.0.0.1", 9000))),
+    ("[::1]:9002", (socket.AF_INET6, ("::1", 9002))),
+    ("[::]:9002", (socket.AF_INET6, ("::1", 9002))),
+])
+def test_parse_address(listen, expected):
+    assert f.parse_address(listen) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "relative.sock", "::1:9000", "[::1]9000", "host:0", "host:70000", "1:x"])
+def test_parse_address_rejects(bad):
+    with pytest.raises(ValueError):
+        f.parse_address(bad)
+
+
+# ------------------------------------------------------------------ encoding
+
+def test_params_use_four_byte_lengths_over_127():
+    name, value = b"N" * 200, b"v" * 70000
+    data = f.encode_params([(name, value), (b"A", b"")])
+    assert data[0] & 0x80 and struct.unpack("!I", data[:4])[0] & 0x7FFFFFFF == 200
+    assert struct.unpack("!I", data[4:8])[0] & 0x7FFFFFFF == 70000
+    assert f.decode_params(data) == [(name, value), (b"A", b"")]
+    assert f.encode_params({"A": "b"}) == b"\x01\x01Ab"
+
+
+def test_stream_split_and_padding():
+    data = bytes(range(256)) * 600  # 153600 bytes
+    out = f.encode_stream(f.FCGI_STDIN, data)
+    reader = f.RecordReader()
+    reader.feed(out)
+    recs = list(reader.records())
+    assert [len(c) for _, _, c in recs] == [65535, 65535, 153600 - 131070, 0]
+    assert b"".join(c for _, _, c in recs) == data
+    # every record header + content + padding is a multiple of 8
+    pos = 0
+    while pos < len(out):
+        _, _, _, length, pad = f.HEADER.unpack_from(out, pos)
+        assert (length + pad) % 8 == 0
+        pos += 8 + length + pad
+
+
+def test_record_too_big_refused():
+    with pytest.raises(ValueError):
+        f.encode_record(f.FCGI_STDIN, b"x" * 65536)
+
+
+def test_reader_handles_byte_by_byte_and_bad_version():
+    data = record(f.FCGI_STDOUT, b"hello") + record(f.FCGI_STDERR, b"warn")
+    reader = f.RecordReader()
+    got = []
+    for i in range(len(data)):
+        reader.feed(data[i:i + 1])
+        got.extend(reader.records())
+    assert [(t, c) for t, _, c in got] == [(f.FCGI_STDOUT, b"hello"), (f.FCGI_STDERR, b"warn")]
+    reader = f.RecordReader("sock")
+    reader.feed(b"HTTP/1.1 200 OK\r\n")
+    with pytest.raises(f.FastCGIProtocolError, match="invalid record version 72"):
+        list(reader.records())
+
+
+@pytest.mark.parametrize("raw,status,headers,body", [
+    (b"Status: 404 Not Found\r\nContent-type: text/html\r\n\r\nNo input file specified.\n", 404,
+     [("Content-type", "text/html")], b"No input file specified.\n"),
+    (b"Content-Type: application/json\n\n{}", 200, [("Content-Type", "application/json")], b"{}"),
+    (b"Location: /x\r\n\r\n", 302, [("Location", "/x")], b""),
+    (b"just a body", 200, [], b"just a body"),
+    (b"no header line\n\nbody", 200, [], b"no header line\n\nbody"),
+])
+def test_parse_cgi_response(raw, status, headers, body):
+    s, _, h, b = f.parse_cgi_response(raw)
+    assert (s, h, b) == (status, headers, body)
+
+
+# ------------------------------------------------------------------ against the fake peer
+
+def test_request_round_trip_large_params_and_stdin(peer):
+    big = "v" * 70000
+    stdin = b"x" * 200000
+
+    def handler(req):
+        body = b"Status: 201 Created\r\nX-A: 1\r\n\r\n" + req["stdin"][:10]
+        out = stdout(body[:7]) + stderr(b"PHP message: one") + stdout(body[7:]) + stderr(b" two") + end(3)
+        # send in awkward pieces: split headers and records across reads
+        return [out[i:i + 5] for i in range(0, len(out), 5)]
+    p = peer(handler)
+    r = f.request(p.path, {"SCRIPT_FILENAME": "/x.php", "BIG": big}, stdin, timeout=5)
+    req = p.requests[0]
+    assert req["begin"] == (f.FCGI_RESPONDER, 0)  # responder, keep_conn=0
+    assert req["params"][b"BIG"] == big.encode() and req["stdin"] == stdin
+    stdin_records = [n for t, n in req["records"] if t == f.FCGI_STDIN]
+    assert stdin_records == [65535, 65535, 65535, 200000 - 3 * 65535, 0]
+    assert [n for t, n in req["records"] if t == f.FCGI_PARAMS][-1] == 0
+    assert (r.status, r.reason, r.header("x-a"), r.body) == (201, "Created", "1", b"xxxxxxxxxx")
+    assert r.stderr == b"PHP message: one two" and r.app_status == 3
+
+
+def test_garbage_reply(peer):
+    p = peer(lambda req: [b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+    with pytest.raises(f.FastCGIProtocolError) as exc:
+        f.request(p.path, {}, timeout=5)
+    assert exc.value.cause == "protocol" and p.path in str(exc.value)
+    assert "invalid record version" in str(exc.value)
+
+
+def test_peer_closes_before_end_request(peer):
+    p = peer(lambda req: [stdout(b"Content-Type: text/html\r\n\r\npartial"), ("close",)])
+    with pytest.raises(f.FastCGIProtocolError) as exc:
+        f.request(p.path, {}, timeout=5)
+    assert exc.value.cause == "truncated" and "before END_REQUEST" in str(exc.value)
+
+
+def test_truncated_in_the_middle_of_a_record(peer):
+    p = peer(lambda req: [stdout(b"abcdefgh")[:11], ("close",)])
+    with pytest.raises(f.FastCGIProtocolError, match="truncated"):
+        f.request(p.path, {}, timeout=5)
+
+
+@pytest.mark.parametrize("proto,cause", [(2, "overloaded"), (3, "unknown_role"), (1, "cant_mpx_conn"),
+                                         (9, "protocol_status_9")])
+def test_rejected_protocol_status(peer, proto, cause):
+    p = peer(lambda req: [end(0, proto)])
+    with pytest.raises(f.FastCGIRequestRejected) as exc:
+        f.request(p.path, {}, timeout=5)
+    assert exc.value.cause == cause
+
+
+def test_unexpected_record_type(peer):
+    p = peer(lambda req: [record(f.FCGI_GET_VALUES_RESULT, b"")])
+    with pytest.raises(f.FastCGIProtocolError, match="unexpected record type 10"):
+        f.request(p.path, {}, timeout=5)
+
+
+def test_total_deadline_when_peer_is_silent(peer):
+    p = peer(lambda req: [("sleep", 2)])
+    t0 = time.monotonic()
+    with pytest.raises(f.FastCGITimeout) as exc:
+        f.request(p.path, {}, timeout=0.3)
+    assert exc.value.cause == "timeout" and time.monotonic() - t0 < 1.5
+
+
+def test_total_deadline_when_peer_trickles(peer):
+    # each piece arrives well within any per-read timeout; the TOTAL deadline must still hit
+    p = peer(lambda req: [x for i in range(40) for x in (stdout(b"x"), ("sleep", 0.05))])
+    with pytest.raises(f.FastCGITimeout):
+        f.request(p.path, {}, timeout=0.5)
+
+
+def test_enoent(tmp_path):
+    with pytest.raises(f.FastCGIConnectError) as exc:
+        f.request(str(tmp_path / "missing.sock"), {}, timeout=1)
+    assert exc.value.cause == "ENOENT" and "missing.sock" in str(exc.value)
+
+
+def test_econnrefused_stale_socket_file(tmp_path):
+    path = str(tmp_path / "dead.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()  # the file stays, nobody listens: what a killed php-fpm leaves behind
+    with pytest.raises(f.FastCGIConnectError) as exc:
+        f.request(path, {}, timeout=1)
+    assert exc.value.cause == "ECONNREFUSED" and "nothing listening" in str(exc.value)
+
+
+def test_econnrefused_tcp():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(f.FastCGIConnectError) as exc:
+        f.request(str(port), {}, timeout=1)
+    assert exc.value.cause == "ECONNREFUSED" and exc.value.socket == str(port)
+
+
+def test_not_a_socket(tmp_path):
+    path = tmp_path / "plain"
+    path.write_text("x")
+    with pytest.raises(f.FastCGIConnectError) as exc:
+        f.request(str(path), {}, timeout=1)
+    assert exc.value.cause in ("ECONNREFUSED", "ENOTSOCK")
+
+
+def test_eacces_message():
+    exc = f._connect_error("/run/php/x.sock", OSError(errno.EACCES, "Permission denied"))
+    assert exc.cause == "EACCES" and "listen.owner" in str(exc) and "/run/php/x.sock" in str(exc)
+
+
+def test_bad_address_is_a_connect_error():
+    with pytest.raises(f.FastCGIConnectError) as exc:
+        f.request("nowhere", {}, timeout=1)
+    assert exc.value.cause == "address"
+
+
+def test_php_params_point_at_the_script_only():
+    p = f.php_params("/var/lib/opcache-fleet/ab/cd.php", content_length=12)
+    assert p["SCRIPT_FILENAME"] == "/var/lib/opcache-fleet/ab/cd.php"
+    assert p["DOCUMENT_ROOT"] == "/var/lib/opcache-fleet/ab" and p["CONTENT_LENGTH"] == "12"
+    assert p["REQUEST_METHOD"] == "POST"

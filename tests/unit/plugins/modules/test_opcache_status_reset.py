@@ -1,0 +1,75 @@
+"""fail_json paths of opcache_status / opcache_reset (argument checks before any I/O)."""
+import json
+
+import pytest
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.modules import opcache_reset
+from ansible_collections.phpfpm.opcache_fleet.plugins.modules import opcache_status
+from module_runner import run_main_exit
+
+
+def run(module, args, check=False):
+    run_main_exit(module, args, check=check)
+
+
+def result(capsys):
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("args,msg", [
+    ({"mode": "files"}, "files is required with mode=files"),
+    ({"mode": "files", "files": ["rel/x.php"]}, "files must be absolute paths, got 'rel/x.php'"),
+    ({"mode": "glob"}, "patterns is required with mode=glob"),
+    ({"mode": "stale", "files": ["/x.php"]}, "files is only used with mode=files, got mode=stale"),
+    ({"mode": "full", "patterns": ["*"]}, "patterns is only used with mode=glob, got mode=full"),
+    ({"mode": "stale", "purge_file_cache": True}, "purge_file_cache=true requires mode=full, got mode=stale"),
+    ({"mode": "files", "files": ["/x"], "fallback": "reload"}, "fallback=reload requires mode=full, got mode=files"),
+    ({"mode": "full", "timeout": 0}, "timeout and request_timeout must be positive, got 0.0 and 10.0"),
+    ({"mode": "full", "helper_dir": "/tmp/x"}, "helper_dir=/tmp/x is under /tmp, which systemd PrivateTmp hides"),
+    ({"mode": "bogus"}, "value of mode must be one of: full, files, glob, stale, got: bogus"),
+])
+def test_reset_argument_errors(capsys, args, msg):
+    run(opcache_reset, args)
+    out = result(capsys)
+    assert out["failed"] and msg in out["msg"]
+
+
+def test_status_helper_dir_under_tmp(capsys):
+    run(opcache_status, {"socket": "/nowhere.sock", "helper_dir": "/var/tmp/h"})
+    out = result(capsys)
+    assert out["failed"] and "helper_dir=/var/tmp/h is under /var/tmp" in out["msg"]
+
+
+def test_status_pool_requires_socket(capsys):
+    run(opcache_status, {"pool": {"chroot": "/srv/j"}})
+    out = result(capsys)
+    assert out["failed"] and "socket" in out["msg"]
+
+
+def test_status_dead_socket_fails_naming_cause(capsys, tmp_path, monkeypatch):
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper as opcache_helper
+    monkeypatch.setattr(opcache_helper, "PRIVATE_TMP_DIRS", ())
+    sock = str(tmp_path / "php-fpm.sock")
+    run(opcache_status, {"socket": sock, "helper_dir": str(tmp_path / "h")})
+    out = result(capsys)
+    assert out["failed"] and "ENOENT" in out["msg"] and sock in out["msg"]
+    assert out["failed_masters"][0]["cause"] == "ENOENT"
+
+
+def test_reset_dead_socket_fails_naming_cause(capsys, tmp_path, monkeypatch):
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper as opcache_helper
+    monkeypatch.setattr(opcache_helper, "PRIVATE_TMP_DIRS", ())
+    sock = str(tmp_path / "php-fpm.sock")
+    run(opcache_reset, {"socket": sock, "mode": "full", "helper_dir": str(tmp_path / "h")})
+    out = result(capsys)
+    assert out["failed"] and out["failed_masters"][0]["cause"] == "ENOENT"
+    assert out["masters_reset"] == 0 and not out["changed"]
+
+
+def test_reset_fallback_without_unit_names_it(capsys, tmp_path, monkeypatch):
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper as opcache_helper
+    monkeypatch.setattr(opcache_helper, "PRIVATE_TMP_DIRS", ())
+    run(opcache_reset, {"socket": str(tmp_path / "x.sock"), "mode": "full", "fallback": "reload",
+                        "helper_dir": str(tmp_path / "h")})
+    out = result(capsys)
+    assert out["failed"] and out["failed_masters"][0]["cause"] == "systemd_unit"
