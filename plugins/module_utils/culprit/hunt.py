@@ -43,6 +43,8 @@ import socket as socketlib
 import ssl
 import time
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import nginx_listen_port
+
 try:  # Python 3
     import http.client as httplib
     from urllib.parse import urlsplit
@@ -318,17 +320,6 @@ def match_location(locations, uri):
     return (best_prefix[0] if best_prefix else None), warnings
 
 
-def _listen_port(listen):
-    first = (listen or "").split()[0] if listen else ""
-    if first.startswith("unix:"):
-        return None
-    tail = first.rsplit("]:", 1)[-1] if first.startswith("[") else first.rsplit(":", 1)[-1]
-    try:
-        return int(tail)
-    except ValueError:
-        return 80 if not tail.isdigit() else None
-
-
 def _name_matches(name, host):
     name = (name or "").lower()
     if not name or name == "_":
@@ -352,7 +343,7 @@ def select_server(servers, host, port):
     on_port = []
     for srv in servers or []:
         listens = srv.get("listen") or ["80"]
-        ports = [_listen_port(lst) for lst in listens]
+        ports = [nginx_listen_port(lst) for lst in listens]
         if port in ports:
             on_port.append((srv, listens))
     if not on_port:

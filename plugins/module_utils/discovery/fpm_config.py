@@ -27,6 +27,8 @@ import glob
 import os
 import re
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import listen_kind
+
 __metaclass__ = type
 
 MAX_INCLUDE_DEPTH = 5
@@ -224,15 +226,6 @@ def evaluate_full_path(path, pool_prefix=None, global_prefix=None, default_prefi
     return result
 
 
-def socket_kind(listen):
-    """``tcp`` or ``unix`` for a php-fpm ``listen`` value (fpm_sockets_domain_from_address)."""
-    if listen is None:
-        return None
-    if ":" in listen or (listen and listen.isdigit()):
-        return "tcp"
-    return "unix"
-
-
 def _new_pool(name):
     return {
         "name": name,
@@ -377,7 +370,7 @@ def normalise_pool(pool, global_prefix=None, php_prefix="/usr"):
         return evaluate_full_path(value, pool_prefix, global_prefix, php_prefix)
 
     listen = d.get("listen") or None
-    kind = socket_kind(listen)
+    kind = listen_kind(listen)
     if kind == "unix":
         listen = evaluate_full_path(listen, pool_prefix, global_prefix, php_prefix)
 

@@ -23,6 +23,7 @@ import os
 import re
 import shlex
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import listen_matches, parse_listen
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_config import (
     HostFS,
     effective_ini,
@@ -36,10 +37,8 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.ngi
     NginxParseError,
     analyse,
     error_log_paths,
-    listen_matches,
     load_dump,
     parse_local_addresses,
-    parse_pool_listen,
     parse_version_output,
     resolve_targets,
 )
@@ -631,7 +630,7 @@ def link_nginx_to_pools(nginx, masters, local_addresses=()):
         match = None
         for master in masters:
             for pool in master["pools"]:
-                if listen_matches(parse_pool_listen(pool["listen"]), taddr, local_addresses):
+                if listen_matches(parse_listen(pool["listen"]), taddr, local_addresses):
                     match = (master, pool)
                     break
             if match:

@@ -18,6 +18,8 @@ import fnmatch
 import os
 import re
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import parse_nginx_target
+
 __metaclass__ = type
 
 _FILE_HEADER_RE = re.compile(r"^# configuration file (.+):[ \t]*$", re.M)
@@ -370,96 +372,6 @@ def analyse(tree, prefix=DEFAULT_PREFIX, default_error_log=DEFAULT_ERROR_LOG):
 # addresses
 
 
-_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
-
-
-def _canonical_unix(path):
-    path = os.path.normpath(path)
-    if path.startswith("/var/run/"):
-        path = "/run/" + path[len("/var/run/"):]
-    return path
-
-
-def _split_host_port(text):
-    """``host:port`` / ``[v6]:port`` / ``port`` -> ``(host or None, port or None)``."""
-    text = text.strip()
-    if text.startswith("["):
-        end = text.find("]")
-        host = text[1:end]
-        rest = text[end + 1:]
-        port = rest[1:] if rest.startswith(":") else None
-        return host, port
-    if text.isdigit():
-        return None, text
-    if text.count(":") > 1:  # bare IPv6 without port
-        return text, None
-    if ":" in text:
-        host, port = text.rsplit(":", 1)
-        return host, port
-    return text, None
-
-
-def parse_pool_listen(listen):
-    """php-fpm ``listen`` -> ``('unix', path)`` or ``('tcp', host or None, port)``."""
-    if listen is None:
-        return None
-    if ":" not in listen and not listen.isdigit():
-        return ("unix", _canonical_unix(listen))
-    host, port = _split_host_port(listen)
-    if host in (None, "", "*", "0.0.0.0", "::"):
-        host = None
-    return ("tcp", host, port)
-
-
-def parse_fastcgi_target(address):
-    """``fastcgi_pass`` / upstream ``server`` address -> ``('unix', path)``,
-    ``('tcp', host, port)`` or ``('name', name)`` (an upstream or a variable)."""
-    if address.startswith("unix:"):
-        return ("unix", _canonical_unix(address[5:]))
-    if "$" in address:
-        return ("variable", address)
-    for scheme in ("fastcgi://", "http://"):
-        if address.startswith(scheme):
-            address = address[len(scheme):]
-    host, port = _split_host_port(address)
-    if port is None:
-        return ("name", address)
-    return ("tcp", host, port)
-
-
-def _is_loopback(host):
-    if host is None:
-        return True
-    low = host.lower()
-    return low in _LOOPBACK_NAMES or low.startswith("127.") or low == "::1"
-
-
-def listen_matches(pool_addr, target_addr, local_addresses=()):
-    """True when a connection to ``target_addr`` reaches a pool listening on ``pool_addr``."""
-    if pool_addr is None or target_addr is None:
-        return False
-    if pool_addr[0] != target_addr[0]:
-        return False
-    if pool_addr[0] == "unix":
-        return pool_addr[1] == target_addr[1]
-    _, p_host, p_port = pool_addr
-    _, t_host, t_port = target_addr
-    if p_port != t_port:
-        return False
-    local = _is_loopback(t_host) or (t_host in local_addresses)
-    if p_host is None:  # wildcard: every local address
-        return local
-    if p_host == t_host:
-        return True
-    if _is_loopback(p_host) and _is_loopback(t_host):
-        # localhost resolves to 127.0.0.1 (and ::1); 127.x are all one interface here
-        p_low, t_low = p_host.lower(), t_host.lower()
-        if "::1" in (p_low, t_low) and p_low not in _LOOPBACK_NAMES and t_low not in _LOOPBACK_NAMES:
-            return p_low == t_low
-        return True
-    return False
-
-
 def resolve_targets(analysis):
     """Every fastcgi_pass use: ``[{target, via, server_name, root, location}]``.
 
@@ -475,10 +387,10 @@ def resolve_targets(analysis):
             if loc["fastcgi_pass"]:
                 candidates.append((loc["fastcgi_pass"], loc["alias"] or loc["root"], loc["location"]))
         for address, root, location in candidates:
-            parsed = parse_fastcgi_target(address)
+            parsed = parse_nginx_target(address)
             targets = [(address, None, parsed)]
             if parsed[0] == "name" and address in upstreams:
-                targets = [(s["address"], address, parse_fastcgi_target(s["address"]))
+                targets = [(s["address"], address, parse_nginx_target(s["address"]))
                            for s in upstreams[address]]
             for target, via, taddr in targets:
                 uses.append({

@@ -23,7 +23,8 @@ from __future__ import absolute_import, division, print_function
 import bisect
 import time
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import format_ts, normalize_upstream
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import normalize_upstream
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import format_ts
 
 __all__ = ["Correlator", "correlate", "CRASH_CATEGORIES", "GATEWAY_CATEGORIES", "KERNEL_CATEGORIES",
            "CRASH_SIGNALS"]

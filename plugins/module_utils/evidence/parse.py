@@ -24,7 +24,7 @@ import time
 
 __all__ = [
     "Record", "TimeContext", "parse_record", "split_records", "format_ts",
-    "parse_window_time", "parse_window", "normalize_upstream", "parse_nginx_context",
+    "parse_window_time", "parse_window", "parse_nginx_context",
 ]
 
 MONTHS = {
@@ -559,33 +559,6 @@ def _request_fields(fields):
             uri = rm.group("uri")
             fields["uri"] = uri
             fields["path"] = uri.split("?", 1)[0]
-
-
-def normalize_upstream(value):
-    """'fastcgi://unix:/run/php/x.sock:' -> 'unix:/run/php/x.sock';
-    'fastcgi://127.0.0.1:9000' -> '127.0.0.1:9000'; '/run/php/x.sock' -> 'unix:/run/php/x.sock';
-    'http://10.0.0.1:8080/path' -> '10.0.0.1:8080'."""
-    if value is None:
-        return None
-    v = value.strip().strip('"')
-    m = re.match(r"[a-z][a-z0-9+.\-]*://", v)
-    if m:
-        v = v[m.end():]
-    if v.startswith("/"):
-        v = "unix:" + v
-    if v.startswith("unix:"):
-        path = v[5:]
-        # nginx prints "unix:/path:" (fastcgi) or "unix:/path:/uri" (http)
-        c = path.find(":")
-        if c >= 0:
-            path = path[:c]
-        return "unix:" + path
-    if v.startswith("["):   # [::1]:9000/uri
-        end = v.find("]")
-        rest = v[end + 1:]
-        port = re.match(r":\d+", rest)
-        return v[:end + 1] + (port.group(0) if port else "")
-    return v.split("/", 1)[0]
 
 
 # --- window ---------------------------------------------------------------------

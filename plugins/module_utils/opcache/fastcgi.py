@@ -23,6 +23,8 @@ import socket as _socket
 import struct
 import time
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import connect_address
+
 FCGI_VERSION_1 = 1
 
 FCGI_BEGIN_REQUEST = 1
@@ -90,50 +92,6 @@ class FastCGIRequestRejected(FastCGIError):
     def __init__(self, sock, cause, detail, response=None):
         self.response = response
         super(FastCGIRequestRejected, self).__init__(sock, cause, detail)
-
-
-# ----------------------------------------------------------------- addresses
-
-def parse_address(listen):
-    """Turn a php-fpm ``listen`` value into ``(family, target)``.
-
-    Returns ``(AF_UNIX, path)`` or ``(AF_INET|AF_INET6, (host, port))``.
-    Raises ValueError with the offending value.
-    """
-    if not isinstance(listen, str) or not listen.strip():
-        raise ValueError("socket address is empty: %r" % (listen,))
-    value = listen.strip()
-    if value.startswith("unix:"):
-        value = value[len("unix:"):]
-    if value.startswith("/"):
-        return (_socket.AF_UNIX, value)
-    if value.isdigit():
-        return (_socket.AF_INET, ("127.0.0.1", _port(value, listen)))
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0 or value[end + 1:end + 2] != ":":
-            raise ValueError("bad IPv6 socket address %r: expected [addr]:port" % (listen,))
-        host = value[1:end]
-        port = _port(value[end + 2:], listen)
-        if host in ("", "::"):
-            host = "::1"
-        return (_socket.AF_INET6, (host, port))
-    if ":" in value:
-        host, _, port_text = value.rpartition(":")
-        if ":" in host:
-            raise ValueError("bad socket address %r: IPv6 must be written [addr]:port" % (listen,))
-        port = _port(port_text, listen)
-        if host in ("", "*", "0.0.0.0"):
-            host = "127.0.0.1"
-        return (_socket.AF_INET, (host, port))
-    raise ValueError("bad socket address %r: expected a unix path, port, host:port or [v6]:port"
-                     % (listen,))
-
-
-def _port(text, listen):
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError("bad port in socket address %r" % (listen,))
-    return int(text)
 
 
 # ----------------------------------------------------------------- encoding
@@ -353,7 +311,7 @@ def request(address, params, stdin=b"", timeout=DEFAULT_TIMEOUT, connect_timeout
     Returns a :class:`FastCGIResponse`. Raises :class:`FastCGIError` subclasses.
     """
     try:
-        family, target = parse_address(address)
+        family, target = connect_address(address)
     except ValueError as exc:
         raise FastCGIConnectError(str(address), "address", str(exc))
     sock_name = str(address)

@@ -13,6 +13,8 @@ import json
 import posixpath
 import re
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import normalize_upstream
+
 try:
     from shlex import quote as _shell_quote
 except ImportError:  # pragma: no cover - Python 2 only
@@ -67,26 +69,6 @@ def _n(value):
 
 def _plural(n, word, many=None):
     return "%d %s" % (n, word if n == 1 else (many or word + "s"))
-
-
-def normalize_upstream(value):
-    """``fastcgi://unix:/run/x.sock:`` / ``unix:/run/x.sock`` / ``/run/x.sock`` -> ``unix:/run/x.sock``;
-    ``fastcgi://127.0.0.1:9001`` -> ``127.0.0.1:9001``. None stays None."""
-    if not value:
-        return None
-    v = str(value).strip()
-    for scheme in ("fastcgi://", "http://", "https://", "uwsgi://", "scgi://", "grpc://"):
-        if v.startswith(scheme):
-            v = v[len(scheme):]
-            break
-    if v.startswith("unix:"):
-        v = v[len("unix:"):]
-        if v.endswith(":"):
-            v = v[:-1]
-        return "unix:" + v
-    if v.startswith("/"):
-        return "unix:" + v
-    return v.rstrip("/")
 
 
 def release_roots(docroot, subdirs):

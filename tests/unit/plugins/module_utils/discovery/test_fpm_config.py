@@ -14,7 +14,6 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm
     parse_ini_value,
     parse_php_ini,
     parse_time,
-    socket_kind,
 )
 
 
@@ -51,12 +50,7 @@ def test_parse_time(value, seconds):
     assert parse_time(value) == seconds
 
 
-@pytest.mark.parametrize("listen, kind", [
-    ("/run/php/x.sock", "unix"), ("9001", "tcp"), ("127.0.0.1:9001", "tcp"),
-    ("[::]:9001", "tcp"), ("run/x.sock", "unix"), (None, None),
-])
-def test_socket_kind(listen, kind):
-    assert socket_kind(listen) == kind
+
 
 
 def test_evaluate_full_path_prefix_order():

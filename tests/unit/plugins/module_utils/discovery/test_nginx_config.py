@@ -7,12 +7,9 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.ngi
     NginxParseError,
     analyse,
     error_log_paths,
-    listen_matches,
     load_dump,
     parse_block,
-    parse_fastcgi_target,
     parse_local_addresses,
-    parse_pool_listen,
     parse_version_output,
     resolve_targets,
     split_dump,
@@ -128,40 +125,6 @@ def test_synthetic_dump_analysis():
 def test_missing_include_is_reported():
     _tree, _files, errors = load_dump("# configuration file /etc/nginx/nginx.conf:\ninclude extra.conf;\n")
     assert errors == ["/etc/nginx/nginx.conf:1: include /etc/nginx/extra.conf not found in the dump"]
-
-
-@pytest.mark.parametrize("pool, target, local, expected", [
-    ("/run/php/x.sock", "unix:/run/php/x.sock", (), True),
-    ("/var/run/php/x.sock", "unix:/run/php/x.sock", (), True),
-    ("/run/php/x.sock", "unix:/run/php/y.sock", (), False),
-    ("9001", "127.0.0.1:9001", (), True),
-    ("9001", "127.0.0.1:9002", (), False),
-    ("127.0.0.1:9001", "127.0.0.1:9001", (), True),
-    ("[::]:9001", "127.0.0.1:9001", (), True),
-    ("0.0.0.0:9001", "localhost:9001", (), True),
-    ("127.0.0.1:9001", "localhost:9001", (), True),
-    ("localhost:9001", "127.0.0.1:9001", (), True),
-    ("127.0.0.1:9001", "[::1]:9001", (), False),
-    ("[::1]:9001", "[::1]:9001", (), True),
-    ("9001", "10.0.0.5:9001", (), False),
-    ("9001", "10.0.0.5:9001", ("10.0.0.5",), True),
-    ("10.0.0.5:9001", "10.0.0.5:9001", (), True),
-    ("127.0.0.1:9001", "10.0.0.5:9001", ("10.0.0.5",), False),
-    ("/run/php/x.sock", "127.0.0.1:9001", (), False),
-])
-def test_listen_matches(pool, target, local, expected):
-    assert listen_matches(parse_pool_listen(pool), parse_fastcgi_target(target), local) is expected
-
-
-def test_listen_matches_none():
-    assert listen_matches(None, ("unix", "/x"), ()) is False
-
-
-def test_parse_fastcgi_target_schemes():
-    assert parse_fastcgi_target("fastcgi://127.0.0.1:9000") == ("tcp", "127.0.0.1", "9000")
-    assert parse_fastcgi_target("php") == ("name", "php")
-    assert parse_pool_listen("[::]:9000") == ("tcp", None, "9000")
-    assert parse_pool_listen(None) is None
 
 
 def test_local_addresses():

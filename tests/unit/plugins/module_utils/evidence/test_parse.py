@@ -6,7 +6,7 @@ import time
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import (
-    TimeContext, format_ts, normalize_upstream, parse_iso, parse_nginx_context, parse_record,
+    TimeContext, format_ts, parse_iso, parse_nginx_context, parse_record,
     parse_window, parse_window_time, split_records,
 )
 
@@ -190,17 +190,7 @@ def test_nginx_context_truncated_request():
     assert f["client"] == "1.2.3.4" and f["method"] == "GET" and "upstream" not in f
 
 
-@pytest.mark.parametrize("raw,norm", [
-    ("fastcgi://unix:/run/php/php8.2-fpm.sock:", "unix:/run/php/php8.2-fpm.sock"),
-    ("unix:/run/php/php8.2-fpm.sock", "unix:/run/php/php8.2-fpm.sock"),
-    ("/run/php/php8.2-fpm.sock", "unix:/run/php/php8.2-fpm.sock"),
-    ("fastcgi://127.0.0.1:9000", "127.0.0.1:9000"),
-    ("http://10.0.0.1:8080/path", "10.0.0.1:8080"),
-    ("http://unix:/tmp/x.sock:/uri", "unix:/tmp/x.sock"),
-    ("fastcgi://[::1]:9000", "[::1]:9000"),
-])
-def test_normalize_upstream(raw, norm):
-    assert normalize_upstream(raw) == norm
+
 
 
 # ------------------------------------------------------------------ window

@@ -23,29 +23,6 @@ def peer(tmp_path):
         p.close()
 
 
-# ------------------------------------------------------------------ addresses
-
-@pytest.mark.parametrize("listen,expected", [
-    ("/run/php/php8.2-fpm.sock", (socket.AF_UNIX, "/run/php/php8.2-fpm.sock")),
-    ("unix:/run/php/x.sock", (socket.AF_UNIX, "/run/php/x.sock")),
-    ("9001", (socket.AF_INET, ("127.0.0.1", 9001))),
-    ("127.0.0.1:9001", (socket.AF_INET, ("127.0.0.1", 9001))),
-    ("localhost:9000", (socket.AF_INET, ("localhost", 9000))),
-    ("*:9000", (socket.AF_INET, ("127.0.0.1", 9000))),
-    ("0.0.0.0:9000", (socket.AF_INET, ("127.0.0.1", 9000))),
-    ("[::1]:9002", (socket.AF_INET6, ("::1", 9002))),
-    ("[::]:9002", (socket.AF_INET6, ("::1", 9002))),
-])
-def test_parse_address(listen, expected):
-    assert f.parse_address(listen) == expected
-
-
-@pytest.mark.parametrize("bad", ["", "relative.sock", "::1:9000", "[::1]9000", "host:0", "host:70000", "1:x"])
-def test_parse_address_rejects(bad):
-    with pytest.raises(ValueError):
-        f.parse_address(bad)
-
-
 # ------------------------------------------------------------------ encoding
 
 def test_params_use_four_byte_lengths_over_127():

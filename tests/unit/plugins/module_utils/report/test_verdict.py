@@ -14,7 +14,7 @@ import shlex
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.verdict import (
-    CommandContext, build_report, evaluate_host, judge, load_invalidations, normalize_upstream, parse_time,
+    CommandContext, build_report, evaluate_host, judge, load_invalidations, parse_time,
     release_roots, summary_lines, _location_matches,
 )
 from unit_paths import FIXTURES_ROOT
@@ -47,16 +47,7 @@ def with_counts(raw, **counts):
 
 # ------------------------------------------------------------------ small helpers
 
-@pytest.mark.parametrize("value,expected", [
-    ("fastcgi://unix:/run/php-fpm/www.sock:", "unix:/run/php-fpm/www.sock"),
-    ("unix:/run/php/x.sock", "unix:/run/php/x.sock"),
-    ("/run/php/x.sock", "unix:/run/php/x.sock"),
-    ("fastcgi://127.0.0.1:9001", "127.0.0.1:9001"),
-    ("127.0.0.1:9001", "127.0.0.1:9001"),
-    (None, None),
-])
-def test_normalize_upstream(value, expected):
-    assert normalize_upstream(value) == expected
+
 
 
 def test_release_roots_split_a_releases_directory_only():
