@@ -23,6 +23,15 @@ import os
 import re
 import shlex
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import (
+    read_cmdline,
+    read_environ,
+    read_exe,
+    read_cgroup_unit,
+    same_mount_namespace,
+    list_processes,
+    read_bytes,
+)
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import listen_matches, parse_listen
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_config import (
     HostFS,
@@ -57,120 +66,6 @@ WARN_POOL_EXTENSION = ("pool %s of master %s loads %s=%s per pool (%s); per-pool
                        "loading is tied to known crashes (php-src GH-23355, GH-23288)")
 WARN_NO_EMERGENCY = ("master %s (%s): emergency_restart_threshold is not set, so php-fpm will "
                      "not reload itself after repeated child crashes")
-
-
-# ---------------------------------------------------------------------------------------
-# /proc
-
-
-def _read(path, mode="rb"):
-    with open(path, mode) as handle:
-        return handle.read()
-
-
-def read_cmdline(proc_root, pid):
-    try:
-        raw = _read(os.path.join(proc_root, str(pid), "cmdline"))
-    except (IOError, OSError):
-        return []
-    parts = raw.decode("utf-8", "replace").split("\0")
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts
-
-
-def read_environ(proc_root, pid):
-    """Environment variables still readable in /proc/PID/environ (often wiped by php-fpm)."""
-    try:
-        raw = _read(os.path.join(proc_root, str(pid), "environ"))
-    except (IOError, OSError):
-        return {}
-    env = {}
-    for item in raw.decode("utf-8", "replace").split("\0"):
-        if "=" in item:
-            key, value = item.split("=", 1)
-            if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-                env[key] = value
-    return env
-
-
-def read_ppid(proc_root, pid):
-    try:
-        stat = _read(os.path.join(proc_root, str(pid), "stat")).decode("utf-8", "replace")
-    except (IOError, OSError):
-        return None
-    tail = stat[stat.rfind(")") + 2:].split()
-    try:
-        return int(tail[1])
-    except (IndexError, ValueError):
-        return None
-
-
-def read_exe(proc_root, pid):
-    try:
-        target = os.readlink(os.path.join(proc_root, str(pid), "exe"))
-    except (IOError, OSError):
-        return None, False
-    deleted = target.endswith(" (deleted)")
-    if deleted:
-        target = target[:-len(" (deleted)")]
-    return target, deleted
-
-
-def parse_cgroup_unit(text):
-    """systemd service (``php8.2-fpm.service``) from /proc/PID/cgroup text, or None."""
-    best = None
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        controllers, path = parts[1], parts[2]
-        if controllers not in ("", "name=systemd"):
-            continue
-        for comp in reversed(path.split("/")):
-            if comp.endswith(".service"):
-                best = comp
-                break
-        if best:
-            break
-    return best
-
-
-def read_cgroup_unit(proc_root, pid):
-    try:
-        text = _read(os.path.join(proc_root, str(pid), "cgroup")).decode("utf-8", "replace")
-    except (IOError, OSError):
-        return None
-    return parse_cgroup_unit(text)
-
-
-def same_mount_namespace(proc_root, pid):
-    """False when ``pid`` lives in another mount namespace (a container seen from its host)."""
-    try:
-        mine = os.readlink(os.path.join(proc_root, "self", "ns", "mnt"))
-        theirs = os.readlink(os.path.join(proc_root, str(pid), "ns", "mnt"))
-    except (IOError, OSError):
-        return True
-    return mine == theirs
-
-
-def list_processes(proc_root="/proc"):
-    """``[{pid, ppid, argv}]`` of every readable process."""
-    procs = []
-    try:
-        names = os.listdir(proc_root)
-    except OSError:
-        return procs
-    for name in names:
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        argv = read_cmdline(proc_root, pid)
-        if not argv:
-            continue
-        procs.append({"pid": pid, "ppid": read_ppid(proc_root, pid), "argv": argv})
-    procs.sort(key=lambda p: p["pid"])
-    return procs
 
 
 def find_fpm_masters(procs):
@@ -746,11 +641,11 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
         nginx = describe_nginx(run_command, proc_root, procs, overrides.get("nginx_binary"), fs)
         local = set()
         try:
-            fib = _read(os.path.join(proc_root, "net", "fib_trie"), "r")
+            fib = read_bytes(os.path.join(proc_root, "net", "fib_trie"), "r")
         except (IOError, OSError):
             fib = ""
         try:
-            inet6 = _read(os.path.join(proc_root, "net", "if_inet6"), "r")
+            inet6 = read_bytes(os.path.join(proc_root, "net", "if_inet6"), "r")
         except (IOError, OSError):
             inet6 = ""
         local = parse_local_addresses(fib, inet6)

@@ -8,8 +8,6 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery imp
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import (
     discover,
     find_fpm_masters,
-    list_processes,
-    parse_cgroup_unit,
     parse_env_file,
     parse_fpm_argv,
     parse_php_info,
@@ -18,6 +16,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.mas
 )
 from unit_paths import FIXTURES_ROOT
 from fake_runner import FakeRunner
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import list_processes, parse_cgroup_unit
 
 FIXTURES = os.path.join(FIXTURES_ROOT, "discover")
 
