@@ -7,11 +7,11 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 VENV := .venv/bin
 HOST ?= lab-web1
 
-.PHONY: setup image lab lab-down incident demo diagnose test lint unit molecule bench help
+.PHONY: setup image lab lab-down incident demo diagnose test lint unit collection sanity molecule bench help
 
 help:
 	@echo "make demo      set up, start the lab, arm the incident, run diagnose.yml"
-	@echo "make test      lint, unit tests, every Molecule scenario"
+	@echo "make test      lint, unit tests, collection install test, ansible-test sanity, every Molecule scenario"
 	@echo "make lab | lab-down | incident [HOST=lab-web1] | bench"
 
 setup:
@@ -54,10 +54,18 @@ lint: setup
 unit: setup
 	@$(VENV)/pytest -q tests/unit
 
+# The built tarball, installed elsewhere and used with a neutral ansible.cfg.
+collection: setup
+	@$(VENV)/pytest -q -p no:cacheprovider tests/collection
+
+# ansible-test sanity on the built collection, offline (scripts/sanity.sh).
+sanity: setup
+	@./scripts/sanity.sh
+
 molecule: setup image
 	@./scripts/molecule-all.sh -q
 
-test: lint unit molecule
+test: lint unit collection sanity molecule
 
 bench: setup
 	@$(VENV)/python bench/evidence_bench.py

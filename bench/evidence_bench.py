@@ -193,7 +193,8 @@ def gzip_copies(files):
 def engine_child(files, workers, prefilter="auto"):
     """Runs in a child process: the engine as fpm_evidence uses it."""
     sys.path.insert(0, os.path.join(ROOT, ".collections"))
-    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan, CompositeSink, EventCollector
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
 
     def factory():

@@ -51,10 +51,11 @@ def ops_local(sockets, n_status, n_resets, warm_urls=WARM):
     the demo pages are requested (untimed) so each reset empties a warm cache."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import control as c
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import explicit_target
     out = {}
     warm(warm_urls)
     for sock in sockets:
-        target = c.explicit_target(sock)
+        target = explicit_target(sock)
         c.master_status(target)  # warm-up
         st = []
         for _ in range(n_status):

@@ -47,6 +47,24 @@ with zipfile.ZipFile(wheel) as zf:
 print("setup: %d files of containers.podman extracted" % len(members))
 PYEOF
 fi
+# ansible-test sanity's own tools, pinned by ansible-test itself (its requirement files),
+# apart from the controller venv so their pins (pylint, yamllint...) cannot clash; and the
+# local stand-in for the pip bootstrap script it would otherwise download.
+reqs=$(ls -d .venv/lib/python3*/site-packages/ansible_test/_data/requirements | head -n1)
+sanity_want=$(cat requirements.txt "$reqs"/sanity.{pep8,pylint,validate-modules,runtime-metadata,yamllint,import,ansible-doc}.txt | sha256sum | cut -d' ' -f1)
+sanity_stamp=.venv-sanity/.requirements.sha
+if [ ! -x .venv-sanity/bin/ansible-test ] || [ "$(cat "$sanity_stamp" 2>/dev/null)" != "$sanity_want" ]; then
+    echo "setup: creating .venv-sanity from ansible-test's sanity requirements"
+    "$PY" -m venv .venv-sanity
+    cat "$reqs"/sanity.{pep8,pylint,validate-modules,runtime-metadata,yamllint,import,ansible-doc}.txt \
+        | grep -v '^#' | sort -u > .venv-sanity/sanity-requirements.txt
+    .venv-sanity/bin/pip install -q "$(grep '^ansible-core==' requirements.txt)" -r .venv-sanity/sanity-requirements.txt
+    echo "$sanity_want" > "$sanity_stamp"
+fi
+pip_version=$(grep -o "pip='[0-9.]*'" .venv-sanity/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | grep -o '[0-9.]*')
+mkdir -p ~/.ansible/test/cache
+cp scripts/ansible-test-get-pip.py ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
+
 # The checkout itself is the collection phpfpm.opcache_fleet that Ansible (ansible.cfg's
 # collections_path), pytest (pytest.ini) and the benches load: a link, never a copy.
 link=.collections/ansible_collections/phpfpm/opcache_fleet

@@ -1,5 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: judge every host's diagnose results and write the fleet report on the controller.
 from __future__ import absolute_import, division, print_function
 
@@ -21,7 +24,7 @@ description:
   - The schema of C(report.json) is documented in C(docs/report-schema.md).
 version_added: "0.1.0"
 author:
-  - opcache-fleet
+  - opcache-fleet contributors (@opcache-fleet)
 options:
   hosts:
     description:
@@ -29,7 +32,7 @@ options:
         (C(ok), C(unreachable), C(failed), C(no_result)); C(ok) records carry C(discovery),
         C(evidence), C(opcache), C(collisions), C(releases) (document root -> sub-directories),
         C(collision_roots), C(errors) and C(opcache_invalidations) (the slurped
-        C(/var/lib/opcache-fleet/invalidated.json) of M(opcache_reset), C(content) in base64, or C(msg) when absent).
+        C(/var/lib/opcache-fleet/invalidated.json) of M(phpfpm.opcache_fleet.opcache_reset), C(content) in base64, or C(msg) when absent).
     type: list
     elements: dict
     required: true
@@ -71,6 +74,7 @@ attributes:
       - The report is the play's output on the controller, not a change to a managed host, so it is
         written in check mode too, and C(changed) is always false.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
 notes:
   - Every string that comes from a host is escaped in the HTML and put in code spans in the Markdown.
@@ -135,7 +139,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.verdict import CommandContext, build_report, summary_lines
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assembly import CommandContext, build_report, summary_lines
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.render import render_html, render_json, render_markdown
 
 

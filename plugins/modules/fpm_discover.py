@@ -1,5 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fpm_discover: read-only discovery of php-fpm masters, pools, ini files and nginx."""
 from __future__ import absolute_import, division, print_function
 
@@ -27,7 +30,7 @@ description:
   - Inventory variables can replace any discovered path.
 version_added: "0.1.0"
 author:
-  - opcache-fleet
+  - opcache-fleet contributors (@opcache-fleet)
 options:
   masters:
     description:
@@ -108,12 +111,16 @@ masters:
   elements: dict
   contains:
     master_pid: {description: PID of the master (null for an inventory master without pid)., type: int, sample: 812}
-    in_container: {description: "The master runs in another mount namespace (a container seen from the host): its files were read through C(/proc/PID/root) and its binary was not run.", type: bool}
+    in_container:
+      description: >-
+        The master runs in another mount namespace (a container seen from the host): its
+        files were read through C(/proc/PID/root) and its binary was not run.
+      type: bool
     binary: {description: php-fpm binary (C(/proc/PID/exe))., type: str, sample: /usr/sbin/php-fpm8.2}
     binary_deleted: {description: The binary on disk was replaced since the master started., type: bool}
     php_version: {description: From C(binary -v)., type: str, sample: 8.2.36}
     config: {description: Main php-fpm config file., type: str, sample: /etc/php/8.2/fpm/php-fpm.conf}
-    config_files: {description: Main config then every included file, in load order., type: list, elements: str}
+    config_files: {description: 'Main config then every included file, in load order.', type: list, elements: str}
     prefix: {description: php-fpm C(-p) prefix or null., type: str}
     php_prefix: {description: Compiled PHP prefix that relative paths fall back to., type: str, sample: /usr}
     error_log: {description: "Resolved master error log: a path, C(syslog), or C(/proc/self/fd/2)."
@@ -124,7 +131,7 @@ masters:
     emergency_restart_interval: {description: Seconds; 0 when unset., type: int, sample: 0}
     process_control_timeout: {description: Seconds; 0 when unset., type: int, sample: 0}
     systemd_unit: {description: Service from C(/proc/PID/cgroup)., type: str, sample: php8.2-fpm.service}
-    environment: {description: C(PHP_INI_SCAN_DIR)/C(PHPRC) the master runs with, if known., type: dict}
+    environment: {description: 'C(PHP_INI_SCAN_DIR)/C(PHPRC) the master runs with, if known.', type: dict}
     defines: {description: C(-d name=value) options of the master., type: dict}
     ini:
       description: Ini files in effect.
@@ -132,7 +139,7 @@ masters:
       contains:
         php_ini: {description: Loaded php.ini or null., type: str, sample: /etc/php/8.2/fpm/php.ini}
         scan_dir: {description: Scan dir(s) or null., type: str, sample: /etc/php/8.2/fpm/conf.d}
-        files: {description: php.ini then the scanned files in load order., type: list, elements: str}
+        files: {description: 'php.ini then the scanned files in load order.', type: list, elements: str}
         extensions: {description: Every C(extension)/C(zend_extension) value in those files., type: list, elements: str}
     opcache:
       description: C(opcache.*) directives as set in the ini files (last one wins), plus C(-d) options; unset directives are absent.
@@ -160,7 +167,7 @@ masters:
         slowlog: {description: Resolved slowlog or null., type: str}
         request_slowlog_timeout: {description: Seconds; 0 when off., type: int}
         request_terminate_timeout: {description: Seconds; 0 when off., type: int}
-        pm: {description: static, dynamic or ondemand., type: str}
+        pm: {description: 'static, dynamic or ondemand.', type: str}
         pm_max_children: {description: pm.max_children., type: int}
         pm_max_requests: {description: pm.max_requests (0 when unset)., type: int}
         security_limit_extensions: {description: Allowed script extensions., type: list, elements: str, sample: [.php, .phar]}
@@ -169,7 +176,7 @@ masters:
         opcache_overrides: {description: "Per-pool opcache.* settings: {directive: {value, via}}", type: dict}
         extension_overrides: {description: "Per-pool extension/zend_extension: [{directive, value, via}]", type: list}
         open_basedir: {description: Per-pool open_basedir (admin value wins) or null., type: str}
-        open_basedir_effective: {description: The per-pool value, else the ini files' open_basedir, else null., type: str}
+        open_basedir_effective: {description: 'The per-pool value, else the ini files'' open_basedir, else null.', type: str}
         env: {description: "env[...] entries.", type: dict}
         running_children: {description: Children of this pool seen in /proc., type: int}
         nginx: {description: "nginx uses of this pool: [{server_name, root, location}]", type: list}
@@ -191,13 +198,17 @@ nginx:
     error_logs: {description: Unique error log files (or the C(nginx_error_logs) option)., type: list, elements: str, sample: [/var/log/nginx/error.log]}
     error_log_entries: {description: "Every error_log: {path, kind, level, context, server_name, file, line}", type: list}
     servers:
-      description: "server blocks: {server_name, server_names, listen, root, fastcgi_pass, locations: [{location, root, alias, fastcgi_pass, error_logs}], file, line}"
+      description: >-
+        server blocks: {server_name, server_names, listen, root, fastcgi_pass,
+        locations: [{location, root, alias, fastcgi_pass, error_logs}], file, line}
       type: list
     upstreams: {description: "upstream name -> [{address, flags}]", type: dict}
     fastcgi_targets:
       description: "Each fastcgi_pass use that reaches a pool: {target, via, pool, master_pid, config, server_name, root, location}"
       type: list
-      sample: [{target: "unix:/run/php/php8.2-fpm.sock", via: null, pool: www, master_pid: 812, config: /etc/php/8.2/fpm/php-fpm.conf, server_name: _, root: /srv/app/releases, location: "~ \\.php$"}]
+      sample:
+        - {target: "unix:/run/php/php8.2-fpm.sock", via: null, pool: www, master_pid: 812,
+           config: /etc/php/8.2/fpm/php-fpm.conf, server_name: _, root: /srv/app/releases, location: "~ \\.php$"}
     unmatched_targets: {description: "fastcgi_pass uses that reach no discovered pool: {target, via, server_name, root, location, reason}", type: list}
     errors: {description: Problems running or parsing nginx., type: list, elements: str}
 fpm_error_logs:
@@ -207,7 +218,9 @@ fpm_error_logs:
   elements: str
   sample: [/var/log/php8.2-fpm.log]
 warnings_found:
-  description: Same text as the module warnings (per-pool opcache/extension overrides, unset emergency_restart_threshold, unreadable files, unmatched fastcgi_pass).
+  description: >-
+    Same text as the module warnings (per-pool opcache/extension overrides, unset
+    emergency_restart_threshold, unreadable files, unmatched fastcgi_pass).
   returned: always
   type: list
   elements: str

@@ -2,6 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: opcache-fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -24,7 +25,7 @@ description:
     is ISO 8601 with the host's offset.
 version_added: "0.1.0"
 author:
-  - opcache-fleet contributors
+  - opcache-fleet contributors (@opcache-fleet)
 options:
   paths:
     description:
@@ -115,6 +116,7 @@ attributes:
     support: full
     description: The module never changes anything; check mode returns the same evidence.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
 notes:
   - Standard library only on the managed host (Python 3.8 or later).
@@ -240,6 +242,19 @@ correlation:
   type: dict
   sample: {"mode": "time_only", "window_s": 2.0,
            "note": "no upstream -> pool mapping given: 502s were tied to crashes by time only (within 2 s)"}
+  contains:
+    mode:
+      description: C(upstream_map), C(time_only) or C(mixed).
+      returned: always
+      type: str
+    window_s:
+      description: Seconds within which a 502 and a crash are tied.
+      returned: always
+      type: float
+    note:
+      description: Why this mode, in a sentence.
+      returned: always
+      type: str
 unmatched:
   description: 502s tied to no crash (C(gateway_errors)) and crashes without a 502 (C(crashes)).
   returned: always
@@ -304,17 +319,16 @@ events_truncated:
   sample: false
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import TimeContext, format_ts, parse_window
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import (
-    CompositeSink, EventCollector, expand_paths, scan, scan_bytes, coredumpctl_events, grep_prefilter,
-)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts, parse_window
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.crash_sources import collect_kernel
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import grep_prefilter
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.log_files import expand_paths
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
-
-KERNEL_FILES = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog")
 
 
 def boot_time():
@@ -326,89 +340,6 @@ def boot_time():
     except (IOError, OSError, ValueError):
         pass
     return None
-
-
-def run(module, args):
-    """run_command with an argument list; a command that cannot start is (127, '', why)."""
-    try:
-        return module.run_command(args, encoding=None, expand_user_and_vars=False, handle_exceptions=False)
-    except (OSError, IOError) as e:
-        return 127, b"", str(e).encode("utf-8", "replace")
-
-
-def collect_kernel(module, sink, since, until, btime, files):
-    """Kernel and crash-handler evidence. Returns the list of kernel_sources entries;
-    may append kernel log files to ``files`` for the main scan."""
-    sources = []
-    jctl = module.get_bin_path("journalctl")
-    journal_ok = False
-    window = []
-    if since is not None:
-        window += ["--since", "@%d" % int(since)]
-    if until is not None:
-        window += ["--until", "@%d" % (int(until) + 1)]
-    if jctl:
-        for label, args in (("journalctl -k", ["-k"]),
-                            ("journalctl -t systemd-coredump", ["-t", "systemd-coredump"])):
-            rc, out, err = run(module, [jctl, "--no-pager", "-q", "-o", "short-iso"] + args + window)
-            if rc != 0:
-                sources.append({"source": label, "status": "error", "error": _text(err).strip()[:300] or
-                                "exit code %d" % rc})
-                continue
-            rep = scan_bytes(label, out, sink, since=since, until=until, boot_time=btime, hint="kernel")
-            sources.append({"source": label, "status": "scanned", "events": rep.get("events", 0),
-                            "lines": rep.get("lines", 0)})
-            if label == "journalctl -k" and out.strip():
-                journal_ok = True
-    else:
-        sources.append({"source": "journalctl", "status": "absent"})
-    if not journal_ok:
-        found = [p for p in KERNEL_FILES if os.path.exists(p)]
-        for p in found:
-            files.append((p, "kernel"))
-            sources.append({"source": p, "status": "queued"})
-        if not found:
-            dmesg = module.get_bin_path("dmesg")
-            if dmesg:
-                rc, out, err = run(module, [dmesg])
-                if rc == 0:
-                    rep = scan_bytes("dmesg", out, sink, since=since, until=until, boot_time=btime, hint="kernel")
-                    sources.append({"source": "dmesg", "status": "scanned", "events": rep.get("events", 0),
-                                    "lines": rep.get("lines", 0)})
-                else:
-                    sources.append({"source": "dmesg", "status": "error",
-                                    "error": _text(err).strip()[:300] or "exit code %d" % rc})
-            else:
-                sources.append({"source": "dmesg", "status": "absent"})
-    cdctl = module.get_bin_path("coredumpctl")
-    if cdctl:
-        args = [cdctl, "list", "--no-pager", "--no-legend"]
-        if since is not None:
-            args += ["--since", "@%d" % int(since)]
-        if until is not None:
-            args += ["--until", "@%d" % (int(until) + 1)]
-        rc, out, err = run(module, args)
-        if rc == 0:
-            n = 0
-            for ev in coredumpctl_events(out, TimeContext(boot_time=btime)):
-                if (since is None or ev["_ts"] is None or ev["_ts"] >= since) and \
-                        (until is None or ev["_ts"] is None or ev["_ts"] <= until):
-                    sink.add(ev)
-                    n += 1
-            sources.append({"source": "coredumpctl", "status": "scanned", "events": n})
-        else:
-            # "No coredumps found." exits 1
-            sources.append({"source": "coredumpctl", "status": "empty" if rc == 1 else "error",
-                            "error": _text(err).strip()[:300] or None})
-    else:
-        sources.append({"source": "coredumpctl", "status": "absent"})
-    return sources
-
-
-def _text(b):
-    if isinstance(b, bytes):
-        return b.decode("utf-8", "replace")
-    return b or ""
 
 
 def main():

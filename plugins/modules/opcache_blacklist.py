@@ -1,5 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: manage the entries of an OPcache blacklist file.
 
 from __future__ import absolute_import, division, print_function
@@ -26,7 +29,8 @@ description:
   - PHP reads blacklist files only when php-fpm starts or reloads (not on C(opcache_reset()));
     the module returns RV(reload_required) and never reloads by itself.
 version_added: "0.1.0"
-author: opcache-fleet
+author:
+  - opcache-fleet contributors (@opcache-fleet)
 options:
   path:
     description:
@@ -74,7 +78,7 @@ attributes:
     support: full
     description: Shows the file before and after.
 seealso:
-  - module: opcache_ini
+  - module: phpfpm.opcache_fleet.opcache_ini
 """
 
 EXAMPLES = r"""
@@ -155,7 +159,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.blacklist import (
     check_entries, edit, glob_matches, path_for_glob, read_entries)
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.target import TargetError, describe_all
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.ini_file import files_in_scan_order, scan_order_winner
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.scan_order import files_in_scan_order, scan_order_winner
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import ManagedFileError, read_text, write_text
 
 

@@ -1,5 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: find the cached PHP file that crashes php-fpm workers.
 from __future__ import absolute_import, division, print_function
 
@@ -46,17 +49,6 @@ options:
     description: Address the probe connects to; the local nginx.
     type: str
     default: 127.0.0.1
-  socket:
-    description:
-      - Pool socket of the master serving the URL (php-fpm C(listen) syntax). Without it the pool is
-        found from nginx's configuration through discovery.
-    type: str
-  master_pid:
-    description: With O(socket), the master's pid (reported only).
-    type: int
-  pool:
-    description: With O(socket), facts about that pool the helper must respect (see opcache_status).
-    type: dict
   nginx_error_logs:
     description:
       - nginx error logs read to tell a crash (C(upstream_reset)) from a connect error behind a 502.
@@ -102,26 +94,19 @@ options:
     description: Seconds one probe request may take.
     type: float
     default: 10.0
-  helper_dir:
-    description: Base directory of the temporary helper; outside every document root, not under /tmp.
-    type: path
-    default: /var/lib/opcache-fleet
-  document_roots:
-    description: Document roots the helper must never be placed in (added to those nginx reports).
-    type: list
-    elements: path
-    default: []
-  request_timeout:
-    description: Deadline of one FastCGI helper request, seconds.
-    type: float
-    default: 10.0
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Ranking only; probes are made unless O(check_mode_probes=false); nothing is invalidated.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
-author: opcache-fleet
+extends_documentation_fragment:
+  - phpfpm.opcache_fleet.opcache_target
+  - phpfpm.opcache_fleet.opcache_helper
+author:
+  - opcache-fleet contributors (@opcache-fleet)
 """
 
 EXAMPLES = r"""
@@ -222,24 +207,14 @@ seconds:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.hunt import (
-    Hunt,
-    HuntError,
-    LogWatch,
-    http_probe,
-    incident_probe,
-    order_target_pools,
-    parse_probe_url,
-    select_fastcgi_target,
-)
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import (
-    ControlError,
-    explicit_target,
-    open_master,
-    save_state,
-    state_key,
-    targets_from_discovery,
-)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.errors import HuntError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.hunt import Hunt
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.probe import LogWatch, http_probe, incident_probe, parse_probe_url
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.routing import order_target_pools, select_fastcgi_target
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import open_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import save_state, state_key
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import explicit_target, targets_from_discovery
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import HELPER_ARGS, SOCKET_ARGS, check_helper_dir
 
@@ -340,8 +315,9 @@ def main():
     if p["collisions"]:
         from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.class_collisions import find_collisions
 
-        def find(roots):
+        def find_in(roots):
             return find_collisions(roots, max_files=20000, workers=1)
+        find = find_in
 
     helper_dir = p["helper_dir"]
 

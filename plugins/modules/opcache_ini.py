@@ -1,5 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: set or remove opcache.* directives in a php ini file, validated.
 
 from __future__ import absolute_import, division, print_function
@@ -35,7 +38,8 @@ description:
   - PHP reads these settings only at start or reload; the module returns RV(reload_required) and
     never reloads by itself.
 version_added: "0.1.0"
-author: opcache-fleet
+author:
+  - opcache-fleet contributors (@opcache-fleet)
 options:
   path:
     description:
@@ -91,7 +95,7 @@ notes:
   - Per-pool C(php_value)/C(php_admin_value) in php-fpm pool files override every ini file;
     C(fpm_discover) reports them.
 seealso:
-  - module: opcache_blacklist
+  - module: phpfpm.opcache_fleet.opcache_blacklist
 """
 
 EXAMPLES = r"""
@@ -181,10 +185,11 @@ import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.directives import (
-    normalize_existing, parse_php_version, validate_many, version_text)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.directives import normalize_existing, validate_many
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.php_version import parse_php_version, version_text
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.ini_file import (
-    later_settings, remove_directives, set_directives, settings)
+    remove_directives, set_directives, settings)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.scan_order import files_in_scan_order, later_settings
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.target import (
     OVERRIDE_NAME, TargetError, describe_all, for_path, resolve)
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import ManagedFileError, read_text, write_text
@@ -207,7 +212,7 @@ def _target(module, params):
         except TargetError:
             found = []
         target = dict(found[0]) if found else {"pid": None, "config": None, "binary": None,
-                                                  "php_ini": None, "scan_dirs": []}
+                                               "php_ini": None, "scan_dirs": []}
         target.update(path=path, rule="given path", php_version=params["php_version"])
         return target
     try:
@@ -238,23 +243,6 @@ def _target(module, params):
         module.fail_json(msg="php_version: several PHP versions are installed and none could be tied "
                              "to %s; give php_version" % target["path"])
     return target
-
-
-def _scan_order(target, path):
-    """[(path, text)] in PHP's read order, the target file included where PHP would read it."""
-    files = []
-    if target.get("php_ini"):
-        files.append(target["php_ini"])
-    for directory in target.get("scan_dirs") or []:
-        try:
-            names = set(n for n in os.listdir(directory) if n.endswith(".ini"))
-        except OSError:
-            names = set()
-        if os.path.dirname(path) == directory.rstrip("/"):
-            names.add(os.path.basename(path))
-        for name in sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape")):
-            files.append(os.path.join(directory, name))
-    return files
 
 
 def _read_many(paths, skip, replacement):
@@ -314,7 +302,8 @@ def run_module(module):
     warnings.extend(result.warnings)
 
     overridden = []
-    order = _scan_order(target, path)
+    # PHP's read order, the file being written included where PHP would read it
+    order = files_in_scan_order(target.get("php_ini"), target.get("scan_dirs"), include=path)
     if order:
         files = _read_many(order, path, result.text)
         if path not in order:

@@ -1,5 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: reset OPcache of php-fpm masters, fully or per file, and verify it.
 from __future__ import absolute_import, division, print_function
 
@@ -15,7 +18,7 @@ description:
     in-flight requests up to O(timeout).
   - C(files), C(glob), C(stale) call C(opcache_invalidate(file, true)) for the cached targets, then
     check with C(opcache_is_script_cached()) in later requests. C(stale) targets scripts marked
-    C(certain) or C(possible) stale (see M(opcache_status)); its invalidation times are kept in
+    C(certain) or C(possible) stale (see M(phpfpm.opcache_fleet.opcache_status)); its invalidation times are kept in
     O(helper_dir)/invalidated.json so a second run finds nothing stale.
   - Fails when verification does not succeed within O(timeout).
 options:
@@ -34,27 +37,10 @@ options:
     type: list
     elements: str
     default: []
-  socket:
-    description: One pool socket as php-fpm's C(listen) writes it. Without it every discovered master is reset.
-    type: str
-  master_pid:
-    description: With O(socket), the master's pid (needed by O(fallback=reload)); without it, select that master.
-    type: int
-  pool:
-    description: With O(socket), pool facts (C(chroot), C(group), C(open_basedir), C(opcache.restrict_api), C(security.limit_extensions)).
-    type: dict
-  masters:
-    description: Discovered masters to reset, by pid or config path. Default all.
-    type: list
-    elements: str
   timeout:
     description: Seconds to wait for verification per master.
     type: float
     default: 30
-  request_timeout:
-    description: Total deadline of one FastCGI request, seconds.
-    type: float
-    default: 10.0
   purge_file_cache:
     description:
       - With O(mode=full), also empty the configured C(opcache.file_cache) directory first (it survives
@@ -72,22 +58,20 @@ options:
     type: str
     choices: [none, reload]
     default: none
-  helper_dir:
-    description: Base directory of the temporary helper; outside every document root, not under /tmp.
-    type: path
-    default: /var/lib/opcache-fleet
-  document_roots:
-    description: Document roots the helper must never be placed in (added to those nginx reports).
-    type: list
-    elements: path
-    default: []
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads status (the temporary helper is written and removed) and reports what would be reset.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
-author: opcache-fleet
+extends_documentation_fragment:
+  - phpfpm.opcache_fleet.opcache_target
+  - phpfpm.opcache_fleet.opcache_target.discovery
+  - phpfpm.opcache_fleet.opcache_helper
+author:
+  - opcache-fleet contributors (@opcache-fleet)
 """
 
 EXAMPLES = r"""
@@ -158,7 +142,9 @@ failed_masters:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import ControlError, read_start_time, reload_master, reset_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import reset_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.reload import read_start_time, reload_master
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import COMMON_ARGS, check_helper_dir, select_targets
 

@@ -1,5 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: read OPcache status, configuration and scripts of each php-fpm master.
 from __future__ import absolute_import, division, print_function
 
@@ -17,23 +20,6 @@ description:
   - The helper file is written to a random directory under O(helper_dir) (0711, root) and
     removed in every case. Nothing else is written on the host.
 options:
-  socket:
-    description:
-      - A pool socket as php-fpm's C(listen) writes it (C(/run/php/php8.2-fpm.sock),
-        C(127.0.0.1:9001), C(9001), C([::1]:9001)). Without it every discovered master is read.
-    type: str
-  master_pid:
-    description: With O(socket), the master's pid (reported only); without it, select this discovered master.
-    type: int
-  pool:
-    description:
-      - With O(socket), facts about that pool the helper must respect
-        (C(chroot), C(group), C(open_basedir), C(opcache.restrict_api), C(security.limit_extensions)).
-    type: dict
-  masters:
-    description: Discovered masters to read, by pid or config path. Default all.
-    type: list
-    elements: str
   scripts:
     description:
       - Return the cached scripts with C(stale) = C(certain) (cached timestamp differs from the mtime),
@@ -41,25 +27,19 @@ options:
         timestamps), C(fresh) or C(unknown). Can be large.
     type: bool
     default: false
-  helper_dir:
-    description: Base directory of the temporary helper; outside every document root, not under /tmp.
-    type: path
-    default: /var/lib/opcache-fleet
-  document_roots:
-    description: Document roots the helper must never be placed in (added to those nginx reports).
-    type: list
-    elements: path
-    default: []
-  request_timeout:
-    description: Total deadline of one FastCGI request, seconds.
-    type: float
-    default: 10.0
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
-author: opcache-fleet
+extends_documentation_fragment:
+  - phpfpm.opcache_fleet.opcache_target
+  - phpfpm.opcache_fleet.opcache_target.discovery
+  - phpfpm.opcache_fleet.opcache_helper
+author:
+  - opcache-fleet contributors (@opcache-fleet)
 """
 
 EXAMPLES = r"""
@@ -119,7 +99,8 @@ failed_masters:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import ControlError, master_status
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import master_status
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import COMMON_ARGS, check_helper_dir, select_targets
 
 

@@ -2,6 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: opcache-fleet contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import absolute_import, division, print_function
 
@@ -31,7 +32,7 @@ description:
     warning is returned."
 version_added: "0.1.0"
 author:
-  - opcache-fleet contributors
+  - opcache-fleet contributors (@opcache-fleet)
 options:
   roots:
     description:

@@ -26,6 +26,8 @@ sys.path.insert(0, os.path.join(ROOT, ".collections"))  # the checkout as phpfpm
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import fastcgi  # noqa: E402
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import control as opcache_control  # noqa: E402
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import state as opcache_state  # noqa: E402
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import targets as opcache_targets  # noqa: E402
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper as opcache_helper  # noqa: E402
 
 BINARIES = sorted(glob.glob("/usr/sbin/php-fpm*")) + [p for p in (shutil.which("php-fpm"),) if p]
@@ -85,7 +87,7 @@ def fpm():
 
 def leftovers(base):
     return [os.path.join(a, n) for a, ds, fs in os.walk(base) for n in ds + fs
-            if n != opcache_control.STATE_FILE]
+            if n != opcache_state.STATE_FILE]
 
 
 def test_hostile_names_round_trip_as_data(fpm):
@@ -105,7 +107,7 @@ def test_stale_then_full_on_real_fpm(fpm):
     with open(page, "w") as f:
         f.write("<?php echo 'v2';")
     assert get() == b"v1"  # validate_timestamps=0: the cache serves the old code
-    target = opcache_control.explicit_target(fpm["www"])
+    target = opcache_targets.explicit_target(fpm["www"])
     r = opcache_control.reset_master(target, "stale", helper_dir=fpm["base"])
     assert r["changed"] and r["verified"] and page in [x["path"] for x in r["files"]]
     assert get() == b"v2"

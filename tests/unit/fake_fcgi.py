@@ -74,7 +74,7 @@ class FakePeer(object):
     def serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, dummy = self.sock.accept()
             except OSError:
                 return
             try:

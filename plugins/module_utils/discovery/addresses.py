@@ -118,8 +118,8 @@ def listen_matches(pool_addr, target_addr, local_addresses=()):
         return False
     if pool_addr[0] == "unix":
         return pool_addr[1] == target_addr[1]
-    _, p_host, p_port = pool_addr
-    _, t_host, t_port = target_addr
+    dummy, p_host, p_port = pool_addr
+    dummy, t_host, t_port = target_addr
     if p_port != t_port:
         return False
     local = is_loopback(t_host) or (t_host in local_addresses)
@@ -161,7 +161,7 @@ def connect_address(listen):
             host = "::1"
         return (socket.AF_INET6, (host, port))
     if ":" in value:
-        host, _, port_text = value.rpartition(":")
+        host, dummy, port_text = value.rpartition(":")
         if ":" in host:
             raise ValueError("bad socket address %r: IPv6 must be written [addr]:port" % (listen,))
         port = _port(port_text, listen)

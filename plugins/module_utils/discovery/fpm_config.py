@@ -168,7 +168,7 @@ def parse_ini_value(raw, env=None):
     if bare:
         out.append(("bare", "".join(bare)))
     if not quoted:
-        text = "".join(part for _, part in out).strip()
+        text = "".join(part for dummy, part in out).strip()
         low = text.lower()
         if low in _TRUE_WORDS:
             return "1"
@@ -465,27 +465,6 @@ def parse_php_ini(text, env=None):
             name = "[%s] %s" % (section, name)
         entries.append((lineno, name, value))
     return entries
-
-
-def ini_files_in_effect(fs, php_ini=None, scan_dir=None):
-    """The ini files PHP reads, in order: php.ini, then each scan dir's ``*.ini`` sorted.
-
-    ``scan_dir`` may hold several directories separated by ``:`` (PHP_INI_SCAN_DIR);
-    an empty element stands for the compiled default, which the caller must already
-    have substituted.
-    """
-    files = []
-    if php_ini:
-        files.append(php_ini)
-    for directory in (scan_dir or "").split(":"):
-        if not directory:
-            continue
-        names = [n for n in fs.listdir(directory) if n.endswith(".ini")]
-        for name in sorted(names):
-            full = directory.rstrip("/") + "/" + name
-            if fs.is_file(full):
-                files.append(full)
-    return files
 
 
 def effective_ini(fs, files, env=None):

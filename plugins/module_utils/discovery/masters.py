@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 """Running php-fpm masters found in /proc, their ini files, and the whole discovery.
 
-Private helper of opcache-fleet (standard library only, Python 3.8+).
+Private helper of opcache-fleet (standard library only, Python 3.8+). The pieces it
+builds on: ``procfs`` (/proc), ``fpm_titles`` (process titles), ``systemd`` (units and
+php-fpm argv), ``php_info`` (``php -v``/``-i``), ``ini/scan_order`` (ini read order).
 
 Entry point for other modules: :func:`discover` returns the same dict as the
 ``fpm_discover`` module (``masters``, ``nginx``, ``fpm_error_logs``, ``warnings``).
@@ -21,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 
 import os
 import re
-import shlex
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import (
     read_cmdline,
@@ -36,10 +37,20 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.add
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_config import (
     HostFS,
     effective_ini,
-    ini_files_in_effect,
     load_fpm_config,
     opcache_directives,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_titles import master_title, pool_name
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.php_info import (
+    guess_localstatedir,
+    guess_php_prefix,
+    ini_from_location,
+    parse_php_info,
+    parse_php_v_output,
+    php_command,
+)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.systemd import parse_fpm_argv, systemd_unit_info
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.scan_order import files_in_scan_order
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.nginx_config import (
     DEFAULT_ERROR_LOG,
     DEFAULT_PREFIX,
@@ -54,10 +65,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.ngi
 
 __metaclass__ = type
 
-MASTER_TITLE_RE = re.compile(r"^php-fpm[^:]*:\s*master process\s*\((.*?)(\))?\s*$")
-POOL_TITLE_RE = re.compile(r"^php-fpm[^:]*:\s*pool\s+(\S+)")
 NGINX_MASTER_RE = re.compile(r"^nginx:\s*master process\s*(.*)$")
-PHP_VERSION_RE = re.compile(r"^PHP (\d+\.\d+\.\d+\S*)", re.M)
 
 WARN_POOL_OPCACHE = ("pool %s of master %s overrides %s per pool (%s); pools of one master "
                      "share one OPcache and per-pool opcache.* settings are tied to known "
@@ -72,24 +80,28 @@ def find_fpm_masters(procs):
     """php-fpm masters among ``procs``: ``[{pid, title_config, title_truncated, argv, children}]``."""
     masters = []
     for proc in procs:
-        title = " ".join(proc["argv"])
-        m = MASTER_TITLE_RE.match(title)
-        if not m:
+        title = master_title(proc["argv"])
+        if title is None:
             continue
-        pools = {}
-        for child in procs:
-            if child["ppid"] == proc["pid"]:
-                cm = POOL_TITLE_RE.match(" ".join(child["argv"]))
-                if cm:
-                    pools.setdefault(cm.group(1), []).append(child["pid"])
         masters.append({
             "pid": proc["pid"],
-            "title_config": m.group(1) or None,
-            "title_truncated": m.group(2) is None,
+            "title_config": title["config"],
+            "title_truncated": title["truncated"],
             "argv": proc["argv"],
-            "children": pools,
+            "children": _pool_children(procs, proc["pid"]),
         })
     return masters
+
+
+def _pool_children(procs, pid):
+    """``{pool: [pid, ...]}`` of the pool workers among ``procs`` whose parent is ``pid``."""
+    pools = {}
+    for child in procs:
+        if child["ppid"] == pid:
+            name = pool_name(child["argv"])
+            if name:
+                pools.setdefault(name, []).append(child["pid"])
+    return pools
 
 
 def find_nginx_master(procs, proc_root="/proc"):
@@ -99,205 +111,6 @@ def find_nginx_master(procs, proc_root="/proc"):
         if m and same_mount_namespace(proc_root, proc["pid"]):
             return {"pid": proc["pid"], "args": m.group(1).split()}
     return None
-
-
-# ---------------------------------------------------------------------------------------
-# command lines and systemd
-
-
-def parse_fpm_argv(argv):
-    """php-fpm options that matter here, from an argv list (argv[0] is the binary)."""
-    opts = {"config": None, "prefix": None, "php_ini": None, "no_ini": False,
-            "defines": {}, "pid": None}
-    with_value = {"-y": "config", "--fpm-config": "config", "-p": "prefix",
-                  "--prefix": "prefix", "-c": "php_ini", "--php-ini": "php_ini",
-                  "-g": "pid", "--pid": "pid", "-d": "define", "--define": "define"}
-    i = 1
-    while i < len(argv):
-        arg = argv[i]
-        key, value = None, None
-        if arg in with_value:
-            key = with_value[arg]
-            value = argv[i + 1] if i + 1 < len(argv) else None
-            i += 1
-        elif arg.startswith("--") and "=" in arg and arg.split("=", 1)[0] in with_value:
-            name, value = arg.split("=", 1)
-            key = with_value[name]
-        elif len(arg) > 2 and arg[:2] in with_value and not arg.startswith("--"):
-            key, value = with_value[arg[:2]], arg[2:]
-        elif arg in ("-n", "--no-php-ini"):
-            opts["no_ini"] = True
-        i += 1
-        if key is None or value is None:
-            continue
-        if key == "define":
-            name, _, dvalue = value.partition("=")
-            opts["defines"][name.strip()] = dvalue if _ else "1"
-        else:
-            opts[key] = value
-    return opts
-
-
-def parse_systemctl_show(text):
-    """``systemctl show -p ExecStart -p Environment -p EnvironmentFiles`` -> dict.
-
-    ``exec_argv`` is the argv of the first ExecStart, ``environment`` the parsed
-    Environment= assignments, ``environment_files`` the EnvironmentFiles paths with
-    ``optional`` set for ``-``/ignore_errors=yes entries.
-    """
-    info = {"exec_argv": None, "environment": {}, "environment_files": []}
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key == "ExecStart" and info["exec_argv"] is None:
-            m = re.search(r"argv\[\]=(.*?) ;", value)
-            if m:
-                try:
-                    info["exec_argv"] = shlex.split(m.group(1))
-                except ValueError:
-                    info["exec_argv"] = m.group(1).split()
-        elif key == "Environment" and value:
-            try:
-                items = shlex.split(value)
-            except ValueError:
-                items = value.split()
-            for item in items:
-                name, sep, val = item.partition("=")
-                if sep:
-                    info["environment"][name] = val
-        elif key == "EnvironmentFiles" and value:
-            m = re.match(r"^(\S+)(?:\s+\(ignore_errors=(yes|no)\))?", value)
-            if m:
-                info["environment_files"].append(
-                    {"path": m.group(1), "optional": m.group(2) == "yes"})
-    return info
-
-
-def parse_env_file(text):
-    """systemd EnvironmentFile: ``KEY=value`` lines, ``#``/``;`` comments, optional quotes."""
-    env = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("export "):
-            line = line[len("export "):]
-        key, sep, value = line.partition("=")
-        if not sep:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        env[key.strip()] = value
-    return env
-
-
-def systemd_unit_info(run_command, unit, fs):
-    if not unit:
-        return None
-    rc, out, _err = run_command(["systemctl", "show", unit, "-p", "ExecStart", "-p",
-                                 "Environment", "-p", "EnvironmentFiles"])
-    if rc != 0:
-        return None
-    info = parse_systemctl_show(out)
-    env = {}
-    for item in info["environment_files"]:
-        try:
-            env.update(parse_env_file(fs.read_text(item["path"])))
-        except (IOError, OSError):
-            pass
-    env.update(info["environment"])
-    info["environment"] = env
-    return info
-
-
-# ---------------------------------------------------------------------------------------
-# PHP binary
-
-
-def parse_php_info(text):
-    """``php-fpm -i`` (text phpinfo) -> ini locations, configure paths and opcache values."""
-    info = {"php_ini": None, "ini_path": None, "scan_dir": None, "files": None,
-            "configure_prefix": None, "localstatedir": None, "version": None, "opcache": {}}
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        key, sep, value = line.partition(" => ")
-        key = key.strip()
-        value = value.strip()
-        if not sep:
-            i += 1
-            continue
-        if key == "Loaded Configuration File":
-            info["php_ini"] = None if value == "(none)" else value
-        elif key == "Configuration File (php.ini) Path":
-            info["ini_path"] = value
-        elif key == "Scan this dir for additional .ini files":
-            info["scan_dir"] = None if value == "(none)" else value
-        elif key == "Additional .ini files parsed":
-            collected = value
-            while collected.endswith(",") and i + 1 < len(lines):
-                i += 1
-                collected += lines[i].strip()
-            info["files"] = [] if collected == "(none)" else [
-                f.strip() for f in collected.split(",") if f.strip()]
-        elif key == "Configure Command":
-            m = re.search(r"'--prefix=([^']+)'", value)
-            if m:
-                info["configure_prefix"] = m.group(1)
-            m = re.search(r"'--localstatedir=([^']+)'", value)
-            if m:
-                info["localstatedir"] = m.group(1)
-        elif key == "PHP Version" and info["version"] is None:
-            info["version"] = value
-        elif key.startswith("opcache.") and " => " in value:
-            info["opcache"][key] = value.split(" => ", 1)[1].strip()
-        i += 1
-    return info
-
-
-def php_command(binary, opts, extra):
-    """argv to run a php-fpm binary with the same ini options as a master."""
-    argv = [binary]
-    if opts.get("no_ini"):
-        argv.append("-n")
-    elif opts.get("php_ini"):
-        argv.extend(["-c", opts["php_ini"]])
-    for name in sorted(opts.get("defines", {})):
-        argv.extend(["-d", "%s=%s" % (name, opts["defines"][name])])
-    argv.extend(extra)
-    return argv
-
-
-def _ini_from_location(fs, location):
-    """php.ini a ``-c`` value or PHPRC points to: the file, or in a directory
-    ``php-fpm-fcgi.ini`` then ``php.ini`` (PHP's own search order for the fpm SAPI)."""
-    if not location:
-        return None
-    if fs.is_dir(location):
-        for name in ("php-fpm-fcgi.ini", "php.ini"):
-            candidate = location.rstrip("/") + "/" + name
-            if fs.is_file(candidate):
-                return candidate
-        return None
-    return location
-
-
-def _guess_php_prefix(binary):
-    """Compiled PHP prefix from the binary location: /usr/sbin/php-fpm -> /usr."""
-    if not binary:
-        return "/usr"
-    directory = os.path.dirname(binary)
-    if os.path.basename(directory) in ("sbin", "bin"):
-        return os.path.dirname(directory) or "/"
-    return "/usr"
-
-
-def _guess_localstatedir(binary):
-    m = re.match(r"^/opt/remi/(php\d+)/root/", binary or "")
-    if m:
-        return "/var/opt/remi/%s" % m.group(1)
-    return "/var"
 
 
 # ---------------------------------------------------------------------------------------
@@ -326,7 +139,7 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     unit = read_cgroup_unit(proc_root, pid) if pid else None
     env = read_environ(proc_root, pid) if pid else {}
     argv = found.get("argv") or []
-    opts = parse_fpm_argv(argv) if argv and not MASTER_TITLE_RE.match(" ".join(argv)) else parse_fpm_argv([])
+    opts = parse_fpm_argv(argv) if argv and master_title(argv) is None else parse_fpm_argv([])
 
     unit_info = systemd_unit_info(run_command, unit, fs) if unit and not foreign else None
     if unit_info:
@@ -361,8 +174,8 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     if binary and not binary_deleted:
         rc, out, _err = run_command(php_command(binary, opts, ["-v"]), environ_update=php_env)
         if rc == 0:
-            m = PHP_VERSION_RE.search(out)
-            php_version = m.group(1) if m else None
+            parsed_version = parse_php_v_output(out)
+            php_version = parsed_version["version"] if parsed_version else None
         rc, out, _err = run_command(php_command(binary, opts, ["-i"]), environ_update=php_env)
         if rc == 0 and out:
             info = parse_php_info(out)
@@ -373,8 +186,8 @@ def describe_master(run_command, fs, proc_root, found, overrides):
         notes.append("master %s: binary %s was replaced since the master started; "
                      "PHP version and ini files not confirmed" % (pid, binary))
 
-    php_prefix = (info or {}).get("configure_prefix") or _guess_php_prefix(binary)
-    localstatedir = (info or {}).get("localstatedir") or _guess_localstatedir(binary)
+    php_prefix = (info or {}).get("configure_prefix") or guess_php_prefix(binary)
+    localstatedir = (info or {}).get("localstatedir") or guess_localstatedir(binary)
     if not config:
         config = (opts.get("prefix") + "/etc/php-fpm.conf") if opts.get("prefix") else None
     if not config:
@@ -393,7 +206,7 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     elif info is not None:
         php_ini, scan_dir, files = info["php_ini"], info["scan_dir"], list(info["files"] or [])
     else:
-        php_ini = _ini_from_location(fs, opts.get("php_ini") or php_env.get("PHPRC"))
+        php_ini = ini_from_location(fs, opts.get("php_ini") or php_env.get("PHPRC"))
         scan_dir = php_env.get("PHP_INI_SCAN_DIR")
         files = []
         if not foreign:
@@ -403,7 +216,7 @@ def describe_master(run_command, fs, proc_root, found, overrides):
     if overrides.get("ini_scan_dir") is not None:
         scan_dir = overrides["ini_scan_dir"]
     if info is None or overrides.get("ini_scan_dir") is not None:
-        files = ini_files_in_effect(fs, None, scan_dir)
+        files = files_in_scan_order(None, scan_dir, fs=fs)
     all_files = ([php_ini] if php_ini else []) + [f for f in files if f != php_ini]
     values, extensions, ini_errors = effective_ini(fs, all_files, env)
     opcache = opcache_directives(values)
@@ -562,7 +375,7 @@ def find_executable(name):
     if name.startswith("/"):
         return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
     dirs = os.environ.get("PATH", "").split(os.pathsep) + ["/usr/local/sbin", "/usr/local/bin",
-                                                          "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+                                                           "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
     for directory in dirs:
         if directory and os.path.isfile(os.path.join(directory, name)) \
                 and os.access(os.path.join(directory, name), os.X_OK):
@@ -616,12 +429,7 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
             if pid:
                 argv = read_cmdline(proc_root, pid)
                 detected = find_fpm_masters([{"pid": pid, "ppid": None, "argv": argv}]) if argv else []
-                entry["children"] = {}
-                for proc in procs:
-                    if proc["ppid"] == pid:
-                        cm = POOL_TITLE_RE.match(" ".join(proc["argv"]))
-                        if cm:
-                            entry["children"].setdefault(cm.group(1), []).append(proc["pid"])
+                entry["children"] = _pool_children(procs, pid)
                 if not detected:
                     warnings.append("masters: pid %s is not a running php-fpm master" % pid)
             found.append(entry)

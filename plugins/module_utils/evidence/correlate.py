@@ -24,16 +24,13 @@ import bisect
 import time
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import normalize_upstream
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import format_ts
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import (
+    CRASH_502, CRASH_SIGNALS, KERNEL_CRASH, WORKER_CRASH,
+)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts
 
-__all__ = ["Correlator", "correlate", "CRASH_CATEGORIES", "GATEWAY_CATEGORIES", "KERNEL_CATEGORIES",
-           "CRASH_SIGNALS"]
+__all__ = ["Correlator", "correlate"]
 
-CRASH_CATEGORIES = ("child_signal", "heap_corruption")
-GATEWAY_CATEGORIES = ("upstream_reset", "upstream_prematurely_closed")
-KERNEL_CATEGORIES = ("kernel_segfault", "general_protection", "kernel_trap")
-# signals that mean "the worker crashed" (SIGTERM/SIGKILL/SIGQUIT are sent by someone)
-CRASH_SIGNALS = frozenset((4, 5, 6, 7, 8, 11, 31))
 KERNEL_WINDOW_S = 600.0
 MERGE_WINDOW_S = 10.0
 
@@ -94,7 +91,7 @@ class Correlator(object):
             if cat not in self.last or ts > self.last[cat]:
                 self.last[cat] = ts
         line = ev.get("line_no")
-        if cat in GATEWAY_CATEGORIES:
+        if cat in CRASH_502:
             up = ev.get("upstream")
             if up:
                 norm = _UPSTREAM_CACHE.get(up)
@@ -105,11 +102,11 @@ class Correlator(object):
                 self._keep(self.gateway, (ts, norm, cat, ev.get("method"),
                                           ev.get("path"), ev.get("client"), ev.get("host"), ev["upstream"],
                                           f, line))
-        elif cat in CRASH_CATEGORIES:
+        elif cat in WORKER_CRASH:
             self._keep(self.crashes, (ts, ev.get("pool"), ev.get("pid"), cat, ev.get("signal_number"),
                                       ev.get("signal_name"), ev.get("core_dumped"), ev.get("uptime_s"),
                                       ev.get("stderr"), f, line))
-        elif cat in KERNEL_CATEGORIES:
+        elif cat in KERNEL_CRASH:
             self._keep(self.kernel, (ts, ev.get("pid"), cat, ev.get("process"), ev.get("module"),
                                      ev.get("fault_addr"), ev.get("ip"), ev.get("error_code"), f, line))
         elif cat == "coredump":
@@ -344,7 +341,7 @@ def _hour_floor_local(ts):
 def correlate(events, upstream_pools=None, window_s=2.0, **kw):
     """Convenience: run a list of internal events (with ``_ts`` epoch or an ISO
     ``timestamp``) through a Correlator and return its report."""
-    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_iso
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import parse_iso
     c = Correlator(upstream_pools=upstream_pools, window_s=window_s, **kw)
     for ev in events:
         if "_ts" not in ev:

@@ -23,13 +23,12 @@ Python API::
     set_directives(text, {"opcache.memory_consumption": "256"}, equal=None) -> EditResult
     remove_directives(text, ["opcache.fast_shutdown"]) -> EditResult
     settings(text, name) -> [Setting]
-    scan_order_winner([(path, text), ...], name) -> Setting or None
-    files_in_scan_order(php_ini, scan_dirs) -> [path, ...]
+
+Which file PHP reads when, and which setting wins across files: ``ini/scan_order.py``.
 """
 
 from __future__ import absolute_import, division, print_function
 
-import os
 import re
 
 __metaclass__ = type
@@ -295,52 +294,3 @@ def remove_directives(text, names, path=None):
         return EditResult(text, False, warnings, actions)
     new_text = "".join(line for index, line in enumerate(lines) if index not in drop)
     return EditResult(new_text, True, warnings, actions)
-
-
-def scan_order_winner(files, name):
-    """The setting PHP ends up with for ``name``: the last one in scan order.
-
-    ``files`` is ``[(path, text), ...]`` in the order PHP reads them (php.ini, then the
-    scan directories' ``*.ini`` files sorted by name). Returns a :class:`Setting` or None.
-    """
-    winner = None
-    for path, text in files:
-        found = settings(text, name, path=path)
-        if found:
-            winner = found[-1]
-    return winner
-
-
-def later_settings(files, target_path, name):
-    """Settings of ``name`` in files read after ``target_path`` (they override it)."""
-    later, seen = [], False
-    for path, text in files:
-        if seen:
-            later.extend(settings(text, name, path=path))
-        elif path == target_path:
-            seen = True
-    return later
-
-
-def files_in_scan_order(php_ini, scan_dirs):
-    """Ini files in the order PHP reads them.
-
-    ``php_ini``: the loaded php.ini or None; ``scan_dirs``: a list (or a
-    ``:``-separated string as in PHP_INI_SCAN_DIR). Each directory contributes its
-    ``*.ini`` regular files (symlinks followed) sorted by name, byte order.
-    """
-    order = []
-    if php_ini:
-        order.append(php_ini)
-    if isinstance(scan_dirs, str):
-        scan_dirs = [d for d in scan_dirs.split(os.pathsep) if d]
-    for directory in scan_dirs or []:
-        try:
-            names = os.listdir(directory)
-        except OSError:
-            continue
-        for entry in sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape")):
-            full = os.path.join(directory, entry)
-            if entry.endswith(".ini") and os.path.isfile(full):
-                order.append(full)
-    return order

@@ -35,6 +35,10 @@ import glob
 import os
 import re
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_titles import master_title
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.php_info import parse_php_info, parse_php_v_output
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import list_processes, read_environ, read_exe
+
 try:  # the fleet-wide discovery, when present (read-only use)
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover as _fleet_discover
 except ImportError:  # pragma: no cover - fallback below
@@ -44,9 +48,6 @@ __metaclass__ = type
 
 OVERRIDE_NAME = "zz-opcache-fleet.ini"
 
-_MASTER_RE = re.compile(r"php-fpm[^:]*: master process \((?P<config>[^)]*)\)")
-_TAG_RE = re.compile(r"<[^>]+>")
-_VERSION_LINE_RE = re.compile(r"^PHP (\d+\.\d+\.\d+)\S* \(([^)]*)\)", re.M)
 _BINARY_GLOBS = ("/usr/sbin/php-fpm*", "/usr/local/sbin/php-fpm*", "/opt/remi/*/root/usr/sbin/php-fpm",
                  "/opt/rh/*/root/usr/sbin/php-fpm", "/usr/bin/php-fpm*")
 
@@ -55,43 +56,22 @@ class TargetError(Exception):
     """Discovery could not decide; the message says what to pass instead."""
 
 
-def _read(path, mode="rb"):
-    with open(path, mode) as handle:
-        return handle.read()
-
-
 def list_masters(proc="/proc"):
-    """Running php-fpm masters: [{pid, config, binary, env}] (env: PHP_INI_SCAN_DIR/PHPRC)."""
+    """Running php-fpm masters: [{pid, config, binary, env}] (env: PHP_INI_SCAN_DIR/PHPRC).
+
+    A master whose title lost its closing parenthesis (truncated config path) is
+    skipped: its config cannot be matched against ``fpm_config``.
+    """
     masters = []
-    try:
-        pids = [p for p in os.listdir(proc) if p.isdigit()]
-    except OSError:
-        return masters
-    for pid in sorted(pids, key=int):
-        base = os.path.join(proc, pid)
-        try:
-            cmdline = _read(os.path.join(base, "cmdline")).replace(b"\0", b" ").decode("utf-8", "replace")
-        except (IOError, OSError):
+    for process in list_processes(proc):
+        title = master_title(process["argv"])
+        if title is None or title["truncated"]:
             continue
-        match = _MASTER_RE.search(cmdline)
-        if not match:
-            continue
-        binary = None
-        try:
-            binary = os.readlink(os.path.join(base, "exe"))
-            if binary.endswith(" (deleted)"):
-                binary = binary[:-len(" (deleted)")]
-        except OSError:
-            pass
-        env = {}
-        try:
-            for item in _read(os.path.join(base, "environ")).split(b"\0"):
-                key, _sep, value = item.decode("utf-8", "replace").partition("=")
-                if key in ("PHP_INI_SCAN_DIR", "PHPRC"):
-                    env[key] = value
-        except (IOError, OSError):
-            pass
-        masters.append({"pid": int(pid), "config": match.group("config"), "binary": binary, "env": env})
+        pid = process["pid"]
+        binary, _deleted = read_exe(proc, pid)
+        env = dict((key, value) for key, value in read_environ(proc, pid).items()
+                   if key in ("PHP_INI_SCAN_DIR", "PHPRC"))
+        masters.append({"pid": pid, "config": title["config"] or "", "binary": binary, "env": env})
     return masters
 
 
@@ -106,39 +86,18 @@ def find_binaries():
     return found
 
 
-def parse_php_info(text):
-    """From ``php-fpm -i`` (text or HTML): {php_ini, scan_dirs, additional}."""
-    flat = _TAG_RE.sub(" ", text or "")
-    flat = flat.replace("&nbsp;", " ")
-    result = {"php_ini": None, "scan_dirs": [], "additional": []}
-    match = re.search(r"Loaded Configuration File\s*(?:=>)?\s*(\S+)", flat)
-    if match and match.group(1) != "(none)":
-        result["php_ini"] = match.group(1)
-    match = re.search(r"Scan this dir for additional \.ini files\s*(?:=>)?\s*(\S+)", flat)
-    if match and match.group(1) != "(none)":
-        result["scan_dirs"] = [d for d in match.group(1).split(os.pathsep) if d]
-    match = re.search(r"Additional \.ini files parsed\s*(?:=>)?\s*(.*?)(?:\n\s*\n|PHP API|$)", flat, re.S)
-    if match and "(none)" not in match.group(1):
-        result["additional"] = [p.strip() for p in match.group(1).replace("\n", " ").split(",") if p.strip()]
-    return result
-
-
-def parse_version_output(text):
-    """``PHP 8.2.7 (fpm-fcgi) (built: ...)`` -> "8.2.7" (or None)."""
-    match = _VERSION_LINE_RE.search(text or "")
-    return match.group(1) if match else None
-
-
 def describe_binary(binary, run, env=None):
     """{binary, php_version, php_ini, scan_dirs} from ``-v`` and ``-i`` of a binary."""
     env = dict(env or {})
     rc, out, err = run([binary, "-v"], env)
-    version = parse_version_output(out) if rc == 0 else None
+    parsed = parse_php_v_output(out) if rc == 0 else None
+    # the release number of a "PHP 8.2.7-1+deb12u1 (fpm-fcgi)" line
+    version = parsed["release"] if parsed and parsed["sapi"] is not None else None
     if version is None:
         raise TargetError("php_version: could not read the PHP version from '%s -v' (rc=%s): %s"
                           % (binary, rc, (err or out or "").strip()[:200]))
     rc, out, err = run([binary, "-i"], env)
-    info = parse_php_info(out) if rc == 0 else {"php_ini": None, "scan_dirs": [], "additional": []}
+    info = parse_php_info(out if rc == 0 else "")
     if "PHP_INI_SCAN_DIR" in env and not info["scan_dirs"]:
         info["scan_dirs"] = [d for d in env["PHP_INI_SCAN_DIR"].split(os.pathsep) if d]
     return {"binary": binary, "php_version": version, "php_ini": info["php_ini"],
@@ -252,7 +211,7 @@ def resolve(run, fpm_config=None, scan_dir=None, proc="/proc", binaries=None):
         raise TargetError("path: %d php-fpm masters with different ini files run here (%s); give "
                           "path, scan_dir or fpm_config to choose one" % (
                               len(described), "; ".join("%s -> %s" % (d.get("config") or d["binary"],
-                                                                     ":".join(d["scan_dirs"]) or d.get("php_ini"))
+                                                                      ":".join(d["scan_dirs"]) or d.get("php_ini"))
                                                         for d in described)))
     chosen = dict(described[0])
     chosen["path"], chosen["rule"] = default_path(chosen)

@@ -126,7 +126,7 @@ def decode_params(data):
     i = 0
     while i < len(data):
         lens = []
-        for _ in range(2):
+        for dummy in range(2):
             if i >= len(data):
                 raise ValueError("truncated name-value length")
             if data[i] & 0x80:
@@ -269,10 +269,10 @@ def parse_cgi_response(stdout):
     for line in lines:
         if not line:
             continue
-        name, _, value = line.partition(":")
+        name, dummy, value = line.partition(":")
         name, value = name.strip(), value.strip()
         if name.lower() == "status":
-            code, _, text = value.partition(" ")
+            code, dummy, text = value.partition(" ")
             if code.isdigit():
                 status, reason, explicit = int(code), text or "", True
             continue

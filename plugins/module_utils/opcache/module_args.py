@@ -7,10 +7,11 @@ from __future__ import absolute_import, division, print_function
 import os
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper as opcache_helper
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import explicit_target, targets_from_discovery
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import explicit_target, targets_from_discovery
 
-# Options of every module that runs the PHP helper through a pool socket (each module's
-# DOCUMENTATION still describes them in its own words).
+# Options of every module that runs the PHP helper through a pool socket. Documented once in
+# plugins/doc_fragments/opcache_target.py (SOCKET_ARGS; ``masters``: its DISCOVERY part) and
+# opcache_helper.py (HELPER_ARGS): keep them in step with these specs.
 SOCKET_ARGS = dict(
     socket=dict(type="str"),
     master_pid=dict(type="int"),

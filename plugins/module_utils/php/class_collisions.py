@@ -243,13 +243,11 @@ def _scan_all(paths, workers, short_open_tag, php8, max_file_size):
             pool = None
     if pool is None:
         for job in jobs:
-            for item in _scan_batch(job):
-                yield item
+            yield from _scan_batch(job)
         return
     try:
         for batch in pool.imap_unordered(_scan_batch, jobs):
-            for item in batch:
-                yield item
+            yield from batch
     finally:
         pool.terminate()
         pool.join()
@@ -265,7 +263,7 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
     ``max_files``: stop after this many files (0: no limit). ``scope``:
     ``per_root`` (a collision is within one root) or ``global``. ``workers``:
     processes (0: one per CPU, at most 8; 1: no pool). ``short_open_tag``,
-    ``php8``: see ``php_tokens.scan_declarations``. ``max_file_size``: bytes;
+    ``php8``: see ``tokens.scan_declarations``. ``max_file_size``: bytes;
     bigger files are skipped (0: no limit).
 
     Raises ValueError (message names the argument) on bad arguments.

@@ -27,7 +27,9 @@ and keywords and class names fold ASCII letters only. Names are decoded as UTF-8
 Public API:
 
 - ``scan_declarations(source, short_open_tag=False, php8=True)`` -> ``ScanResult``
-- ``fold_case(name)``: PHP's case folding of class names (ASCII only).
+
+The result types (``Declaration``, ``ScanResult``) and ``fold_case`` live in
+``declarations.py``.
 
 Only the Python standard library is used (this runs on managed hosts).
 """
@@ -36,10 +38,10 @@ from __future__ import absolute_import, division, print_function
 
 import re
 
-__metaclass__ = type
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.declarations import (
+    MODIFIERS, Declaration, ScanResult)
 
-KINDS = ("class", "interface", "trait", "enum")
-MODIFIERS = ("abstract", "final", "readonly")
+__metaclass__ = type
 
 _ID_CH = rb"a-zA-Z0-9_\x80-\xff"
 _ID = rb"[a-zA-Z_\x80-\xff][" + _ID_CH + rb"]*"
@@ -135,15 +137,9 @@ _IS_ID = bytes(
     for c in range(256)
 )
 _WS_BYTES = frozenset(b" \t\r\n")
-_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
 
 _DQ, _SQ, _BT, _LT, _SLASH, _HASH, _QM, _LB, _RB, _LP, _RP = (
     ord(c) for c in "\"'`</#?{}()")
-
-
-def fold_case(name):
-    """Lower-case a PHP class name the way PHP does: ASCII letters only."""
-    return name.translate(_ASCII_LOWER)
 
 
 def _heredoc_patterns(label):
@@ -161,76 +157,6 @@ def _heredoc_patterns(label):
             _HEREDOC_CACHE.clear()
         _HEREDOC_CACHE[label] = pats
     return pats
-
-
-class Declaration:
-    """One class-like declaration found in a source."""
-
-    __slots__ = ("kind", "name", "namespace", "line", "conditional", "modifiers")
-
-    def __init__(self, kind, name, namespace, line, conditional=False, modifiers=()):
-        self.kind = kind
-        self.name = name
-        self.namespace = namespace
-        self.line = line
-        self.conditional = conditional
-        self.modifiers = tuple(modifiers)
-
-    @property
-    def fqn(self):
-        """Fully-qualified name in its original spelling, without leading backslash."""
-        return self.namespace + "\\" + self.name if self.namespace else self.name
-
-    @property
-    def key(self):
-        """The name PHP looks the class up by: the FQN folded to lower case."""
-        return fold_case(self.fqn)
-
-    def as_dict(self):
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "namespace": self.namespace,
-            "fqn": self.fqn,
-            "line": self.line,
-            "conditional": self.conditional,
-            "modifiers": list(self.modifiers),
-        }
-
-    def __repr__(self):
-        return "Declaration(%s %s line=%d%s)" % (
-            self.kind, self.fqn, self.line, " conditional" if self.conditional else "")
-
-    def __eq__(self, other):
-        return isinstance(other, Declaration) and self.as_dict() == other.as_dict()
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash((self.kind, self.fqn, self.line))
-
-
-class ScanResult:
-    """What ``scan_declarations`` found.
-
-    ``declarations``: list of Declaration in source order.
-    ``halted``: ``__halt_compiler`` stopped the scan.
-    ``unterminated``: None, or the lexical state the source ended in
-    (``"string"``, ``"backtick"``, ``"heredoc"``, ``"nowdoc"``, ``"comment"``):
-    PHP would refuse to compile such a file, so its declarations are doubtful.
-    """
-
-    __slots__ = ("declarations", "halted", "unterminated")
-
-    def __init__(self, declarations, halted=False, unterminated=None):
-        self.declarations = declarations
-        self.halted = halted
-        self.unterminated = unterminated
-
-    def __repr__(self):
-        return "ScanResult(%r, halted=%r, unterminated=%r)" % (
-            self.declarations, self.halted, self.unterminated)
 
 
 class _Lines:

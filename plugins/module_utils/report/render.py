@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # opcache-fleet: render the fleet report (docs/report-schema.md) as JSON, Markdown and HTML.
 #
-# Pure functions over the report dict built by fleet_verdict.build_report. Every string
+# Pure functions over the report dict built by report.assembly.build_report. Every string
 # that can come from a host (log lines, request paths, file names, pool names) is escaped
 # for the output it lands in: html.escape for HTML and SVG, code spans for Markdown.
 from __future__ import absolute_import, division, print_function
@@ -11,7 +11,7 @@ import html
 import json
 import re
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.verdict import parse_time
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times import parse_time
 
 VERDICT_COLOURS = {
     "opcache_suspect": "#c0392b", "misconfig": "#8e44ad", "capacity": "#d35400",
@@ -149,8 +149,8 @@ def render_markdown(report):
                     out.append("  - %s %s" % (md_text(s["stale"]), md_code(s["path"])))
                 for e in m.get("cache_events") or []:
                     out.append("  - cache %s %s %s%s" % (md_code(e.get("time")), md_text(e.get("kind")),
-                                                        md_text(e.get("text")), (" " + ", ".join(
-                                                            md_code(f) for f in e.get("files") or [])) if e.get("files") else ""))
+                                                         md_text(e.get("text")), (" " + ", ".join(
+                                                             md_code(f) for f in e.get("files") or [])) if e.get("files") else ""))
         ev = h.get("evidence") or {}
         if ev.get("recent_gateway_errors"):
             out.append("")
@@ -194,7 +194,7 @@ def timeline_svg(timeline, window_since=None, now=None, width=720, bins=96):
         parts.append('<text x="%d" y="%d" class="muted">no 502s or crashes in the window</text>' % (left, top + lane_h))
         parts.append("</svg>")
         return "".join(parts)
-    first, last = min(t for t, _ in points), max(t for t, _ in points)
+    first, last = min(t for t, dummy in points), max(t for t, dummy in points)
     end = max(last, now or last)
     span = max(end - first, 60.0)
     start = first - max(span * 0.05, 30.0)
@@ -293,7 +293,7 @@ def render_html(report):
         h_.append("<tr><td><a href=\"#host-%s\">%s</a></td><td>%s%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
             esc(h["name"]), esc(h["name"]), _badge(h["verdict"], h),
             (" <small>%s%s</small>" % (esc(h["confidence"]), (", priority " + esc(h["priority"]))
-                                      if h.get("priority") else "")) if h.get("confidence") else "",
+                                       if h.get("priority") else "")) if h.get("confidence") else "",
             esc(h["reasons"][0]["text"]) if h["reasons"] else "", secs or "-",
             "<code>%s</code>" % esc(h["next_steps"][0]["command"]) if h["next_steps"] else "-"))
     h_.append("</table>")

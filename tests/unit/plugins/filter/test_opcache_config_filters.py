@@ -54,8 +54,8 @@ def test_sha256sum_map_parses_text_and_binary_mode_and_skips_noise():
     a, b = "a" * 64, "b" * 64
     text = "%s  /etc/php.d/zz-opcache-fleet.ini\n%s */etc/php.d/opcache fleet.blacklist\n" \
            "sha256sum: /etc/x: No such file or directory\n\\%s  /etc/odd\\nname\n" % (a, b, a)
-    assert filters.opcache_sha256sum_map(text) == {"/etc/php.d/zz-opcache-fleet.ini": a,
-                                                    "/etc/php.d/opcache fleet.blacklist": b}
+    expected = {"/etc/php.d/zz-opcache-fleet.ini": a, "/etc/php.d/opcache fleet.blacklist": b}
+    assert filters.opcache_sha256sum_map(text) == expected
     assert filters.opcache_sha256sum_map("") == {}
 
 

@@ -40,8 +40,8 @@ def test_writes_json_md_html_and_lists_unreachable(tmp_path):
 
 def test_same_second_gets_a_new_directory_and_raw_on_request(tmp_path):
     args = {"hosts": [lab_web2()], "output_dir": str(tmp_path), "timestamp": "20261126T172000Z", "keep_raw": True}
-    first, _ = run_module(args)
-    second, _ = run_module(args)
+    first, dummy = run_module(args)
+    second, dummy = run_module(args)
     assert second["report_dir"] == first["report_dir"] + "-2"
     assert json.load(open(second["files"]["raw"]))[0]["host"] == "lab-web2"
 

@@ -10,6 +10,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.modules import fpm_discove
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery import masters as proc_masters
 from module_runner import patch_exit_fail, run_main
 from fake_runner import FIXTURES, FakeRunner
+from fake_proc import build_proc
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def module_io(monkeypatch):
     patch_exit_fail(monkeypatch, on_exit=with_warnings)
 
 
-def use_fixture(monkeypatch, name, extra=None):
+def use_fixture(monkeypatch, tmp_path, name, extra=None):
     """Point the module at a fixture: fake commands, fake /proc, captured files."""
     runner = FakeRunner(name, extra)
     base = os.path.join(FIXTURES, name)
@@ -38,15 +39,15 @@ def use_fixture(monkeypatch, name, extra=None):
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(fpm_discover, "discover", discover)
-    return os.path.join(base, "proc"), runner
+    return build_proc(name, tmp_path), runner
 
 
 def run_module(args):
     return run_main(fpm_discover, args)
 
 
-def test_remi_fixture_through_the_module(module_io, monkeypatch):
-    proc, runner = use_fixture(monkeypatch, "remi")
+def test_remi_fixture_through_the_module(module_io, monkeypatch, tmp_path):
+    proc, runner = use_fixture(monkeypatch, tmp_path, "remi")
     result, failed = run_module({"proc_root": proc})
     assert not failed
     assert result["changed"] is False
@@ -59,16 +60,16 @@ def test_remi_fixture_through_the_module(module_io, monkeypatch):
     json.dumps(result)  # everything is JSON-serialisable
 
 
-def test_check_mode_same_result(module_io, monkeypatch):
-    proc, _runner = use_fixture(monkeypatch, "remi")
-    normal, _ = run_module({"proc_root": proc})
-    checked, _ = run_module({"proc_root": proc, "_ansible_check_mode": True})
+def test_check_mode_same_result(module_io, monkeypatch, tmp_path):
+    proc, _runner = use_fixture(monkeypatch, tmp_path, "remi")
+    normal, dummy = run_module({"proc_root": proc})
+    checked, dummy = run_module({"proc_root": proc, "_ansible_check_mode": True})
     assert checked["changed"] is False
     assert checked["masters"] == normal["masters"]
 
 
-def test_inventory_overrides(module_io, monkeypatch):
-    proc, runner = use_fixture(monkeypatch, "plesk")
+def test_inventory_overrides(module_io, monkeypatch, tmp_path):
+    proc, runner = use_fixture(monkeypatch, tmp_path, "plesk")
     result, failed = run_module({
         "proc_root": proc,
         "fpm_error_logs": ["/srv/logs/fpm.log"],
@@ -91,7 +92,7 @@ def test_inventory_overrides(module_io, monkeypatch):
 
 
 def test_masters_option_skips_proc_scan(module_io, monkeypatch, tmp_path):
-    _proc, runner = use_fixture(monkeypatch, "remi")
+    _proc, runner = use_fixture(monkeypatch, tmp_path, "remi")
     result, failed = run_module({
         "proc_root": str(tmp_path),  # nothing runs
         "nginx": False,
@@ -111,8 +112,8 @@ def test_masters_option_skips_proc_scan(module_io, monkeypatch, tmp_path):
         " ".join(result["warnings_found"])  # remi sets it
 
 
-def test_inventory_master_that_runs_gets_its_pid(module_io, monkeypatch):
-    proc, _runner = use_fixture(monkeypatch, "remi")
+def test_inventory_master_that_runs_gets_its_pid(module_io, monkeypatch, tmp_path):
+    proc, _runner = use_fixture(monkeypatch, tmp_path, "remi")
     result, failed = run_module({"proc_root": proc, "nginx": False, "masters": [
         {"config": "/etc/opt/remi/php81/php-fpm.conf"}]})
     assert not failed
@@ -121,8 +122,8 @@ def test_inventory_master_that_runs_gets_its_pid(module_io, monkeypatch):
     assert master["pools"][0]["running_children"] == 2
 
 
-def test_masters_option_with_pid(module_io, monkeypatch):
-    proc, _runner = use_fixture(monkeypatch, "remi")
+def test_masters_option_with_pid(module_io, monkeypatch, tmp_path):
+    proc, _runner = use_fixture(monkeypatch, tmp_path, "remi")
     result, failed = run_module({"proc_root": proc, "nginx": False, "masters": [
         {"config": "/etc/opt/remi/php81/php-fpm.conf", "pid": 1201},
         {"config": "/etc/opt/remi/php81/php-fpm.conf", "pid": 901}]})
@@ -151,15 +152,15 @@ def test_masters_option_with_pid(module_io, monkeypatch):
     ({"nginx_binary": "/definitely/not/nginx"},
      "nginx_binary does not exist: '/definitely/not/nginx'"),
 ])
-def test_bad_arguments_fail_with_named_parameter(module_io, monkeypatch, args, message):
-    use_fixture(monkeypatch, "remi")
+def test_bad_arguments_fail_with_named_parameter(module_io, monkeypatch, args, message, tmp_path):
+    use_fixture(monkeypatch, tmp_path, "remi")
     result, failed = run_module(args)
     assert failed
     assert result["msg"] == message
 
 
-def test_argument_spec_rejects_unknown_option(module_io, monkeypatch):
-    use_fixture(monkeypatch, "remi")
+def test_argument_spec_rejects_unknown_option(module_io, monkeypatch, tmp_path):
+    use_fixture(monkeypatch, tmp_path, "remi")
     result, failed = run_module({"no_such_option": 1})
     assert failed
     assert "no_such_option" in result["msg"]

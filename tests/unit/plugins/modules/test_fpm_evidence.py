@@ -9,6 +9,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.modules import fpm_evidence
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import crash_sources
 from module_runner import patch_exit_fail, run_main
 
 NGX = ('2026/11/26 17:01:02 [error] 2481#2481: *18 recv() failed (104: Connection reset by peer) while reading '
@@ -33,7 +34,7 @@ def module_io(monkeypatch):
 def no_tools(monkeypatch):
     """No journalctl/dmesg/coredumpctl and no kernel log files."""
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None)
-    monkeypatch.setattr(fpm_evidence, "KERNEL_FILES", ())
+    monkeypatch.setattr(crash_sources, "KERNEL_FILES", ())
 
 
 @pytest.fixture
@@ -66,10 +67,10 @@ def test_bundle_with_events(module_io, no_tools, bundle):
 
 
 def test_events_cap_and_no_events_by_default(module_io, no_tools, bundle):
-    result, _ = run_module({"paths": [str(bundle / "*.log")], "since": "all", "include_events": True,
-                            "max_events": 2})
+    result, dummy = run_module({"paths": [str(bundle / "*.log")], "since": "all", "include_events": True,
+                                "max_events": 2})
     assert len(result["events"]) == 2 and result["events_truncated"] is True
-    result, _ = run_module({"paths": [str(bundle / "*.log")], "since": "all"})
+    result, dummy = run_module({"paths": [str(bundle / "*.log")], "since": "all"})
     assert "events" not in result and result["events_total"] == 4
 
 
@@ -85,19 +86,19 @@ def test_discovery_lists_and_missing(module_io, no_tools, bundle):
 def test_default_window_excludes_old_lines(module_io, no_tools, tmp_path):
     old = tmp_path / "old.log"
     old.write_text(NGX.replace("2026/11/26", "2020/01/02"))
-    result, _ = run_module({"paths": [str(old)]})
+    result, dummy = run_module({"paths": [str(old)]})
     assert result["counts"]["total"] == 0
     assert result["files"][0]["status"] == "scanned"        # written just now, stamps are old
     assert result["window"]["since"] is not None
     os.utime(str(old), (1577923200, 1577923200))
-    result, _ = run_module({"paths": [str(old)]})
+    result, dummy = run_module({"paths": [str(old)]})
     assert result["files"][0]["status"] == "skipped"
 
 
 def test_check_mode_returns_the_same_evidence(module_io, no_tools, bundle):
     args = {"paths": [str(bundle / "*.log")], "since": "all"}
-    normal, _ = run_module(args)
-    checked, _ = run_module(dict(args, _ansible_check_mode=True))
+    normal, dummy = run_module(args)
+    checked, dummy = run_module(dict(args, _ansible_check_mode=True))
     assert checked["counts"] == normal["counts"] and checked["changed"] is False
 
 
@@ -135,7 +136,7 @@ def test_kernel_falls_back_to_files_then_tolerates_missing_tools(module_io, monk
                         lambda self, name, *a, **k: "/bin/journalctl" if name == "journalctl" else None)
     monkeypatch.setattr(basic.AnsibleModule, "run_command",
                         lambda self, args, **kw: (1, b"", b"No journal files were found."))
-    monkeypatch.setattr(fpm_evidence, "KERNEL_FILES", (str(kern), "/nonexistent/messages"))
+    monkeypatch.setattr(crash_sources, "KERNEL_FILES", (str(kern), "/nonexistent/messages"))
     result, failed = run_module({"paths": [str(bundle / "*fpm.log")], "since": "all"})
     assert not failed
     srcs = dict((s["source"], s["status"]) for s in result["kernel_sources"])
@@ -148,7 +149,7 @@ def test_command_that_cannot_start_is_reported(module_io, monkeypatch, bundle):
         raise OSError(8, "Exec format error")
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/bin/" + name)
     monkeypatch.setattr(basic.AnsibleModule, "run_command", boom)
-    monkeypatch.setattr(fpm_evidence, "KERNEL_FILES", ())
+    monkeypatch.setattr(crash_sources, "KERNEL_FILES", ())
     result, failed = run_module({"paths": [str(bundle / "*.log")], "since": "all"})
     assert not failed
     assert all(s["status"] in ("error", "absent") for s in result["kernel_sources"])
@@ -189,8 +190,8 @@ def test_nothing_is_written(module_io, no_tools, bundle):
 
 
 def test_prefilter_grep_and_python_agree_and_grep_without_gnu_grep_fails(module_io, no_tools, bundle, monkeypatch,
-                                                                          tmp_path):
-    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scan as log_scan
+                                                                         tmp_path):
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import gnu_grep
     results = {}
     for pf in ("python", "auto"):
         result, failed = run_module({"paths": [str(bundle / "*.log*")], "since": "all", "include_events": True,
@@ -199,7 +200,7 @@ def test_prefilter_grep_and_python_agree_and_grep_without_gnu_grep_fails(module_
         assert result["prefilter"]["mode"] == pf
         results[pf] = dict((k, v) for k, v in result.items() if k not in ("elapsed_s", "prefilter"))
     assert results["python"] == results["auto"] and results["auto"]["events_total"] == 4
-    monkeypatch.setattr(log_scan, "_GREP", {})
+    monkeypatch.setattr(gnu_grep, "_GREP", {})
     monkeypatch.setenv("PATH", str(tmp_path))
     result, failed = run_module({"paths": [str(bundle / "*.log*")], "since": "all", "prefilter": "auto"})
     assert not failed and result["prefilter"]["used"] == "python"

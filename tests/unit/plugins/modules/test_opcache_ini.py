@@ -244,13 +244,8 @@ def test_list_masters_from_fake_proc(tmp_path):
                         "env": {"PHP_INI_SCAN_DIR": "/etc/alt/conf.d"}}]
 
 
-def test_parse_php_info_text_and_none():
-    info = fpm_ini_target.parse_php_info(PHPINFO_TEXT.format(ini="/etc/php.ini", scan="/etc/php.d:/etc/more.d"))
-    assert info["php_ini"] == "/etc/php.ini" and info["scan_dirs"] == ["/etc/php.d", "/etc/more.d"]
-    assert info["additional"] == ["/etc/php.d:/etc/more.d/10-opcache.ini"]
-    empty = fpm_ini_target.parse_php_info("Loaded Configuration File => (none)\n"
-                                          "Scan this dir for additional .ini files => (none)\n")
-    assert empty == {"php_ini": None, "scan_dirs": [], "additional": []}
+def test_default_path():
+    # (the php -i part of this test moved to discovery/test_php_info.py with the parser)
     assert fpm_ini_target.default_path({"scan_dirs": [], "php_ini": "/etc/php.ini"})[0] == "/etc/php.ini"
     with pytest.raises(fpm_ini_target.TargetError):
         fpm_ini_target.default_path({"scan_dirs": [], "php_ini": None, "binary": "/x"})

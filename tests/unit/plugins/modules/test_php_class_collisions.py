@@ -92,7 +92,7 @@ def test_max_files_is_reported(module_io, tree):
 
 def test_check_mode_same_result(module_io, tree):
     args = {"roots": [str(tree / "releases/b")]}
-    normal, _ = run_module(args)
+    normal, dummy = run_module(args)
     ansible_warnings._global_warnings.clear()
     checked, failed = run_module(dict(args, _ansible_check_mode=True))
     assert not failed

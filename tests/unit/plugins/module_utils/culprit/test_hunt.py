@@ -9,8 +9,12 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit impor
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.modules import opcache_culprit
 from module_runner import run_main_exit
+from unit_paths import FIXTURES_ROOT
 
 APP = "/srv/app/releases/a"
+with open(os.path.join(FIXTURES_ROOT, "culprit", "lab3_nginx.json")) as _f:
+    # fpm_discover's ``nginx`` answer on lab3 (shared with test_hunt.py's module tests)
+    LAB3_NGINX = json.load(_f)
 
 
 # ----------------------------------------------------------------- a simulated site
@@ -30,8 +34,8 @@ class Clock(object):
         sec = int(self.t) + 1
         while sec <= end:
             self.t = sec + 0.0005
-            if self.on_tick:
-                self.on_tick()
+            if self.on_tick is not None:
+                self.on_tick()  # pylint: disable=not-callable
             sec += 1
         self.t = end
 
@@ -123,8 +127,8 @@ def demo_pages():
     report = boot + [APP + "/src/Report/%s.php" % n for n in
                      ("ReportContext", "SummaryBuilder", "LineFormatter", "TotalsTable", "ChartData",
                       "CsvExporter")] + [APP + "/src/Model/Invoice.php", APP + "/src/Util/Money.php"]
-    index = [APP + "/index.php"] + boot[1:] + [APP + "/src/Http/%s.php" % n for n in
-                                                ("Request", "Response", "Router", "Controller")] + \
+    http = ("Request", "Response", "Router", "Controller")
+    index = [APP + "/index.php"] + boot[1:] + [APP + "/src/Http/%s.php" % n for n in http] + \
         [APP + "/src/Model/%s.php" % n for n in ("Customer", "Order", "Product", "Address")] + \
         [APP + "/src/Legacy/Cache.php", APP + "/lib/legacy/cache_compat.php"]
     other = ["/srv/app/releases/b/x%02d.php" % i for i in range(20)]
@@ -237,13 +241,14 @@ class FakeLog(object):
         return self.lines
 
 
-CONNECT_LINE = ('2026/11/26 17:11:51 [error] 946#946: *641 connect() to unix:/run/php/php8.2-fpm.sock failed '
-                '(111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: _, '
-                'request: "GET /a/x.php HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", '
-                'host: "127.0.0.1"')
-RESET_LINE = ('2026/11/26 17:11:51 [error] 946#946: *641 recv() failed (104: Connection reset by peer) while '
-              'reading response header from upstream, client: 127.0.0.1, server: _, request: "GET /a/x.php '
-              'HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "127.0.0.1"')
+def _error_line(name):
+    """One nginx error-log line of fixtures/culprit (a connect failure or a worker reset)."""
+    with open(os.path.join(FIXTURES_ROOT, "culprit", name)) as f:
+        return f.read().rstrip("\n")
+
+
+CONNECT_LINE = _error_line("nginx_error_connect.log")
+RESET_LINE = _error_line("nginx_error_reset.log")
 
 
 def test_502_from_a_connect_error_is_not_a_crash():
@@ -366,265 +371,6 @@ def test_collisions_rank_after_stale_inside_the_include_set():
     res = new_hunt(site, clock, find_collisions=find).run()
     assert res["ranking"][0]["path"] == culprit and res["ranking"][0]["collision"]
     assert res["probes"] == 3 and res["collision_roots"] == [APP]
-
-
-# ----------------------------------------------------------------- pure pieces
-
-def test_rank_order():
-    classified = [
-        {"full_path": "/a/fresh_new.php", "stale": "fresh", "mtime": 900},
-        {"full_path": "/a/fresh_old.php", "stale": "fresh", "mtime": 100},
-        {"full_path": "/a/possible.php", "stale": "possible", "mtime": 50},
-        {"full_path": "/a/certain.php", "stale": "certain", "mtime": 40},
-        {"full_path": "/a/coll.php", "stale": "fresh", "mtime": 10},
-        {"full_path": "/b/outside_certain.php", "stale": "certain", "mtime": 999},
-        {"full_path": "/a/shared_certain.php", "stale": "certain", "mtime": 999},
-    ]
-    include = set(e["full_path"] for e in classified if e["full_path"].startswith("/a/"))
-    rows = ch.rank_candidates(classified, include, {"/a/shared_certain.php"}, {"/a/coll.php"})
-    assert [r["path"] for r in rows] == [
-        "/a/certain.php", "/a/possible.php", "/a/coll.php", "/a/fresh_new.php", "/a/fresh_old.php",
-        "/a/shared_certain.php", "/b/outside_certain.php"]
-    assert [r["rank"] for r in rows] == list(range(1, 8))
-
-
-def test_include_set_and_used_elsewhere():
-    scripts = [{"full_path": "/a.php", "cached": True, "last_used_timestamp": 10},
-               {"full_path": "/b.php", "cached": True, "last_used_timestamp": 11},
-               {"full_path": "/c.php", "cached": False, "last_used_timestamp": 10},
-               {"full_path": "/var/lib/opcache-fleet/%s/%s.php" % ("1" * 32, "2" * 32), "cached": True,
-                "last_used_timestamp": 10}]
-    assert ch.include_set(scripts, [10]) == {"/a.php"}
-    assert ch.used_elsewhere([scripts], since=9, probe_secs=[10]) == {"/b.php"}
-    assert ch.used_elsewhere([scripts], since=12, probe_secs=[10]) == set()
-
-
-def test_groups():
-    assert ch.groups(["a", "b", "c"], 2) == [["a", "b"], ["c"]]
-    assert ch.groups(["a"], 0) == [["a"]]
-
-
-def test_collision_roots():
-    paths = [APP + "/src/A.php", APP + "/lib/b.php"]
-    assert ch.collision_roots_for(paths) == [APP]
-    assert ch.collision_roots_for(["/x.php", "/y/z.php"], APP + "/index.php") == [APP]
-    assert ch.collision_roots_for([], "/var/www/html/index.php") == ["/var/www/html"]
-    assert ch.collision_roots_for([]) == []
-
-
-@pytest.mark.parametrize("url,expect", [
-    ("http://127.0.0.1/a/report.php", {"host": "127.0.0.1", "port": 80, "path": "/a/report.php",
-                                       "host_header": "127.0.0.1"}),
-    ("https://shop.example.com:8443/x.php?q=1", {"host": "shop.example.com", "port": 8443,
-                                                 "path": "/x.php?q=1", "uri": "/x.php",
-                                                 "host_header": "shop.example.com:8443"}),
-    ("http://[::1]:8080/", {"host": "::1", "port": 8080, "host_header": "[::1]:8080", "path": "/"}),
-    ("http://example.com", {"path": "/", "port": 80}),
-])
-def test_parse_probe_url(url, expect):
-    req = ch.parse_probe_url(url)
-    for k, v in expect.items():
-        assert req[k] == v
-    assert req["connect_address"] == "127.0.0.1"
-
-
-@pytest.mark.parametrize("url,text", [
-    ("ftp://x/y", "must start with http:// or https://"),
-    ("/a/report.php", "must start with http://"),
-    ("http:///x", "url has no host"),
-    ("http://x:99999/", "invalid port"),
-    ("", "absolute http:// or https:// URL"),
-])
-def test_parse_probe_url_errors(url, text):
-    with pytest.raises(ch.HuntError) as err:
-        ch.parse_probe_url(url)
-    assert text in str(err.value) and err.value.cause == "url"
-
-
-def test_incident_probe():
-    inc = {"requests": [{"method": "POST", "path": "/a/save.php"},
-                        {"method": "GET", "path": "/a/report.php", "upstream": "fastcgi://unix:/x.sock:"}]}
-    assert ch.incident_probe(inc) == ("http://127.0.0.1/a/report.php", "fastcgi://unix:/x.sock:")
-    assert ch.incident_probe({"request_paths": ["/b/x.php"]})[0] == "http://127.0.0.1/b/x.php"
-    assert ch.incident_probe({"requests": [{"method": "GET", "path": "/x", "host": "shop.example"}]})[0] == \
-        "http://shop.example/x"
-
-
-@pytest.mark.parametrize("inc,text", [
-    ({"requests": [{"method": "POST", "path": "/a/save.php"}]}, "only GET and HEAD requests are replayed"),
-    ({"requests": []}, "incident has no request with a path"),
-    ("GET /x", "incident must be a dict"),
-])
-def test_incident_probe_errors(inc, text):
-    with pytest.raises(ch.HuntError) as err:
-        ch.incident_probe(inc)
-    assert text in str(err.value)
-
-
-@pytest.mark.parametrize("status,error,outcome", [
-    (200, None, "pass"), (502, None, "crash"), (None, "reset", "crash"), (None, "connect", "connect_error"),
-    (None, "timeout", "timeout"), (404, None, "other"), (500, None, "other"), (503, None, "other"),
-])
-def test_classify_response(status, error, outcome):
-    assert ch.classify_response(status, error, 200) == outcome
-
-
-def test_classify_log_lines():
-    assert ch.classify_log_lines([RESET_LINE], "/a/x.php") == "crash"
-    assert ch.classify_log_lines([CONNECT_LINE], "/a/x.php") == "connect"
-    assert ch.classify_log_lines([RESET_LINE], "/b/other.php") is None
-    assert ch.classify_log_lines([RESET_LINE, CONNECT_LINE], None) == "connect"
-    assert ch.classify_log_lines(["garbage"], None) is None
-    prem = RESET_LINE.replace("recv() failed (104: Connection reset by peer)",
-                              "upstream prematurely closed connection")
-    assert ch.classify_log_lines([prem], "/a/x.php") == "crash"
-
-
-def test_log_watch_reads_appended_and_rotated(tmp_path):
-    log = tmp_path / "error.log"
-    log.write_text("old line\n")
-    w = ch.LogWatch([str(log), str(tmp_path / "missing.log")])
-    assert w.readable() == [str(log)]
-    w.mark()
-    with open(str(log), "a") as f:
-        f.write("new line\n")
-    assert w.new_lines() == ["new line"]
-    w.mark()
-    log.write_text("x\n")          # rotated: smaller than the mark
-    assert w.new_lines() == ["x"]
-
-
-# ----------------------------------------------------------------- nginx selection
-
-LAB3_NGINX = {
-    "servers": [{
-        "server_name": "_", "server_names": ["_"], "listen": ["80 default_server", "[::]:80 default_server"],
-        "root": "/srv/app/releases",
-        "locations": [
-            {"location": "~ /\\.", "fastcgi_pass": None, "root": "/srv/app/releases", "alias": None},
-            {"location": "~ ^/a/.+\\.php$", "fastcgi_pass": "unix:/run/php/site-a.sock",
-             "root": "/srv/app/releases", "alias": None},
-            {"location": "~ ^/b/.+\\.php$", "fastcgi_pass": "127.0.0.1:9001", "root": "/srv/app/releases",
-             "alias": None},
-            {"location": "~ ^/c/.+\\.php$", "fastcgi_pass": "unix:/run/php-fpm-alt/alt.sock",
-             "root": "/srv/app/releases", "alias": None},
-        ]}, {
-        "server_name": "shop.example", "server_names": ["shop.example", "www.shop.example"], "listen": ["80"],
-        "root": "/srv/shop",
-        "locations": [{"location": "/", "fastcgi_pass": None, "root": "/srv/shop", "alias": None},
-                      {"location": "~* \\.PHP$", "fastcgi_pass": "unix:/run/php/shop.sock", "root": "/srv/shop",
-                       "alias": None}]}],
-    "fastcgi_targets": [
-        {"config": "/etc/php/8.2/fpm/php-fpm.conf", "location": "~ ^/a/.+\\.php$", "master_pid": 2816,
-         "pool": "site-a", "root": "/srv/app/releases", "server_name": "_", "target": "unix:/run/php/site-a.sock"},
-        {"config": "/etc/php/8.2/fpm/php-fpm.conf", "location": "~ ^/b/.+\\.php$", "master_pid": 2816,
-         "pool": "site-b", "root": "/srv/app/releases", "server_name": "_", "target": "127.0.0.1:9001"},
-        {"config": "/etc/php-fpm-alt/php-fpm.conf", "location": "~ ^/c/.+\\.php$", "master_pid": 2878,
-         "pool": "alt", "root": "/srv/app/releases", "server_name": "_",
-         "target": "unix:/run/php-fpm-alt/alt.sock"},
-    ],
-    "unmatched_targets": [{"target": "unix:/run/php/shop.sock"}],
-}
-
-
-@pytest.mark.parametrize("url,pool,master", [
-    ("http://127.0.0.1/a/report.php", "site-a", 2816),
-    ("http://127.0.0.1/b/report.php", "site-b", 2816),
-    ("http://127.0.0.1/c/index.php?x=1", "alt", 2878),
-])
-def test_select_fastcgi_target(url, pool, master):
-    t = ch.select_fastcgi_target(LAB3_NGINX, ch.parse_probe_url(url))
-    assert t["pool"] == pool and t["master_pid"] == master
-    assert t["script_filename"] == "/srv/app/releases" + ch.parse_probe_url(url)["uri"]
-
-
-@pytest.mark.parametrize("url,cause,text", [
-    ("http://127.0.0.1/a/style.css", "nginx_location", "does not pass requests to php-fpm"),
-    ("http://127.0.0.1/.git/config.php", "nginx_location", "does not pass requests"),
-    ("http://127.0.0.1:8080/a/x.php", "nginx_server", "no nginx server listens on port 8080"),
-    ("http://www.shop.example/x.PHP", "fastcgi_target", "matches no running php-fpm pool"),
-])
-def test_select_fastcgi_target_errors(url, cause, text):
-    with pytest.raises(ch.HuntError) as err:
-        ch.select_fastcgi_target(LAB3_NGINX, ch.parse_probe_url(url))
-    assert err.value.cause == cause and text in str(err.value)
-
-
-def test_select_without_nginx():
-    with pytest.raises(ch.HuntError) as err:
-        ch.select_fastcgi_target({"servers": [], "errors": ["nginx -T failed"]},
-                                 ch.parse_probe_url("http://127.0.0.1/x.php"))
-    assert err.value.cause == "nginx" and "give socket" in str(err.value) and "nginx -T failed" in str(err.value)
-
-
-def test_match_location_rules():
-    locs = [{"location": "/"}, {"location": "/static/"}, {"location": "^~ /static/php/"},
-            {"location": "= /exact.php"}, {"location": "~ \\.php$"}, {"location": "~* /UPPER"},
-            {"location": "@named"}, {"location": "~ ([unclosed"}]
-    pick = lambda uri: ch.match_location(locs, uri)[0]["location"]  # noqa: E731
-    assert pick("/exact.php") == "= /exact.php"
-    assert pick("/static/php/x.php") == "^~ /static/php/"
-    assert pick("/static/x.php") == "~ \\.php$"
-    assert pick("/static/x.css") == "/static/"
-    assert pick("/upper/x") == "~* /UPPER"
-    assert pick("/x.txt") == "/"
-    _loc, warnings = ch.match_location(locs, "/nothing")
-    assert warnings and "regex not understood" in warnings[0]
-
-
-def test_select_server_by_name_then_default():
-    servers = LAB3_NGINX["servers"]
-    assert ch.select_server(servers, "www.shop.example", 80)["server_name"] == "shop.example"
-    assert ch.select_server(servers, "other.example", 80)["server_name"] == "_"
-    assert ch.select_server(servers, "x", 81) is None
-    assert ch._name_matches("*.example.com", "a.example.com")
-    assert ch._name_matches("example.*", "example.org")
-    assert ch._name_matches("~^www\\d+\\.", "www2.x")
-    assert ch._name_matches(".example.com", "example.com")
-    assert not ch._name_matches("_", "x")
-
-
-def test_order_target_pools():
-    target = {"pools": [{"name": "site-b"}, {"name": "site-a"}], "sockets": ["127.0.0.1:9001", "/run/a.sock"]}
-    out = ch.order_target_pools(target, "site-a")
-    assert out["sockets"] == ["/run/a.sock", "127.0.0.1:9001"] and out["pools"][0]["name"] == "site-a"
-    assert ch.order_target_pools(target, "nope") is target
-
-
-def test_http_probe_against_a_local_server():
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    seen = {}
-
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen["host"] = self.headers.get("Host")
-            if self.path == "/reset":
-                self.connection.close()     # no response at all: like a worker reset
-                return
-            self.send_response(502 if self.path == "/bad" else 200)
-            self.end_headers()
-            self.wfile.write(b"x")
-
-        def log_message(self, *a):
-            pass
-
-    srv = HTTPServer(("127.0.0.1", 0), H)
-    port = srv.server_address[1]
-    th = threading.Thread(target=srv.serve_forever)
-    th.daemon = True
-    th.start()
-    try:
-        ok = ch.http_probe(ch.parse_probe_url("http://vhost.example:%d/ok" % port), timeout=5)
-        assert ok["status"] == 200 and ok["error"] is None and seen["host"] == "vhost.example:%d" % port
-        assert ch.http_probe(ch.parse_probe_url("http://127.0.0.1:%d/bad" % port))["status"] == 502
-        assert ch.http_probe(ch.parse_probe_url("http://127.0.0.1:%d/reset" % port))["error"] == "reset"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-    dead = ch.http_probe(ch.parse_probe_url("http://127.0.0.1:%d/" % port), timeout=2)
-    assert dead["error"] == "connect"
 
 
 # ----------------------------------------------------------------- the module's argument checks

@@ -7,7 +7,6 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm
     HostFS,
     effective_ini,
     evaluate_full_path,
-    ini_files_in_effect,
     iter_ini_lines,
     load_fpm_config,
     opcache_directives,
@@ -15,6 +14,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm
     parse_php_ini,
     parse_time,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.scan_order import files_in_scan_order
 
 
 def write(root, path, text):
@@ -50,9 +50,6 @@ def test_parse_time(value, seconds):
     assert parse_time(value) == seconds
 
 
-
-
-
 def test_evaluate_full_path_prefix_order():
     assert evaluate_full_path("/abs", "/pool", "/glob", "/usr") == "/abs"
     assert evaluate_full_path("log/x", "/pool", "/glob", "/usr") == "/pool/log/x"
@@ -62,7 +59,7 @@ def test_evaluate_full_path_prefix_order():
 
 def test_iter_ini_lines_kinds():
     text = "; c\n[www]\nlisten = a\nphp_admin_value[ opcache.enable ] = 0\n???\n# hash\n"
-    kinds = [(k, n, key, v) for _, k, n, key, v in iter_ini_lines(text)]
+    kinds = [(k, n, key, v) for dummy, k, n, key, v in iter_ini_lines(text)]
     assert kinds == [
         ("section", "www", None, None),
         ("entry", "listen", None, "a"),
@@ -201,7 +198,7 @@ def test_php_ini_files_and_effective_values(tmp_path):
     write(tmp_path, "/etc/php.d/README", "not an ini\n")
     write(tmp_path, "/etc/extra.d/99-local.ini", "opcache.memory_consumption=256\n")
     fs = HostFS(str(tmp_path))
-    files = ini_files_in_effect(fs, "/etc/php.ini", "/etc/php.d::/etc/extra.d")
+    files = files_in_scan_order("/etc/php.ini", "/etc/php.d::/etc/extra.d", fs=fs)
     assert files == ["/etc/php.ini", "/etc/php.d/10-opcache.ini", "/etc/php.d/20-redis.ini",
                      "/etc/extra.d/99-local.ini"]
     values, extensions, errors = effective_ini(fs, files + ["/etc/gone.ini"])

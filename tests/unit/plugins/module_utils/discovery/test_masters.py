@@ -8,23 +8,19 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery imp
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import (
     discover,
     find_fpm_masters,
-    parse_env_file,
-    parse_fpm_argv,
-    parse_php_info,
-    parse_systemctl_show,
-    php_command,
 )
 from unit_paths import FIXTURES_ROOT
 from fake_runner import FakeRunner
+from fake_proc import build_proc
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import list_processes, parse_cgroup_unit
 
 FIXTURES = os.path.join(FIXTURES_ROOT, "discover")
 
 
-def run_fixture(name, overrides=None, extra=None):
+def run_fixture(tmp_path, name, overrides=None, extra=None):
     runner = FakeRunner(name, extra)
     base = os.path.join(FIXTURES, name)
-    result = discover(runner, proc_root=os.path.join(base, "proc"),
+    result = discover(runner, proc_root=build_proc(name, tmp_path),
                       fs_root=os.path.join(base, "root"), overrides=overrides)
     return result, runner
 
@@ -45,58 +41,8 @@ def test_parse_cgroup_unit(text, unit):
     assert parse_cgroup_unit(text) == unit
 
 
-def test_parse_fpm_argv_forms():
-    opts = parse_fpm_argv(["/usr/sbin/php-fpm8.2", "--nodaemonize", "--fpm-config",
-                           "/etc/php/8.2/fpm/php-fpm.conf", "-c", "/etc/php.ini",
-                           "-d", "opcache.enable=0", "--define=memory_limit=1G", "-dfoo",
-                           "-p/opt/fpm", "--pid=/run/x.pid", "-R"])
-    assert opts == {"config": "/etc/php/8.2/fpm/php-fpm.conf", "prefix": "/opt/fpm",
-                    "php_ini": "/etc/php.ini", "no_ini": False, "pid": "/run/x.pid",
-                    "defines": {"opcache.enable": "0", "memory_limit": "1G", "foo": "1"}}
-    assert parse_fpm_argv(["php-fpm", "-y/etc/a.conf", "-n", "-c"])["config"] == "/etc/a.conf"
-    assert parse_fpm_argv(["php-fpm", "--no-php-ini"])["no_ini"] is True
-
-
-def test_parse_systemctl_show_and_env_file():
-    info = parse_systemctl_show(
-        "ExecStart={ path=/usr/sbin/php-fpm8.2 ; argv[]=/usr/sbin/php-fpm8.2 --nodaemonize "
-        "--fpm-config /etc/php-fpm.conf -c /etc/php.ini ; ignore_errors=no ; start_time=[x] }\n"
-        "Environment=PHP_INI_SCAN_DIR=/etc/php.d \"A=b c\"\n"
-        "EnvironmentFiles=/etc/sysconfig/php-fpm (ignore_errors=yes)\n")
-    assert info["exec_argv"] == ["/usr/sbin/php-fpm8.2", "--nodaemonize", "--fpm-config",
-                                 "/etc/php-fpm.conf", "-c", "/etc/php.ini"]
-    assert info["environment"] == {"PHP_INI_SCAN_DIR": "/etc/php.d", "A": "b c"}
-    assert info["environment_files"] == [{"path": "/etc/sysconfig/php-fpm", "optional": True}]
-    assert parse_systemctl_show("ExecStart=\nEnvironment=\n")["exec_argv"] is None
-    assert parse_env_file("# c\n; c\nexport A=1\nB=\"two words\"\nC='x'\nbroken\n") == {
-        "A": "1", "B": "two words", "C": "x"}
-
-
-def test_parse_php_info_fixture():
-    with open(os.path.join(FIXTURES, "remi", "php-i.txt")) as handle:
-        info = parse_php_info(handle.read())
-    assert info["php_ini"] == "/etc/opt/remi/php81/php.ini"
-    assert info["scan_dir"] == "/etc/opt/remi/php81/php.d"
-    assert info["files"] == ["/etc/opt/remi/php81/php.d/10-opcache.ini",
-                             "/etc/opt/remi/php81/php.d/20-json.ini"]
-    assert info["configure_prefix"] == "/opt/remi/php81/root/usr"
-    assert info["localstatedir"] == "/var/opt/remi/php81"
-    assert info["version"] == "8.1.31"
-    assert info["opcache"]["opcache.enable"] == "On"
-    none = parse_php_info("Loaded Configuration File => (none)\n"
-                          "Scan this dir for additional .ini files => (none)\n"
-                          "Additional .ini files parsed => (none)\n")
-    assert (none["php_ini"], none["scan_dir"], none["files"]) == (None, None, [])
-
-
-def test_php_command_keeps_ini_options():
-    assert php_command("/usr/sbin/php-fpm", {"php_ini": "/etc/php.ini", "defines": {"b": "2", "a": "1"}},
-                       ["-v"]) == ["/usr/sbin/php-fpm", "-c", "/etc/php.ini", "-d", "a=1", "-d", "b=2", "-v"]
-    assert php_command("/x", {"no_ini": True, "php_ini": "/y"}, ["-i"]) == ["/x", "-n", "-i"]
-
-
-def test_list_and_find_masters_in_fake_proc():
-    procs = list_processes(os.path.join(FIXTURES, "remi", "proc"))
+def test_list_and_find_masters_in_fake_proc(tmp_path):
+    procs = list_processes(build_proc("remi", tmp_path))
     assert [p["pid"] for p in procs] == [1, 900, 901, 1201, 1202, 1203]
     masters = find_fpm_masters(procs)
     assert masters == [{"pid": 1201, "title_config": "/etc/opt/remi/php81/php-fpm.conf",
@@ -116,8 +62,8 @@ def test_truncated_title():
 # whole fixtures
 
 
-def test_remi_layout():
-    result, runner = run_fixture("remi")
+def test_remi_layout(tmp_path):
+    result, runner = run_fixture(tmp_path, "remi")
     (master,) = result["masters"]
     assert master["php_prefix"] == "/opt/remi/php81/root/usr"
     assert master["error_log"] == "/var/opt/remi/php81/log/php-fpm/error.log"
@@ -132,8 +78,8 @@ def test_remi_layout():
     assert result["warnings"] == []
 
 
-def test_plesk_layout():
-    result, runner = run_fixture("plesk")
+def test_plesk_layout(tmp_path):
+    result, runner = run_fixture(tmp_path, "plesk")
     (master,) = result["masters"]
     assert master["config"] == "/opt/plesk/php/8.1/etc/php-fpm.conf"
     assert master["php_prefix"] == "/opt/plesk/php/8.1"
@@ -163,7 +109,7 @@ def test_plesk_layout():
 
 
 def test_no_commands_no_nginx(tmp_path):
-    result = discover(None, proc_root=os.path.join(FIXTURES, "remi", "proc"),
+    result = discover(None, proc_root=build_proc("remi", tmp_path),
                       fs_root=str(tmp_path))
     (master,) = result["masters"]
     assert master["php_version"] is None
@@ -217,8 +163,8 @@ def test_guard_runner():
 # captured from the podman lab (capture_lab.py): the three layouts of docs/LAB.md
 
 
-def test_lab_debian():
-    result, runner = run_fixture("lab-debian")
+def test_lab_debian(tmp_path):
+    result, runner = run_fixture(tmp_path, "lab-debian")
     (master,) = result["masters"]
     assert (master["binary"], master["php_version"], master["systemd_unit"]) == (
         "/usr/sbin/php-fpm8.2", "8.2.36", "php8.2-fpm.service")
@@ -242,8 +188,8 @@ def test_lab_debian():
     assert result["fpm_error_logs"] == ["/var/log/php8.2-fpm.log"]
 
 
-def test_lab_rhel_layout_with_unit_environment():
-    result, runner = run_fixture("lab-rhel")
+def test_lab_rhel_layout_with_unit_environment(tmp_path):
+    result, runner = run_fixture(tmp_path, "lab-rhel")
     (master,) = result["masters"]
     assert master["config"] == "/etc/php-fpm.conf"
     assert master["config_files"] == ["/etc/php-fpm.conf", "/etc/php-fpm.d/www.conf"]
@@ -261,8 +207,8 @@ def test_lab_rhel_layout_with_unit_environment():
     assert result["fpm_error_logs"] == ["/var/log/php-fpm/error.log"]
 
 
-def test_lab_two_masters_and_tcp_pool():
-    result, runner = run_fixture("lab-multi")
+def test_lab_two_masters_and_tcp_pool(tmp_path):
+    result, runner = run_fixture(tmp_path, "lab-multi")
     packaged, alt = result["masters"]
     assert packaged["config"] == "/etc/php/8.2/fpm/php-fpm.conf"
     assert alt["config"] == "/etc/php-fpm-alt/php-fpm.conf"
@@ -290,12 +236,12 @@ def test_lab_two_masters_and_tcp_pool():
 
 
 @pytest.mark.parametrize("name", ["lab-debian", "lab-rhel", "lab-multi"])
-def test_lab_fixture_matches_recorded_output(name):
+def test_lab_fixture_matches_recorded_output(name, tmp_path):
     """expected.json is the module's output on the lab host when it was captured.
 
     After an intended change of the output, refresh with UPDATE_EXPECTED=1.
     """
-    result, _runner = run_fixture(name)
+    result, _runner = run_fixture(tmp_path, name)
     path = os.path.join(FIXTURES, name, "expected.json")
     if os.environ.get("UPDATE_EXPECTED"):
         with open(path, "w") as handle:

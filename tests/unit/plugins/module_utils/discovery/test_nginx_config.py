@@ -27,7 +27,7 @@ def read(name, path):
 
 def test_tokenize_quotes_comments_and_variables():
     text = 'log_format main \'$a "b" \\\' c\';  # comment ; {\nset $x "${y}z";\nrewrite ^/(.*)$ /a?$1 last;'
-    tokens = [t for t, _, _ in tokenize(text)]
+    tokens = [t for t, dummy, dummy in tokenize(text)]
     assert tokens == ["log_format", "main", "$a \"b\" ' c", ";", "set", "$x", "${y}z", ";",
                       "rewrite", "^/(.*)$", "/a?$1", "last", ";"]
 
@@ -43,7 +43,7 @@ def test_parse_block_errors():
 
 def test_split_dump_and_no_dump():
     files = split_dump("# configuration file /a.conf:\nx;\n\n# configuration file /b.conf:\ny;\n")
-    assert [p for p, _ in files] == ["/a.conf", "/b.conf"]
+    assert [p for p, dummy in files] == ["/a.conf", "/b.conf"]
     with pytest.raises(NginxParseError, match="no '# configuration file'"):
         load_dump("nginx: [emerg] unknown directive\n")
 

@@ -5,8 +5,8 @@
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator, correlate
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import TimeContext
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import events_from_line
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line
 
 T0 = 1795712462.0   # 2026-11-26T17:01:02Z
 SOCK = "fastcgi://unix:/run/php/php8.2-fpm.sock:"

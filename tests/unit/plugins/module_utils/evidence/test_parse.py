@@ -1,14 +1,12 @@
 # -*- coding: utf-8 -*-
-"""log_parse: prefixes, stamps (local time), glued records, nginx context, windows."""
+"""evidence/parse.py: prefixes, record stamps (local time), glued records, nginx context."""
 
 import time
 
 import pytest
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import (
-    TimeContext, format_ts, parse_iso, parse_nginx_context, parse_record,
-    parse_window, parse_window_time, split_records,
-)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_nginx_context, parse_record, split_records
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, format_ts, parse_iso
 
 REF = 1798675200.0  # 2026-12-31T00:00:00Z
 
@@ -129,15 +127,6 @@ def test_fpm_debug_decoration_is_removed():
     assert r.message.startswith("[pool www] child 23173")
 
 
-def test_parse_iso_forms():
-    assert parse_iso("2024-01-31T12:00:00Z") == 1706702400
-    assert parse_iso("2024-01-31T13:00:00+01:00") == 1706702400
-    assert parse_iso("2024-01-31 13:00:00+0100") == 1706702400
-    assert parse_iso("2024-01-31T12:00:00,25Z") == 1706702400.25
-    assert parse_iso("2024-13-31T12:00:00Z") is None
-    assert parse_iso("garbage") is None
-
-
 # ------------------------------------------------------------------ glued records
 
 NGX1 = ('2026/11/26 17:01:02 [error] 2481#2481: *18 recv() failed (104: Connection reset by peer) while '
@@ -188,33 +177,3 @@ def test_nginx_context_fields_ipv6_and_referrer():
 def test_nginx_context_truncated_request():
     text, f = parse_nginx_context('x, client: 1.2.3.4, server: s, request: "GET /' + "a" * 3000)
     assert f["client"] == "1.2.3.4" and f["method"] == "GET" and "upstream" not in f
-
-
-
-
-
-# ------------------------------------------------------------------ window
-
-def test_window_forms():
-    now = 1000000.0
-    assert parse_window_time("all", now) is None
-    assert parse_window_time(None, now) is None
-    assert parse_window_time("2h", now) == now - 7200
-    assert parse_window_time("3d", now) == now - 3 * 86400
-    assert parse_window_time("30m", now) == now - 1800
-    assert parse_window_time("2024-01-31T12:00:00Z", now) == 1706702400
-    assert parse_window_time("2024-01-31", now) == parse_iso("2024-01-31T00:00:00")
-
-
-def test_window_local_time_without_zone(tz):
-    tz("Europe/Paris")
-    assert parse_window_time("2024-07-01T12:00:00") == parse_iso("2024-07-01T10:00:00Z")
-
-
-def test_window_errors_name_the_parameter():
-    with pytest.raises(ValueError, match=r"since must be 'all', a relative age.*'yesterday'"):
-        parse_window("yesterday")
-    with pytest.raises(ValueError, match="until must be"):
-        parse_window("2h", "soon")
-    with pytest.raises(ValueError, match="is after until"):
-        parse_window("2024-02-01T00:00:00Z", "2024-01-01T00:00:00Z")

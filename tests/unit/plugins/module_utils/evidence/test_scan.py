@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""log_scan: streaming scan of files, hostile input, rotation, window, events cap,
+"""evidence/scan.py: streaming scan of files, hostile input, rotation, window, events cap,
 worker ranges."""
 
 import gzip
@@ -7,11 +7,10 @@ import os
 
 import pytest
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scan as log_scan
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_iso
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import (
-    CompositeSink, EventCollector, expand_paths, scan, scan_bytes, coredumpctl_events,
-)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import limits
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import parse_iso
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan, scan_bytes
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
 
 NGX = ('2026/11/26 17:01:{s:02d} [error] 2481#2481: *{c} recv() failed (104: Connection reset by peer) while '
@@ -131,19 +130,6 @@ def test_unreadable_paths_are_reported(tmp_path):
     assert reps[2]["status"] == "scanned" and len(coll.events) == 1
 
 
-def test_expand_paths_rotation_and_missing(tmp_path):
-    for name in ("error.log", "error.log.1", "error.log.2.gz", "error.log.10.gz", "other.log"):
-        (tmp_path / name).write_bytes(b"")
-    files, missing = expand_paths([str(tmp_path / "error.log"), str(tmp_path / "nope*.log")])
-    names = [os.path.basename(p) for p, _h in files]
-    assert names == ["error.log.10.gz", "error.log.2.gz", "error.log.1", "error.log"]
-    assert missing == [str(tmp_path / "nope*.log")]
-    files, _m = expand_paths([str(tmp_path / "error.log")], include_rotated=False)
-    assert [os.path.basename(p) for p, _h in files] == ["error.log"]
-    files, _m = expand_paths([str(tmp_path / "*.log*"), str(tmp_path / "error.log")])
-    assert len(files) == 5   # no duplicates
-
-
 def test_rotated_file_older_than_the_window_is_skipped(tmp_path):
     old = write(tmp_path / "error.log.1", [NGX.format(s=1, c=1)])
     new = write(tmp_path / "error.log", [NGX.format(s=2, c=2)])
@@ -162,8 +148,8 @@ def test_file_starting_after_the_window_is_skipped(tmp_path):
 
 
 def test_window_filters_events_and_skips_old_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(log_scan, "CHUNK_SIZE", 4096)
-    monkeypatch.setattr(log_scan, "WINDOW_SLACK", 60.0)
+    monkeypatch.setattr(limits, "CHUNK_SIZE", 4096)
+    monkeypatch.setattr(limits, "WINDOW_SLACK", 60.0)
     old = ['2026/11/25 10:00:00 [error] 1#1: *%d upstream timed out (110: Connection timed out) while reading '
            'response header from upstream, client: 1.2.3.4, server: _, request: "GET /old HTTP/1.1", '
            'upstream: "fastcgi://127.0.0.1:9000", host: "x"' % i for i in range(500)]
@@ -188,10 +174,12 @@ def test_worker_ranges_give_the_same_events_and_line_numbers(tmp_path, monkeypat
         lines.append(NGX.format(s=i % 60, c=i) if i % 7 == 0 else NOISE.format(s=i % 60, c=i))
     f = write(tmp_path / "error.log", lines)
     _c, one, _r = run([f], workers=1, sink_factory=factory(100000))
-    monkeypatch.setattr(log_scan, "SPLIT_MIN", 64 * 1024)
-    monkeypatch.setattr(log_scan, "SMALL_FILE", 1024)
+    monkeypatch.setattr(limits, "SPLIT_MIN", 64 * 1024)
+    monkeypatch.setattr(limits, "SMALL_FILE", 1024)
     _c, many, reps = run([f], workers=3, sink_factory=factory(100000))
-    key = lambda evs: [(e["line_no"], e["connection"]) for e in evs]
+
+    def key(evs):
+        return [(e["line_no"], e["connection"]) for e in evs]
     assert key(one.events) == key(many.events)
     assert len(many.events) == len([l for i, l in enumerate(lines) if i % 7 == 0])
     assert all(e["connection"] == e["line_no"] - 1 for e in many.events)
@@ -205,12 +193,3 @@ def test_scan_bytes_dmesg_with_boot_time():
     (ev,) = sink.sinks[1].events
     assert rep["events"] == 1 and ev["module"] == "opcache.so"
     assert ev["timestamp"] == "2026-11-26T17:01:40.500000+00:00"
-
-
-def test_coredumpctl_list_parsing():
-    out = (b"Thu 2026-11-26 17:01:02 UTC  24352    33    33 SIGSEGV present  /usr/sbin/php-fpm8.2  1.2M\n"
-           b"Thu 2026-11-26 17:05:00 UTC   4321     0     0 SIGABRT missing  /usr/bin/bash            -\n")
-    evs = coredumpctl_events(out)
-    assert [(e["pid"], e["process"], e["signal_number"], e["is_php"]) for e in evs] == [
-        (24352, "php-fpm8.2", 11, True), (4321, "bash", 6, False)]
-    assert evs[0]["_ts"] == parse_iso("2026-11-26T17:01:02Z")

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """The fast scan (literal search over chunks, worker ranges, gzip thread) yields exactly
-what the plain line-by-line definition (log_scan.reference_events) yields, on a mixed
+what the plain line-by-line definition (evidence/reference.py, reference_events) yields, on a mixed
 generated sample: nginx and php-fpm records, container and syslog prefixes, glued
 records, kernel and core-dump reports, slowlog entries, undated records, non-UTF-8
 bytes, CRLF, over-long lines, noise that holds the search literals.
@@ -16,11 +16,13 @@ import time
 
 import pytest
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scan as log_scan
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import TimeContext, parse_iso
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import (
-    CompositeSink, EventCollector, Scanner, public_event, reference_events, scan,
-)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import gnu_grep, limits, search_plan
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import public_event
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, parse_iso
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.reference import reference_events
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scanner import Scanner
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
 from unit_paths import FIXTURES_ROOT
 
@@ -122,7 +124,7 @@ def sample(seed=7, n=1500):
     return b"\n".join(out) + b"\n"
 
 
-needs_gnu_grep = pytest.mark.skipif(not log_scan._check_grep()["ok"], reason="no GNU grep on this machine")
+needs_gnu_grep = pytest.mark.skipif(not gnu_grep._check_grep()["ok"], reason="no GNU grep on this machine")
 PREFILTERS = ["python", pytest.param("grep", marks=needs_gnu_grep)]
 
 
@@ -142,11 +144,11 @@ def reference_for(data, path, kinds, since=None, until=None):
 def small_limits(monkeypatch):
     """Small chunks and a small line limit, so chunk edges, over-long lines and
     worker ranges are all exercised by a small sample."""
-    monkeypatch.setattr(log_scan, "CHUNK_SIZE", 4096)
-    monkeypatch.setattr(log_scan, "MAX_LINE", 2048)
-    monkeypatch.setattr(log_scan, "SMALL_FILE", 0)
-    monkeypatch.setattr(log_scan, "SPLIT_MIN", 64 * 1024)
-    monkeypatch.setattr(log_scan._GrepFeed, "READ", 8192)   # grep output lines cut across reads
+    monkeypatch.setattr(limits, "CHUNK_SIZE", 4096)
+    monkeypatch.setattr(limits, "MAX_LINE", 2048)
+    monkeypatch.setattr(limits, "SMALL_FILE", 0)
+    monkeypatch.setattr(limits, "SPLIT_MIN", 64 * 1024)
+    monkeypatch.setattr(gnu_grep._GrepFeed, "READ", 8192)   # grep output lines cut across reads
 
 
 @pytest.mark.parametrize("prefilter", PREFILTERS)
@@ -156,7 +158,7 @@ def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers, p
     data = sample()
     f = tmp_path / "mixed.log"
     f.write_bytes(data)
-    kinds = Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], hint, len(data))
+    kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], hint, len(data))
     events, reports = fast([(f, hint)], workers=workers, prefilter=prefilter)
     want, lines, overlong = reference_for(data, f, kinds)
     assert len(want) > 300
@@ -169,7 +171,7 @@ def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers, p
 def test_kinds_restrict_events_the_same_way(tmp_path, small_limits, monkeypatch, prefilter):
     """An nginx log (by hint and head) is not searched for php-fpm or kernel evidence:
     such records further down are left out, by the scanner and the reference alike."""
-    monkeypatch.setattr(log_scan, "SNIFF_SIZE", 2048)
+    monkeypatch.setattr(limits, "SNIFF_SIZE", 2048)
     rng = random.Random(5)
     data = b"".join(ngx(rng, i).encode() + b"\n" for i in range(40)) + sample(seed=11)
     f = tmp_path / "error.log"
@@ -188,7 +190,7 @@ def test_gzip_and_window_equal_the_reference(tmp_path, small_limits, prefilter):
     f.write_bytes(gzip.compress(data))
     since, until = parse_iso("2026-11-26T17:10:00Z"), parse_iso("2026-11-26T17:50:00Z")
     events, reports = fast([(f, None)], since=since, until=until, workers=1, prefilter=prefilter)
-    want, _l, _o = reference_for(data, f, log_scan.ALL_KINDS, since, until)
+    want, _l, _o = reference_for(data, f, search_plan.ALL_KINDS, since, until)
     assert 0 < len(want) == len(events)
     assert events == want
 
@@ -228,7 +230,7 @@ def test_grep_and_python_prefilters_give_identical_results(tmp_path, small_limit
     events, _c, reports = out["grep"]
     assert len(events) > 100
     assert [r["status"] for r in reports] == ["scanned", "scanned"] + (["partial"] if gz else [])
-    want, _l, _o = reference_for(data, files[0][0], Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], None,
+    want, _l, _o = reference_for(data, files[0][0], Scanner.choose_kinds(data[:limits.SNIFF_SIZE], None,
                                                                          None if gz else len(data)),
                                  kw.get("since"), kw.get("until"))
     assert [e for e in events if e["file"] == str(files[0][0])] == want
@@ -236,15 +238,15 @@ def test_grep_and_python_prefilters_give_identical_results(tmp_path, small_limit
 
 @pytest.mark.parametrize("prefilter", PREFILTERS)
 def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_path, monkeypatch, prefilter):
-    monkeypatch.setattr(log_scan, "SMALL_FILE", 0)
+    monkeypatch.setattr(limits, "SMALL_FILE", 0)
     head = b"[26-Nov-2026 17:01:02]  [pool www] pid 15"
     for pad in range(4090 - len(head), 4100 - len(head)):
-        monkeypatch.setattr(log_scan, "CHUNK_SIZE", 4096)
+        monkeypatch.setattr(limits, "CHUNK_SIZE", 4096)
         data = (b"x" * (pad - 1) + b"\n" + head + b"\nscript_filename = /var/www/a.php\n" + head +
                 b"\nscript_filename = /var/www/b.php")
         f = tmp_path / "www.slow.log"
         f.write_bytes(data)
-        kinds = Scanner.choose_kinds(data[:log_scan.SNIFF_SIZE], "slowlog", len(data))
+        kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], "slowlog", len(data))
         events, _r = fast([(f, "slowlog")], workers=1, prefilter=prefilter)
         want, _l, _o = reference_for(data, f, kinds)
         assert [e["script"] for e in events] == ["/var/www/a.php", "/var/www/b.php"]
@@ -284,7 +286,7 @@ def _fake_grep(tmp_path, body):
 
 @pytest.fixture
 def fresh_grep_check(monkeypatch):
-    monkeypatch.setattr(log_scan, "_GREP", {})
+    monkeypatch.setattr(gnu_grep, "_GREP", {})
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -292,30 +294,30 @@ def test_no_grep_in_path_falls_back_to_python(tmp_path, small_limits, monkeypatc
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    info = log_scan.grep_prefilter("auto")
+    info = gnu_grep.grep_prefilter("auto")
     assert info["used"] == "python" and info["reason"] == "no grep in PATH"
     with pytest.raises(ValueError, match="prefilter=grep, but no grep in PATH"):
-        log_scan.grep_prefilter("grep")
+        gnu_grep.grep_prefilter("grep")
     with pytest.raises(ValueError):
-        scan([], lambda: EventCollector(), prefilter="grep")
+        scan([], EventCollector, prefilter="grep")
     data = sample(seed=4)
     f = tmp_path / ("x.log.gz" if gz else "x.log")
     f.write_bytes(gzip.compress(data) if gz else data)
     events, reports = fast([(f, None)], workers=1)
-    want, lines, _o = reference_for(data, f, log_scan.ALL_KINDS)
+    want, lines, _o = reference_for(data, f, search_plan.ALL_KINDS)
     assert events == want and reports[0]["status"] == "scanned" and reports[0]["lines"] == lines
 
 
 def test_busybox_grep_is_not_used(tmp_path, small_limits, monkeypatch, fresh_grep_check):
     path = _fake_grep(tmp_path, 'echo "BusyBox v1.36.1 (2023-06-01) multi-call binary."; exit 1\n')
     monkeypatch.setenv("PATH", path)
-    info = log_scan.grep_prefilter("auto")
+    info = gnu_grep.grep_prefilter("auto")
     assert info["used"] == "python" and "is not GNU grep (BusyBox v1.36.1" in info["reason"]
     data = sample(seed=5)
     f = tmp_path / "x.log"
     f.write_bytes(data)
     events, _r = fast([(f, None)], workers=1)
-    assert events == reference_for(data, f, log_scan.ALL_KINDS)[0]
+    assert events == reference_for(data, f, search_plan.ALL_KINDS)[0]
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -328,7 +330,7 @@ def test_failing_grep_leaves_the_file_partial_and_never_hangs(tmp_path, small_li
             "garbage": "echo 'not grep output'; %s >/dev/null\n" % shutil.which("cat")}[how]
     path = _fake_grep(tmp_path, 'if [ "$1" = "--version" ]; then echo "grep (GNU grep) 3.8"; exit 0; fi\n' + body)
     monkeypatch.setenv("PATH", path)
-    monkeypatch.setattr(log_scan, "GREP_STALL_TIMEOUT", 1.0)
+    monkeypatch.setattr(gnu_grep, "GREP_STALL_TIMEOUT", 1.0)
     data = sample(seed=6)
     f = tmp_path / ("x.log.gz" if gz else "x.log")
     f.write_bytes(gzip.compress(data) if gz else data)

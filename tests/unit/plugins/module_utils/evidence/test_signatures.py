@@ -10,11 +10,12 @@ import re
 
 import pytest
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import TimeContext, parse_iso
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import events_from_line, public_event
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import (
-    SIGNATURES, SCAN_LITERALS, SCAN_LITERALS_EXTRA, CATEGORIES, SOURCE_KINDS, Matcher,
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, parse_iso
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line, public_event
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signature_table import (
+    SIGNATURES, SCAN_LITERALS, SCAN_LITERALS_EXTRA, CATEGORIES, SOURCE_KINDS,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import Matcher
 from unit_paths import FIXTURES_ROOT
 
 FIXTURES = os.path.join(FIXTURES_ROOT, "signatures")

@@ -213,26 +213,3 @@ def test_normalize_existing():
     assert od.normalize_existing("opcache.jit_buffer_size", "67108864", "8.2") == "64M"
     assert od.normalize_existing("opcache.memory_consumption", "garbage", "8.2") is None
     assert od.normalize_existing("opcache.fast_shutdown", "1", "8.2") == "1"
-
-
-def test_defaults_and_describe():
-    info = od.lookup("opcache.memory_consumption")
-    assert info.default_for((5, 6)) == "64" and info.default_for((8, 2)) == "128"
-    assert od.lookup("opcache.jit").default_for((8, 4)) == "disable"
-    assert od.lookup("opcache.enable_cli").default_for((7, 1, 3)) == "1"
-    assert od.lookup("opcache.fast_shutdown").as_dict((7, 1))["removed"] == "7.2"
-
-
-def test_known_for():
-    names = od.known_for("8.2")
-    assert "opcache.jit" in names and "opcache.fast_shutdown" not in names
-    assert "opcache.mmap_base" not in names
-    assert "opcache.load_comments" in od.known_for("5.6")
-
-
-def test_parse_php_version():
-    assert od.parse_php_version("PHP 8.2.7 (fpm-fcgi)") == (8, 2, 7)
-    assert od.parse_php_version("8.2") == (8, 2)
-    assert od.parse_php_version((7, 4)) == (7, 4)
-    with pytest.raises(ValueError):
-        od.parse_php_version("eight")

@@ -1,6 +1,4 @@
 """Tests of pure php.ini edits."""
-import os
-
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini import ini_file as pif
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.directives import normalize_existing
 
@@ -125,24 +123,3 @@ def test_remove_absent_is_no_change():
 def test_remove_scoped_warns():
     result = pif.remove_directives("[HOST=a]\nopcache.enable=0\n", ["opcache.enable"])
     assert not result.changed and "not removed" in result.warnings[0]
-
-
-def test_scan_order_winner_and_later():
-    files = [("/etc/php.ini", "opcache.memory_consumption=128\n"),
-             ("/etc/php.d/10-opcache.ini", "opcache.memory_consumption=64\n"),
-             ("/etc/php.d/zz-opcache-fleet.ini", "opcache.memory_consumption=256\n"),
-             ("/etc/php.d/zzz-local.ini", "opcache.memory_consumption=32\n")]
-    winner = pif.scan_order_winner(files, "opcache.memory_consumption")
-    assert winner.path == "/etc/php.d/zzz-local.ini" and winner.value == "32"
-    later = pif.later_settings(files, "/etc/php.d/zz-opcache-fleet.ini", "opcache.memory_consumption")
-    assert [s.path for s in later] == ["/etc/php.d/zzz-local.ini"]
-    assert pif.scan_order_winner(files, "opcache.enable") is None
-
-
-def test_files_in_scan_order(tmp_path):
-    for name in ("20-x.ini", "10-opcache.ini", "zz-opcache-fleet.ini", "README", "Z.ini"):
-        (tmp_path / name).write_text("")
-    (tmp_path / "sub.ini").mkdir()
-    order = pif.files_in_scan_order("/etc/php.ini", str(tmp_path) + os.pathsep + "/nonexistent")
-    assert order == ["/etc/php.ini"] + [str(tmp_path / n) for n in
-                                         ("10-opcache.ini", "20-x.ini", "Z.ini", "zz-opcache-fleet.ini")]

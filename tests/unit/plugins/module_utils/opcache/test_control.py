@@ -4,6 +4,8 @@ import os
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import control as c
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import STATE_FILE
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 
 
@@ -100,106 +102,6 @@ def script(mtime, cached=True, hits=1, **kw):
     return d
 
 
-# ------------------------------------------------------------------ pure parts
-
-def test_classify_scripts():
-    st = stats(start_time=1000, last_restart_time=1200)
-    scripts = [
-        dict(script(1100), full_path="/a/old.php"),
-        dict(script(1200), full_path="/a/same_second.php"),
-        dict(script(1300), full_path="/a/new.php"),
-        dict(script(None), full_path="/a/gone.php"),
-        dict(script(1300, cached=False), full_path="/a/invalidated.php"),
-        dict(script(1300), full_path="/var/lib/opcache-fleet/" + "a" * 32 + "/" + "b" * 32 + ".php"),
-        dict(script(900, timestamp=900), full_path="/b/fresh_ts.php"),
-        dict(script(950, timestamp=900), full_path="/b/stale_ts.php"),
-        dict(script(1300), full_path="/a/reinvalidated.php"),
-    ]
-    out = dict((e["full_path"], e["stale"]) for e in c.classify_scripts(scripts, st, {"/a/reinvalidated.php": 1400}))
-    assert out == {"/a/old.php": "fresh", "/a/same_second.php": "possible", "/a/new.php": "possible",
-                   "/a/gone.php": "unknown", "/b/fresh_ts.php": "fresh", "/b/stale_ts.php": "certain",
-                   "/a/reinvalidated.php": "fresh"}
-
-
-def test_full_reset_verified():
-    before = stats()
-    assert not c.full_reset_verified(before, dict(stats(manual_restarts=1), restart_pending=True))
-    assert c.full_reset_verified(before, stats(manual_restarts=1))
-    assert c.full_reset_verified(before, stats(start_time=1001))
-    assert c.full_reset_verified(before, stats(last_restart_time=5))
-    assert not c.full_reset_verified(before, stats())
-    assert not c.full_reset_verified(before, None)
-
-
-def test_match_patterns():
-    paths = ["/srv/app/releases/a/x.php", "/srv/app/releases/a/lib/y.php", "/srv/app/releases/b/x.php"]
-    assert c.match_patterns(paths, ["/srv/app/releases/a/*"]) == paths[:2]
-    assert c.match_patterns(paths, ["*/x.php"]) == [paths[0], paths[2]]
-
-
-def test_summarize_status_keeps_the_documented_figures():
-    s = c.summarize_status(stats())
-    assert set(s) == {"opcache_enabled", "cache_full", "restart_pending", "restart_in_progress",
-                      "memory_usage", "interned_strings_usage", "opcache_statistics"}
-    assert {"num_cached_scripts", "hits", "misses", "opcache_hit_rate", "start_time", "last_restart_time",
-            "oom_restarts", "hash_restarts", "manual_restarts"} <= set(s["opcache_statistics"])
-
-
-def test_parse_cgroup_unit():
-    assert c.parse_cgroup_unit("0::/system.slice/php8.2-fpm.service\n") == "php8.2-fpm.service"
-    assert c.parse_cgroup_unit("12:pids:/x\n1:name=systemd:/system.slice/php-fpm.service\n") == "php-fpm.service"
-    assert c.parse_cgroup_unit("0::/user.slice\n") is None
-
-
-def test_targets_from_discovery_orders_pools_and_collects_roots():
-    discovered = {"masters": [{"master_pid": 1, "config": "/c", "php_version": "8.2", "opcache": {},
-                               "pools": [{"name": "jail", "listen": "/j.sock", "chroot": "/srv/j"},
-                                         {"name": "tcp", "listen": "127.0.0.1:9001", "listen_kind": "tcp"},
-                                         {"name": "www", "listen": "/w.sock", "listen_kind": "unix",
-                                          "security_limit_extensions": [".php"]}]}],
-                  "nginx": {"servers": [{"root": "/srv/app/releases", "locations": [{"root": None}]}]}}
-    t = c.targets_from_discovery(discovered)[0]
-    assert t["sockets"] == ["/w.sock", "127.0.0.1:9001", "/j.sock"]
-    assert t["pool_names"] == ["jail", "tcp", "www"] and t["document_roots"] == ["/srv/app/releases"]
-    assert c.targets_from_discovery(discovered, ["2"]) == []
-
-
-# ------------------------------------------------------------------ file cache purge
-
-def make_file_cache(tmp_path):
-    d = tmp_path / "fc"
-    sysid = d / ("0123456789abcdef" * 2) / "srv" / "app"
-    sysid.mkdir(parents=True)
-    (sysid / "x.php.bin").write_text("x")
-    return d
-
-
-def test_purge_file_cache(tmp_path):
-    d = make_file_cache(tmp_path)
-    res = c.purge_file_cache(str(d), check_mode=True)
-    assert res["files"] == 1 and not res["purged"] and list(d.iterdir())
-    res = c.purge_file_cache(str(d))
-    assert res["purged"] and list(d.iterdir()) == [] and d.is_dir()
-
-
-@pytest.mark.parametrize("bad", ["/", "/var", "/etc", "/srv", "/tmp"])
-def test_purge_file_cache_refuses_system_dirs(bad):
-    with pytest.raises(c.ControlError) as exc:
-        c.file_cache_plan(bad)
-    assert exc.value.cause == "opcache.file_cache" and repr(bad) in str(exc.value)
-
-
-def test_purge_file_cache_refuses_foreign_content(tmp_path):
-    d = make_file_cache(tmp_path)
-    (d / "notes.txt").write_text("mine")
-    with pytest.raises(c.ControlError, match="not an OPcache file-cache entry"):
-        c.file_cache_plan(str(d))
-    d2 = make_file_cache(tmp_path / "other")
-    next(d2.iterdir()).joinpath("evil.sh").write_text("x")
-    with pytest.raises(c.ControlError, match="unexpected file"):
-        c.file_cache_plan(str(d2))
-
-
 # ------------------------------------------------------------------ status / reset flows
 
 def test_master_status_with_scripts(tmp_path):
@@ -223,7 +125,7 @@ def test_full_reset_once_and_verified():
 def test_full_reset_verification_timeout():
     cache = FakeOPcache(pending_polls=10 ** 6)
     clock = iter(range(0, 10 ** 6)).__next__
-    with pytest.raises(c.ControlError) as exc:
+    with pytest.raises(ControlError) as exc:
         c.reset_master(target(), "full", timeout=5, session_factory=factory_for(cache), sleep=lambda s: None,
                        clock=lambda: float(clock()))
     assert exc.value.cause == "verify_timeout" and "restart_pending=True" in str(exc.value)
@@ -232,7 +134,7 @@ def test_full_reset_verification_timeout():
 
 def test_full_reset_refused_by_opcache():
     cache = FakeOPcache(reset_ok=False)
-    with pytest.raises(c.ControlError) as exc:
+    with pytest.raises(ControlError) as exc:
         c.reset_master(target(), "full", session_factory=factory_for(cache))
     assert exc.value.cause == "opcache_reset"
 
@@ -261,7 +163,7 @@ def test_stale_check_mode(tmp_path):
     r = c.reset_master(target(), "stale", check_mode=True, session_factory=factory_for(cache),
                        helper_dir=str(tmp_path))
     assert r["changed"] and r["files"][0]["path"] == "/a/report.php" and "invalidate" not in cache.calls
-    assert not os.path.exists(str(tmp_path / c.STATE_FILE))
+    assert not os.path.exists(str(tmp_path / STATE_FILE))
 
 
 def test_files_and_glob_modes(tmp_path):
@@ -290,90 +192,9 @@ def test_unreachable_pool_falls_through_to_the_next(tmp_path):
 def test_all_pools_unusable_names_the_cause():
     cache = FakeOPcache()
     err = HelperError("/run/p0.sock", "open_basedir", "the pool's open_basedir excludes the helper")
-    with pytest.raises(c.ControlError) as exc:
+    with pytest.raises(ControlError) as exc:
         c.master_status(target(1), session_factory=factory_for(cache, fail=err))
     assert exc.value.cause == "open_basedir" and "open_basedir" in str(exc.value)
-
-
-def test_reload_master_verifies_replaced_workers(tmp_path):
-    proc = tmp_path / "proc"
-    for pid, ppid in ((42, 1), (100, 42), (101, 42)):
-        (proc / str(pid)).mkdir(parents=True)
-        (proc / str(pid) / "stat").write_text("%d (php-fpm8.2) S %d 1 1" % (pid, ppid))
-    (proc / "42" / "cgroup").write_text("0::/system.slice/php8.2-fpm.service\n")
-    ran = []
-
-    def run(argv):
-        ran.append(argv)
-        for old in ("100", "101"):
-            (proc / old / "stat").unlink()
-            (proc / old).rmdir()
-        (proc / "200").mkdir()
-        (proc / "200" / "stat").write_text("200 (php-fpm8.2) S 42 1 1")
-        return 0, "", ""
-    info = c.reload_master({"master_pid": 42}, run, timeout=2, proc=str(proc), sleep=lambda s: None)
-    assert ran == [["systemctl", "reload", "php8.2-fpm.service"]]
-    assert info["verified"] and info["old_workers"] == [100, 101]
-
-
-def test_reload_master_without_unit():
-    with pytest.raises(c.ControlError) as exc:
-        c.reload_master({"master_pid": None}, lambda a: (0, "", ""), timeout=1)
-    assert exc.value.cause == "systemd_unit"
-
-
-def _fake_proc(tmp_path):
-    proc = tmp_path / "proc"
-    for pid, ppid in ((42, 1), (100, 42), (101, 42)):
-        (proc / str(pid)).mkdir(parents=True)
-        (proc / str(pid) / "stat").write_text("%d (php-fpm8.2) S %d 1 1" % (pid, ppid))
-    (proc / "42" / "cgroup").write_text("0::/system.slice/php8.2-fpm.service\n")
-
-    def run(argv):
-        for old in ("100", "101"):
-            (proc / old / "stat").unlink()
-            (proc / old).rmdir()
-        (proc / "200").mkdir()
-        (proc / "200" / "stat").write_text("200 (php-fpm8.2) S 42 1 1")
-        return 0, "", ""
-    return proc, run
-
-
-def test_reload_master_verified_by_new_start_time(tmp_path):
-    proc, run = _fake_proc(tmp_path)
-    starts = iter([990, 990, 1001])  # the old cache is still read twice, then the new one
-    info = c.reload_master({"master_pid": 42}, run, timeout=5, proc=str(proc), sleep=lambda s: None,
-                           read_start_time=lambda: next(starts), wall_clock=lambda: 1000.4)
-    assert info["verified"] and info["verified_by"] == "start_time"
-    assert info["start_time"] == 1001 and info["reload_asked_at"] == 1000
-
-
-def test_reload_master_old_start_time_is_not_verified(tmp_path):
-    proc, run = _fake_proc(tmp_path)
-    ticks = iter(range(100))
-    info = c.reload_master({"master_pid": 42}, lambda a: (0, "", ""), timeout=3, proc=str(proc),
-                           sleep=lambda s: None, read_start_time=lambda: 990, wall_clock=lambda: 1000,
-                           clock=lambda: next(ticks))
-    assert not info["verified"] and not info["workers_replaced"] and info["start_time"] == 990
-
-
-def test_reload_master_unreadable_opcache_falls_back_to_workers(tmp_path):
-    proc, run = _fake_proc(tmp_path)
-
-    def blocked():
-        raise HelperError("/run/x.sock", "open_basedir", "the pool's open_basedir excludes the helper")
-    info = c.reload_master({"master_pid": 42}, run, timeout=5, proc=str(proc), sleep=lambda s: None,
-                           read_start_time=blocked, wall_clock=lambda: 1000)
-    assert info["verified"] and info["verified_by"] == "workers replaced"
-    assert "open_basedir" in info["start_time_error"]
-
-
-def test_reload_master_systemctl_failure_names_it(tmp_path):
-    proc, _ = _fake_proc(tmp_path)
-    with pytest.raises(c.ControlError) as exc:
-        c.reload_master({"master_pid": 42}, lambda a: (1, "", "Job for php8.2-fpm.service failed"),
-                        timeout=1, proc=str(proc))
-    assert exc.value.cause == "systemctl" and "php8.2-fpm.service" in str(exc.value)
 
 
 class DyingFirstPoll(FakeSession):
@@ -412,12 +233,3 @@ def test_full_reset_poll_with_other_error_still_fails():
     with pytest.raises(HelperError) as exc:
         c.reset_master(target(), "full", session_factory=lambda s, **kw: Blocked(cache), sleep=lambda s: None)
     assert exc.value.cause == "open_basedir"
-
-
-def test_reload_master_of_a_stopped_master_names_it(tmp_path):
-    (tmp_path / "proc").mkdir()
-    with pytest.raises(c.ControlError) as exc:
-        c.reload_master({"master_pid": 4242, "systemd_unit": "php8.2-fpm.service"}, lambda a: (0, "", ""),
-                        timeout=1, proc=str(tmp_path / "proc"))
-    assert exc.value.cause == "not_running"
-    assert "master 4242 is not running" in str(exc.value) and "systemctl start php8.2-fpm.service" in str(exc.value)

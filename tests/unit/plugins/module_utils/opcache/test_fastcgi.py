@@ -40,12 +40,12 @@ def test_stream_split_and_padding():
     reader = f.RecordReader()
     reader.feed(out)
     recs = list(reader.records())
-    assert [len(c) for _, _, c in recs] == [65535, 65535, 153600 - 131070, 0]
-    assert b"".join(c for _, _, c in recs) == data
+    assert [len(c) for dummy, dummy, c in recs] == [65535, 65535, 153600 - 131070, 0]
+    assert b"".join(c for dummy, dummy, c in recs) == data
     # every record header + content + padding is a multiple of 8
     pos = 0
     while pos < len(out):
-        _, _, _, length, pad = f.HEADER.unpack_from(out, pos)
+        dummy, dummy, dummy, length, pad = f.HEADER.unpack_from(out, pos)
         assert (length + pad) % 8 == 0
         pos += 8 + length + pad
 
@@ -62,7 +62,7 @@ def test_reader_handles_byte_by_byte_and_bad_version():
     for i in range(len(data)):
         reader.feed(data[i:i + 1])
         got.extend(reader.records())
-    assert [(t, c) for t, _, c in got] == [(f.FCGI_STDOUT, b"hello"), (f.FCGI_STDERR, b"warn")]
+    assert [(t, c) for t, dummy, c in got] == [(f.FCGI_STDOUT, b"hello"), (f.FCGI_STDERR, b"warn")]
     reader = f.RecordReader("sock")
     reader.feed(b"HTTP/1.1 200 OK\r\n")
     with pytest.raises(f.FastCGIProtocolError, match="invalid record version 72"):
@@ -78,7 +78,7 @@ def test_reader_handles_byte_by_byte_and_bad_version():
     (b"no header line\n\nbody", 200, [], b"no header line\n\nbody"),
 ])
 def test_parse_cgi_response(raw, status, headers, body):
-    s, _, h, b = f.parse_cgi_response(raw)
+    s, dummy, h, b = f.parse_cgi_response(raw)
     assert (s, h, b) == (status, headers, body)
 
 

@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
-"""php_tokens: each case is one that a grep for 'class \\w+' gets wrong."""
+"""php.tokens: each case is one that a grep for 'class \\w+' gets wrong."""
 
 import pytest
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.tokens import Declaration, fold_case, scan_declarations
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.tokens import scan_declarations
 
 
 def names(src, **kwargs):
@@ -331,13 +331,6 @@ def test_non_ascii_and_invalid_utf8_names():
     assert [d.fqn for d in res.declarations] == [u"Ü\\Straße", u"Ü\\straße"]
     res = scan_declarations(b"<?php class Caf\xe9 {}")
     assert res.declarations[0].name == u"Caf\ufffd"
-
-
-def test_fold_case_is_ascii_only():
-    assert fold_case(u"App\\ÄBC") == u"app\\Äbc"
-    assert Declaration("class", u"Äb", "N", 1).key == u"n\\Äb"
-    # Ä and ä are different classes for PHP
-    assert fold_case(u"Ä") != fold_case(u"ä")
 
 
 def test_str_and_bytes_give_the_same_result():

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.verdict import build_report
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assembly import build_report
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.render import (
     md_code, md_text, parse_ts, render_html, render_json, render_markdown, timeline_svg,
 )
@@ -52,8 +52,8 @@ def test_html_escapes_every_log_string():
     assert "onerror=alert(2)>" not in out
     p = Collect()
     p.feed(out)
-    assert "script" not in [t for t, _ in p.tags] and "img" not in [t for t, _ in p.tags]
-    assert "b" not in [t for t, _ in p.tags]
+    assert "script" not in [t for t, dummy in p.tags] and "img" not in [t for t, dummy in p.tags]
+    assert "b" not in [t for t, dummy in p.tags]
     text = "".join(p.text)
     assert HOSTILE in text  # shown as text
     assert "<script>x</script>" in text  # the unreachable host's error, as text
@@ -130,7 +130,7 @@ def resolved_report():
     """lab-web2 after opcache_reset() at 17:44:02 (its crashes ended 17:11:04) and lab-web3 as captured."""
     raw = load("lab-web2")
     raw["opcache"]["masters"][0]["status"]["opcache_statistics"].update(last_restart_time=1795715042,
-                                                                       manual_restarts=1)
+                                                                        manual_restarts=1)
     return build_report([raw, load("lab-web3")], generated_at="2026-11-26T18:00:00Z", window={"since": "24h"})
 
 
@@ -148,7 +148,7 @@ def test_resolved_by_reset_is_shown_in_every_output():
 def test_reset_did_not_cure_it_is_shown():
     raw = load("lab-web2")
     raw["opcache"]["masters"][0]["status"]["opcache_statistics"].update(last_restart_time=1795713060,
-                                                                       manual_restarts=1)
+                                                                        manual_restarts=1)
     rep = build_report([raw], generated_at="2026-11-26T18:00:00Z")
     assert "RESET DID NOT CURE IT" in render_markdown(rep) and ">RESET DID NOT CURE IT</span>" in render_html(rep)
 

@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Size and time limits of the evidence scan, in one place.
+
+Private to opcache-fleet. Standard library only. The readers, the scanner and the
+orchestration read these as ``limits.NAME`` at the start of a call (never per line),
+so tests and callers can tune them in one module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+CHUNK_SIZE = 1 << 20          # read size (bytes)
+MAX_LINE = 64 * 1024          # longest line examined; longer ones are cut and counted
+SNIFF_SIZE = 64 * 1024
+SMALL_FILE = 4 << 20          # below this every literal is searched (no sniffing)
+SPLIT_MIN = 48 << 20          # plain files above this are split across workers
+RANGES_PER_WORKER = 2        # ranges per worker process (balance at the end of a scan)
+WINDOW_SLACK = 3600.0         # tolerance for unordered stamps when skipping chunks
+MTIME_SLACK = 300.0

@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reload of a php-fpm master through systemd, verified (opcache_reset's fallback=reload).
+
+Private to opcache-fleet. Standard library only, Python 3.8+. /proc is read through
+discovery/procfs.py (the master's systemd unit, its workers).
+"""
+from __future__ import absolute_import, division, print_function
+
+import os
+import time
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import children_of, read_cgroup_unit
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import CONNECT_CAUSES, open_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
+
+__metaclass__ = type
+
+
+def reload_master(target, run_command, timeout=30.0, proc="/proc", sleep=time.sleep,
+                  read_start_time=None, wall_clock=time.time, clock=time.monotonic):
+    """Graceful reload through systemd, verified.
+
+    ``read_start_time()`` returns OPcache's ``start_time`` of this master read through one
+    of its pools (or raises/returns None while it cannot be read). A reload re-executes the
+    master (SIGUSR2) and creates a new OPcache, so the reload is verified when ``start_time``
+    is at or after the moment the reload was asked for (and differs from ``before`` when
+    known): ``verified_by: start_time``. When OPcache stays unreadable (the reason for the
+    fallback may persist), the weaker proof is kept: the master is alive and every old worker
+    was replaced (``verified_by: workers replaced``).
+    """
+    pid = target.get("master_pid")
+    unit = target.get("systemd_unit")
+    if pid and not os.path.exists(os.path.join(proc, str(pid))):
+        raise ControlError("fallback=reload: master %s is not running (php-fpm stopped?): there is nothing "
+                           "to reload; start php-fpm%s" % (pid, " (systemctl start %s)" % unit if unit else ""),
+                           "not_running")
+    if not unit and pid:
+        unit = read_cgroup_unit(proc, pid)
+    if not unit:
+        raise ControlError("fallback=reload: no systemd unit known for master %s (give master_pid "
+                           "of a systemd-managed php-fpm)" % pid, "systemd_unit")
+    old = children_of(pid, proc) if pid else []
+    asked = int(wall_clock())
+    rc, out, err = run_command(["systemctl", "reload", unit])
+    if rc != 0:
+        raise ControlError("fallback=reload: systemctl reload %s failed (rc=%s): %s" % (unit, rc, err.strip()),
+                           "systemctl")
+    deadline = clock() + timeout
+    info = {"unit": unit, "old_workers": old, "verified": False, "verified_by": None,
+            "reload_asked_at": asked, "start_time": None}
+    replaced = False
+    while True:
+        alive = pid and os.path.exists(os.path.join(proc, str(pid)))
+        now = children_of(pid, proc) if alive else []
+        replaced = bool(alive and now and not set(old) & set(now))
+        if read_start_time is not None:
+            try:
+                start = read_start_time()
+            except (ControlError, HelperError) as exc:
+                start = None
+                info["start_time_error"] = str(exc)
+                if replaced and exc.cause not in CONNECT_CAUSES:
+                    # A setting blocks the helper for good: the reload is proven as far as it can be.
+                    break
+            if start is not None:
+                info["start_time"] = start
+                if start >= asked:
+                    info.update(verified=True, verified_by="start_time")
+                    info.pop("start_time_error", None)
+                    break
+        elif replaced:
+            info.update(verified=True, verified_by="workers replaced")
+            break
+        if clock() >= deadline:
+            break
+        sleep(0.2)
+    if not info["verified"] and replaced:
+        info.update(verified=True, verified_by="workers replaced")
+    info["workers_replaced"] = replaced
+    return info
+
+
+def read_start_time(target, session_factory=None, timeout=5.0, helper_dir=None):
+    """OPcache ``start_time`` of one master (one status request through its first usable pool)."""
+    session, answer, dummy = open_master(target, session_factory, timeout, helper_dir)
+    session.close()
+    stats = (answer.get("status") or {}).get("opcache_statistics") or {}
+    return stats.get("start_time")

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The collection as a user gets it: built, installed elsewhere, used with no project ansible.cfg.
+
+Builds the tarball with ``ansible-galaxy collection build``, installs it into a temporary
+collections path, then, from a directory outside the checkout with a neutral
+``ansible.cfg`` (only that collections path), renders module docs, syntax-checks the
+playbooks by their FQCN, and runs a user's playbook that calls read-only FQCN modules on
+localhost against log files it writes. The modules that change hosts run against the
+lab in the Molecule scenarios.
+"""
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.dirname(sys.executable)
+FQCN = "phpfpm.opcache_fleet"
+MAX_TARBALL = 5 * 1024 * 1024
+
+NGINX_LINE = ('2026/11/26 17:01:02 [error] 2481#2481: *1828457 recv() failed (104: Connection reset by peer) '
+              'while reading response header from upstream, client: 10.0.0.9, server: shop, '
+              'request: "GET /a/report.php HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", '
+              'host: "shop"\n')
+FPM_LINE = ('[26-Nov-2026 17:01:02] WARNING: [pool www] child 24352 exited on signal 11 (SIGSEGV) '
+            'after 301.965713 seconds from start\n')
+
+PLAYBOOK = """\
+- name: A user's playbook that calls the installed collection by FQCN
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Scan the logs
+      phpfpm.opcache_fleet.fpm_evidence:
+        paths: ["{nginx}", "{fpm}"]
+        since: all
+      register: evidence
+    - name: Keep the result
+      ansible.builtin.copy:
+        content: "{{{{ evidence | to_json }}}}"
+        dest: "{out}"
+        mode: "0600"
+"""
+
+
+def run(argv, cwd, env, check=True):
+    """(rc, stdout); stderr (warnings) only shown when the command fails."""
+    proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, check=False)
+    text = proc.stdout.decode("utf-8", "replace")
+    if check:
+        assert proc.returncode == 0, "%s failed (rc=%d):\n%s\n%s" % (
+            " ".join(argv), proc.returncode, text[-4000:], proc.stderr.decode("utf-8", "replace")[-2000:])
+    return proc.returncode, text
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    base = tmp_path_factory.mktemp("installed")
+    build, colls, user = base / "build", base / "collections", base / "user"
+    for d in (build, colls, user):
+        d.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+    run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(build), ROOT],
+        cwd=str(user), env=env)
+    tarballs = list(build.glob("phpfpm-opcache_fleet-*.tar.gz"))
+    assert len(tarballs) == 1
+    run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "-p", str(colls), str(tarballs[0])],
+        cwd=str(user), env=env)
+    (user / "ansible.cfg").write_text("[defaults]\ncollections_path = %s\n" % colls)
+    env["ANSIBLE_CONFIG"] = str(user / "ansible.cfg")
+    return {"tarball": tarballs[0], "collections": colls, "user": user, "env": env}
+
+
+def test_tarball_is_small_and_leaves_the_lab_out(installed):
+    assert os.path.getsize(str(installed["tarball"])) < MAX_TARBALL
+    with tarfile.open(str(installed["tarball"])) as tar:
+        names = tar.getnames()
+    assert "galaxy.yml" not in names and "MANIFEST.json" in names and "meta/runtime.yml" in names
+    assert "plugins/modules/opcache_reset.py" in names and "LICENSE" in names
+    for left_out in ("molecule/", "lab/", "bench/", "roles/lab/", ".collections/", ".venv/", ".cache/"):
+        assert not [n for n in names if n.startswith(left_out)], left_out
+    assert not [n for n in names if "__pycache__" in n]
+
+
+def test_installed_copy_is_the_one_loaded(installed):
+    _rc, out = run([os.path.join(BIN, "ansible-doc"), FQCN + ".opcache_reset"],
+                   cwd=str(installed["user"]), env=installed["env"])
+    assert str(installed["collections"]) in out and ROOT not in out
+
+
+@pytest.mark.parametrize("module", ["opcache_reset", "fpm_evidence", "fpm_discover", "opcache_status",
+                                    "opcache_ini", "opcache_blacklist", "opcache_culprit",
+                                    "php_class_collisions", "fleet_report"])
+def test_ansible_doc_renders(installed, module):
+    _rc, out = run([os.path.join(BIN, "ansible-doc"), "--json", FQCN + "." + module],
+                   cwd=str(installed["user"]), env=installed["env"])
+    doc = json.loads(out)[FQCN + "." + module]
+    assert doc["doc"]["options"] or module == "fleet_report"
+    assert doc["return"]
+
+
+@pytest.mark.parametrize("playbook", ["diagnose", "emergency_reset", "opcache_config", "culprit_hunt"])
+def test_playbooks_syntax_check_by_fqcn(installed, playbook):
+    run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i", "localhost,", FQCN + "." + playbook],
+        cwd=str(installed["user"]), env=installed["env"])
+
+
+def test_users_playbook_calls_fpm_evidence(installed, tmp_path):
+    nginx, fpm, out = tmp_path / "error.log", tmp_path / "php8.2-fpm.log", tmp_path / "result.json"
+    nginx.write_text(NGINX_LINE)
+    fpm.write_text(FPM_LINE)
+    book = installed["user"] / "site.yml"
+    book.write_text(PLAYBOOK.format(nginx=nginx, fpm=fpm, out=out))
+    run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable,
+         str(book)],
+        cwd=str(installed["user"]), env=installed["env"])
+    result = json.loads(out.read_text())
+    assert result["counts"]["by_category"] == {"upstream_reset": 1, "child_signal": 1}
+    assert result["changed"] is False

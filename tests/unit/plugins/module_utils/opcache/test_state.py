@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""opcache/state.py: the file-cache purge and its refusals."""
+import pytest
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import state
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+
+
+def make_file_cache(tmp_path):
+    d = tmp_path / "fc"
+    sysid = d / ("0123456789abcdef" * 2) / "srv" / "app"
+    sysid.mkdir(parents=True)
+    (sysid / "x.php.bin").write_text("x")
+    return d
+
+
+def test_purge_file_cache(tmp_path):
+    d = make_file_cache(tmp_path)
+    res = state.purge_file_cache(str(d), check_mode=True)
+    assert res["files"] == 1 and not res["purged"] and list(d.iterdir())
+    res = state.purge_file_cache(str(d))
+    assert res["purged"] and list(d.iterdir()) == [] and d.is_dir()
+
+
+@pytest.mark.parametrize("bad", ["/", "/var", "/etc", "/srv", "/tmp"])
+def test_purge_file_cache_refuses_system_dirs(bad):
+    with pytest.raises(ControlError) as exc:
+        state.file_cache_plan(bad)
+    assert exc.value.cause == "opcache.file_cache" and repr(bad) in str(exc.value)
+
+
+def test_purge_file_cache_refuses_foreign_content(tmp_path):
+    d = make_file_cache(tmp_path)
+    (d / "notes.txt").write_text("mine")
+    with pytest.raises(ControlError, match="not an OPcache file-cache entry"):
+        state.file_cache_plan(str(d))
+    d2 = make_file_cache(tmp_path / "other")
+    next(d2.iterdir()).joinpath("evil.sh").write_text("x")
+    with pytest.raises(ControlError, match="unexpected file"):
+        state.file_cache_plan(str(d2))

@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""report.assembly: host entries (pools, release folders, next steps), the fleet report, summary lines.
+
+The two fixtures are diagnose results captured on the lab (make incident on lab-web2:
+/a/report.php poisoned; lab-web3: /b/report.php poisoned, pool site-b of the first master).
+"""
+import copy
+import json
+import os
+import shlex
+
+import pytest
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assembly import (
+    build_report, evaluate_host, summary_lines,
+)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.next_steps import CommandContext
+from unit_paths import FIXTURES_ROOT
+
+FIXTURES = os.path.join(FIXTURES_ROOT, "diagnose")
+
+
+def load(name):
+    with open(os.path.join(FIXTURES, name + ".json")) as fh:
+        return json.load(fh)
+
+
+def healthy(raw):
+    """The same host with no crash evidence and nothing stale."""
+    raw = copy.deepcopy(raw)
+    ev = raw["evidence"]
+    ev["incidents"], ev["events"], ev["incidents_total"] = [], [], 0
+    ev["counts"] = {"total": 0, "by_category": {}, "by_file": {}, "by_source_kind": {}}
+    for m in raw["opcache"]["masters"]:
+        m["scripts"] = []
+        m["stale_counts"] = {"certain": 0, "possible": 0, "fresh": 10, "unknown": 0}
+    return raw
+
+
+def with_counts(raw, **counts):
+    raw = healthy(raw)
+    raw["evidence"]["counts"]["by_category"] = counts
+    return raw
+
+
+def test_poisoned_host_release_folder_and_pool():
+    e = evaluate_host(load("lab-web2"))
+    assert e["status"] == "ok" and e["verdict"] == "opcache_suspect"
+    secs = dict((s["prefix"], s) for s in e["sections"])
+    assert set(secs) == {"/a/", "/b/", "/c/"}
+    assert secs["/a/"]["verdict"] == "opcache_suspect"
+    assert "/a/report.php" in [p["path"] for p in secs["/a/"]["crash_paths"]]
+    assert secs["/a/"]["root"] == "/srv/app/releases/a" and secs["/a/"]["pools"] == ["www"]
+    assert secs["/b/"]["verdict"] == "healthy" and secs["/c/"]["verdict"] == "healthy"
+    assert [(p["name"], p["verdict"]) for p in e["pools"]] == [("www", "opcache_suspect")]
+    # the stale script is in release a: a sign for /a/ only
+    assert "stale_scripts" in [r["code"] for r in secs["/a/"]["reasons"]]
+    assert "stale_scripts" not in [n["code"] for n in secs["/b/"]["notes"]]
+
+
+def test_poisoned_host_next_steps_are_reset_then_hunt():
+    e = evaluate_host(load("lab-web2"))
+    kinds = [s["kind"] for s in e["next_steps"]]
+    assert kinds == ["reset", "hunt"]
+    assert e["next_steps"][0]["command"] == \
+        "ansible-playbook playbooks/emergency_reset.yml -l lab-web2 -e mode=stale"
+    assert e["next_steps"][1]["command"] == \
+        "ansible-playbook playbooks/culprit_hunt.yml -l lab-web2 -e url=http://127.0.0.1/a/report.php"
+
+
+def without_resets(raw):
+    """The same capture as if OPcache had never been reset after the crashes."""
+    raw = copy.deepcopy(raw)
+    for m in raw["opcache"]["masters"]:
+        m["status"]["opcache_statistics"].update(last_restart_time=0, manual_restarts=0)
+    return raw
+
+
+def test_two_masters_reset_names_the_master_of_the_crashing_pool():
+    e = evaluate_host(without_resets(load("lab-web3")))
+    assert e["verdict"] == "opcache_suspect"
+    pools = dict((p["name"], p) for p in e["pools"])
+    assert pools["site-b"]["verdict"] == "opcache_suspect" and pools["alt"]["verdict"] == "healthy"
+    assert pools["site-b"]["opcache_overrides"][0]["directive"] == "opcache.revalidate_freq"
+    reset = e["next_steps"][0]["command"]
+    assert "-e masters=/etc/php/8.2/fpm/php-fpm.conf" in reset
+    secs = dict((s["prefix"], s) for s in e["sections"])
+    assert secs["/b/"]["verdict"] == "opcache_suspect" and secs["/b/"]["pools"] == ["site-b"]
+    assert secs["/c/"]["pools"] == ["alt"] and secs["/c/"]["verdict"] == "healthy"
+
+
+def test_healthy_host_everything_healthy():
+    e = evaluate_host(healthy(load("lab-web2")))
+    assert e["verdict"] == "healthy" and e["next_steps"] == []
+    assert all(s["verdict"] == "healthy" for s in e["sections"])
+    assert all(p["verdict"] == "healthy" for p in e["pools"])
+    # the demo app's deliberate App\Legacy\Cache twin is a note, not a verdict
+    assert "class_collisions" in [n["code"] for n in e["notes"]]
+
+
+@pytest.mark.parametrize("category,verdict,kind", [
+    ("max_children", "capacity", "inspect"), ("upstream_timeout", "timeouts", "inspect"),
+    ("upstream_connect_eacces", "misconfig", "inspect"),
+])
+def test_other_verdicts_have_a_command(category, verdict, kind):
+    e = evaluate_host(with_counts(load("lab-web2"), **{category: 3}))
+    assert e["verdict"] == verdict and e["next_steps"][0]["kind"] == kind
+    assert e["next_steps"][0]["command"].split()[0] in ("ansible", "ansible-playbook")
+
+
+def test_command_context_inventory_and_target():
+    ctx = CommandContext(inventory_args=["-i", "inventories/prod hosts.yml"], target="web-eu")
+    e = evaluate_host(load("lab-web2"), ctx=ctx)
+    words = shlex.split(e["next_steps"][0]["command"])
+    assert words[:6] == ["ansible-playbook", "playbooks/emergency_reset.yml", "-i", "inventories/prod hosts.yml",
+                         "-l", "lab-web2"]
+    assert "target=web-eu" in words
+
+
+def test_hostile_crash_path_is_shell_quoted_in_the_hunt_command():
+    raw = load("lab-web2")
+    evil = "/a/x.php?$(rm -rf /)'<script>"
+    for inc in raw["evidence"]["incidents"]:
+        for r in inc["requests"]:
+            r["path"] = evil
+    e = evaluate_host(raw)
+    hunt = [s for s in e["next_steps"] if s["kind"] == "hunt"][0]["command"]
+    assert shlex.split(hunt)[-1] == "url=http://127.0.0.1" + evil
+
+
+def test_nothing_stale_means_full_reset():
+    raw = load("lab-web2")
+    for m in raw["opcache"]["masters"]:
+        m["scripts"], m["stale_counts"] = [], {"certain": 0, "possible": 0}
+    e = evaluate_host(raw)
+    assert "-e mode=full" in e["next_steps"][0]["command"]
+
+
+def test_stale_list_is_capped():
+    raw = load("lab-web2")
+    m = raw["opcache"]["masters"][0]
+    m["scripts"] = [{"full_path": "/srv/app/releases/a/f%d.php" % i, "stale": "possible"} for i in range(80)]
+    e = evaluate_host(raw, stale_cap=5)
+    assert len(e["masters"][0]["stale_scripts"]) == 5 and e["masters"][0]["stale_scripts_truncated"]
+
+
+@pytest.mark.parametrize("status", ["unreachable", "failed", "no_result"])
+def test_host_without_results(status):
+    e = evaluate_host({"host": "web9", "status": status, "error": "ssh: connect to host web9 port 22: timed out"})
+    assert e["verdict"] == status and e["next_steps"] == [] and "timed out" in e["reasons"][0]["text"]
+
+
+def test_failed_steps_are_reported_not_fatal():
+    raw = load("lab-web2")
+    raw["evidence"] = {"msg": "since: cannot parse 'yesterday'"}
+    raw["opcache"] = {"msg": "ECONNREFUSED", "masters": [], "failed_masters": []}
+    raw["collisions"] = {"msg": "roots: boom"}
+    e = evaluate_host(raw)
+    assert e["evidence"]["error"] == "since: cannot parse 'yesterday'"
+    assert e["masters"][0]["opcache_error"] == "ECONNREFUSED"
+    assert e["collisions"]["error"] == "roots: boom"
+    assert e["verdict"] == "healthy"
+
+
+def test_build_report_and_summary():
+    rep = build_report([load("lab-web2"), healthy(load("lab-web3")),
+                        {"host": "lab-web9", "status": "unreachable", "error": "no such container"}],
+                       generated_at="2026-11-26T17:20:00Z", window={"since": "24h"})
+    assert rep["schema_version"] == 1
+    assert rep["fleet"]["verdict_counts"] == {"opcache_suspect": 1, "healthy": 1, "unreachable": 1}
+    assert [s["host"] for s in rep["fleet"]["next_steps"]] == ["lab-web2"]
+    lines = summary_lines(rep)
+    assert lines[0].startswith("fleet: 3 host(s)")
+    assert any(line.startswith("lab-web9: unreachable") for line in lines)
+    assert any("/a/ /srv/app/releases/a: opcache_suspect - /a/report.php" in line for line in lines)
+    json.dumps(rep)  # serialisable
+
+
+def test_summary_lines_strip_terminal_escapes():
+    raw = load("lab-web2")
+    for inc in raw["evidence"]["incidents"]:
+        for r in inc["requests"]:
+            r["path"] = "/a/\x1b[31mred.php"
+    lines = summary_lines(build_report([raw], generated_at="x"))
+    assert not any("\x1b" in line for line in lines)
+    assert any("\\x1b[31mred.php" in line for line in lines)
