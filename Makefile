@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: the two commands are `make demo` and `make test`.
 SHELL := /bin/bash
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf

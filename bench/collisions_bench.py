@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark php_class_collisions on a generated code base of ~50,000 PHP files.
 
     .venv/bin/python bench/collisions_bench.py [--files 50000] [--out bench/out/collisions]

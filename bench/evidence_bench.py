@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark of the fpm_evidence scan engine against GNU grep / zgrep.
 
 Generates realistic mixed logs into bench/out/ (gitignored): an nginx error log

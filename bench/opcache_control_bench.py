@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """OPcache control timings on a lab host (see docs/emergency_reset.md, "Measurements").
 
     .venv/bin/python bench/opcache_control_bench.py ops --host lab-web3 [--status 200] [--resets 50]

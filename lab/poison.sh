@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Runs ON a lab host: poison OPcache with a crashing version of one file of a release.
 #   poison.sh RELEASE_DIR FILE PAGE OTHER_RELEASES(comma-separated)
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Request the demo app's pages on every lab host, from inside the host (podman exec ... curl),
 # so that nginx and php-fpm log real traffic: the poisoned page (from .cache/incident-<host>.txt,
 # written by `make incident`) answers 502 a few times over 2-3 seconds, the other pages 200.

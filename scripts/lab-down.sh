@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Remove the lab hosts and their network; images are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."

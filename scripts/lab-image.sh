@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Build the lab image without any registry: debootstrap -> podman import -> podman build.
 # The base is imported once; the lab image is tagged with a hash of its inputs and
 # rebuilt only when they change.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Start the lab fleet: image (built if needed), network, three systemd containers,
 # then converge them with playbooks/lab.yml. Safe to run again: containers of the
 # current image are reused, anything else with the same name is replaced.

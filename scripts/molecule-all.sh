@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Run every Molecule scenario through pytest (one test per scenario, logs in
 # .cache/molecule/<scenario>.log). SCENARIOS="lab culprit" limits the run.
 set -uo pipefail

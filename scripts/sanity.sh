@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # ansible-test sanity, offline, on this machine kind: no docker, no bootstrap download.
 # ansible-test wants the collection at .../ansible_collections/phpfpm/opcache_fleet as a
 # real directory (it resolves links); its tools come from .venv-sanity, made by

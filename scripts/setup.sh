@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Install everything opcache-fleet needs on the controller: Debian packages for the
 # podman lab, a pinned virtualenv, and the containers.podman collection taken from
 # the PyPI "ansible" distribution (Galaxy is not reachable here). Idempotent.

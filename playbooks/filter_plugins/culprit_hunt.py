@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of playbooks/culprit_hunt.yml: which hosts and URLs to hunt from diagnose's
 report.json (docs/report-schema.md), and the per-host summary line."""
 from __future__ import absolute_import, division, print_function

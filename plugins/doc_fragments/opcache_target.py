@@ -24,7 +24,7 @@ options:
       - A pool socket as php-fpm's C(listen) writes it (C(/run/php/php8.2-fpm.sock),
         C(127.0.0.1:9001), C(9001), C([::1]:9001)).
       - Without it the masters are discovered from /proc (M(phpfpm.opcache_fleet.opcache_status) and
-        M(phpfpm.opcache_fleet.opcache_reset) act on every discovered master, or those of O(masters);
+        M(phpfpm.opcache_fleet.opcache_reset) act on every discovered master, or those of their C(masters) option;
         M(phpfpm.opcache_fleet.opcache_culprit) uses the pool nginx passes the URL to).
     type: str
   master_pid:

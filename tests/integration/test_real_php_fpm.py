@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Optional developer test: a REAL php-fpm master this test starts itself (private
 sockets in a private directory), no containers.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every Molecule scenario, one test each: `molecule test -s <scenario>` against
 real nginx + php-fpm containers built from the lab image.
 

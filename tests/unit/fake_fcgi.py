@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A fake FastCGI peer for unit tests: one thread, one unix socket in a temp dir.
 
 ``handler(request) -> list of actions`` where ``request`` is a dict

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run a module's main() in-process from a unit test, with the given module args.
 
 Two ways, as the tests need them:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The lab fleet: each layout serves the demo app, and a real crash leaves the real
 nginx and php-fpm log lines at that layout's own log paths."""
 import re

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the opcache_config Molecule scenario (verify.yml): compare snapshots."""
 
 from __future__ import absolute_import, division, print_function

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """php-fpm configuration model: the fpm config file with its includes, and php.ini files.
 
 Private helper of opcache-fleet (standard library only, Python 3.8+).

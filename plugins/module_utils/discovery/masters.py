@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Running php-fpm masters found in /proc, their ini files, and the whole discovery.
 
 Private helper of opcache-fleet (standard library only, Python 3.8+). The pieces it

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """nginx configuration as ``nginx -T`` dumps it: error logs, servers, fastcgi_pass targets.
 
 Private helper of opcache-fleet (standard library only, Python 3.8+).

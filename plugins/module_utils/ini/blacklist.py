@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """OPcache blacklist files: entry checks, pure edits, and PHP's matching rules.
 
 Private to opcache-fleet. Standard library only, Python 3.8+.

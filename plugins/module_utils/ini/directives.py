@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Validation of OPcache ini directives against a PHP version.
 
 Private to opcache-fleet. Standard library only, Python 3.8+.

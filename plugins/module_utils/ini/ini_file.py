@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Pure edits of php.ini text: set and remove directives, keep everything else.
 
 Private to opcache-fleet. Standard library only, Python 3.8+.

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Read and atomically rewrite a small config file for opcache-fleet modules.
 
 Private to opcache-fleet. Standard library only, Python 3.8+.

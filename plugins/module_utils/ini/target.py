@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Where opcache-fleet writes OPcache settings for a php-fpm master, and its PHP version.
 
 Private to opcache-fleet. Standard library only, Python 3.8+. A small, self-contained

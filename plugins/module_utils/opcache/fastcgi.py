@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A small FastCGI client (responder role), standard library only.
 
 Private to opcache-fleet. Speaks to one php-fpm pool socket, one request per

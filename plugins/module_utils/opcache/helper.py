@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The PHP helper that reads and drives OPcache through a php-fpm pool socket.
 
 Private to opcache-fleet. Standard library only, Python 3.8+.

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared wiring of the opcache_status / opcache_reset / opcache_culprit modules: their
 common options, target selection (discovery or explicit socket) and argument checks.
 Private to opcache-fleet."""

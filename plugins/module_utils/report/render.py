@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: render the fleet report (docs/report-schema.md) as JSON, Markdown and HTML.
 #
 # Pure functions over the report dict built by report.assembly.build_report. Every string

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Controller-side filters of the opcache_config role.
 
 opcache_readback_mismatches(wanted, reported): compare directives as written (normalised

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of playbooks/culprit_hunt.yml: hosts and URLs from diagnose's report (docs/report-schema.md)."""
 import importlib.util
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of the opcache_config role's read-back filters."""
 import importlib.util
 import os

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fleet_report module: writes the three files (plus raw on request); every fail_json path."""
 import json
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fpm_discover module: argument checks (every fail_json path), wiring, check mode."""
 import json
 import os

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fpm_evidence module: wiring, every fail_json path, kernel sources, check mode, events cap."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Drive opcache_ini.main() with patched module args; discovery faked."""
 import os
 

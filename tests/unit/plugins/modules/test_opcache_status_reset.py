@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fail_json paths of opcache_status / opcache_reset (argument checks before any I/O)."""
 import json
 

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """php_class_collisions module: every fail_json path, wiring, warnings, check mode."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """culprit_hunt: probe parsing, nginx selection, ranking, and the hunt against a simulated
 php-fpm + OPcache (include order, crash mid-request, last_used_timestamp in whole seconds)."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fpm_config: php-fpm config semantics (values, sections, includes, paths) and php.ini files."""
 import os
 

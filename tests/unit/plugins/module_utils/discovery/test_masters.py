@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """proc_masters: php-fpm masters from a fake /proc, systemd and binary output, discover()."""
 import json
 import os

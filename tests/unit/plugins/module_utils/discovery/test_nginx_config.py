@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """nginx_config: nginx -T dumps, error logs, servers, fastcgi_pass targets and pool matching."""
 import os
 

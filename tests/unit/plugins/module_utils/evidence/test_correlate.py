@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """evidence_correlate: incidents (502 <-> crash <-> kernel), modes, counts, caps, merge."""
 
 

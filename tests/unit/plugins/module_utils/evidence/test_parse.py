@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """evidence/parse.py: prefixes, record stamps (local time), glued records, nginx context."""
 
 import time

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """evidence/scan.py: streaming scan of files, hostile input, rotation, window, events cap,
 worker ranges."""
 

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fast scan (literal search over chunks, worker ranges, gzip thread) yields exactly
 what the plain line-by-line definition (evidence/reference.py, reference_events) yields, on a mixed
 generated sample: nginx and php-fpm records, container and syslog prefixes, glued

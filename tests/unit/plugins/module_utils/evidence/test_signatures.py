@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One generated test per signature: every sample line in
 tests/unit/fixtures/signatures/<category>.log is checked against its expectation
 comment (fail2ban style, see the README there); a signature without samples fails."""

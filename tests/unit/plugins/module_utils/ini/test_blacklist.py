@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of blacklist entry checks, edits and PHP matching."""
 import pytest
 

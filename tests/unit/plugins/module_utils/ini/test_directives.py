@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of the OPcache directive table and validate()."""
 import pytest
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of pure php.ini edits."""
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini import ini_file as pif
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.directives import normalize_existing

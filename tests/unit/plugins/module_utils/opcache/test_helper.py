@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The PHP helper: fixed text, deployment, cleanup, nonce, errors naming the setting.
 
 Security properties proven here without PHP (the lab scenario repeats the hostile-name

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """class_collisions: walking, scopes, grouping, skips, process pool."""
 
 import os

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """php.tokens: each case is one that a grep for 'class \\w+' gets wrong."""
 
 import pytest

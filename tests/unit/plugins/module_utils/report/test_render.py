@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
 """report_render: JSON, Markdown and HTML of the fleet report; escaping of everything from logs."""
 import json
 import os
