@@ -12,13 +12,20 @@ import pytest
 
 
 @pytest.fixture
-def utc(monkeypatch):
+def tz(monkeypatch):
+    """``set_tz(name)`` runs the rest of the test with TZ=name; TZ is restored after."""
+    def set_tz(name):
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+    yield set_tz
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def utc(tz):
     """Run the test with TZ=UTC (local-time stamps resolve as UTC); restore TZ after.
 
     Test files that need it for every test say ``pytestmark = pytest.mark.usefixtures("utc")``.
     """
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    tz("UTC")

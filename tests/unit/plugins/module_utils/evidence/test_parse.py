@@ -2,8 +2,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """evidence/parse.py: prefixes, record stamps (local time), glued records, nginx context."""
 
-import time
-
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_nginx_context, parse_record, split_records
@@ -12,19 +10,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.time
 REF = 1798675200.0  # 2026-12-31T00:00:00Z
 
 
-@pytest.fixture
-def tz(monkeypatch):
-    def set_tz(name):
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-    yield set_tz
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture(autouse=True)
-def utc(tz):
-    tz("UTC")
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
 def rec(line, boot_time=None, ref=REF):

@@ -4,26 +4,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """evidence/timestamps.py: ISO stamps, local time, the since/until window."""
 
-import time
-
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import parse_iso, parse_window, parse_window_time
 
 
-@pytest.fixture
-def tz(monkeypatch):
-    def set_tz(name):
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-    yield set_tz
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.fixture(autouse=True)
-def utc(tz):
-    tz("UTC")
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
 # ------------------------------------------------------------------ stamps
