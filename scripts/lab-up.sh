@@ -18,7 +18,11 @@ image_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")
 podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null
 
 for host in $HOSTS; do
-    if [ "$(podman container inspect --format '{{.Image}} {{.State.Running}}' "$host" 2>/dev/null)" = "$image_id true" ]; then
+    # "Running" in podman's records is not enough: after the machine restarted, podman can
+    # still list a container as up whose process is gone (exec: "cannot exec in a stopped
+    # container"). Only one that runs a command is reused.
+    if [ "$(podman container inspect --format '{{.Image}} {{.State.Running}}' "$host" 2>/dev/null)" = "$image_id true" ] &&
+        podman exec "$host" true >/dev/null 2>&1; then
         echo "lab-up: reusing running $host"
         continue
     fi

@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 # opcache-fleet: judge every host's diagnose results and write the fleet report on the controller.
+# Documentation only: the work is done by the action plugin plugins/action/fleet_report.py.
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -20,7 +21,10 @@ description:
     C(report.html) into a new directory C(<output_dir>/<UTC timestamp>/).
   - Hosts without results are listed as C(unreachable), C(failed) or C(no_result); the report is
     written for the others.
-  - "Meant to run once on the controller (C(delegate_to: localhost) and C(run_once))."
+  - An action plugin, run on the controller (no C(delegate_to) needed); it reads no managed
+    host. Run it once per play (C(run_once)) with the records of every host.
+  - The next steps name the reset, hunt and diagnose playbooks beside the playbook that runs this
+    task when it runs from a checkout (by path), else by FQCN (C(phpfpm.opcache_fleet.emergency_reset)).
   - The schema of C(report.json) is documented in C(docs/report-schema.md).
 version_added: "0.1.0"
 author:
@@ -37,18 +41,27 @@ options:
     elements: dict
     required: true
   output_dir:
-    description: Directory under which the timestamped report directory is created.
+    description:
+      - Directory under which the timestamped report directory is created; created when missing.
+      - A relative path is relative to the current directory of C(ansible-playbook).
     type: path
-    required: true
+    default: reports
   window:
     description: The evidence window asked for, reported as is (C({since, until})).
     type: dict
     default: {}
   inventory_args:
-    description: Words added to every suggested command (for example C([-i, inventories/prod])).
+    description:
+      - Words added to every suggested command (for example C([-i, inventories/prod])).
+      - Default, the inventory sources of the play as C(-i) words (relative to the current directory
+        when below it), or none when the play used the configured default inventory.
     type: list
     elements: str
-    default: []
+  playbooks:
+    description:
+      - How suggested commands name the playbooks, by key C(reset), C(hunt), C(diagnose)
+        (for example C(reset=site/emergency_reset.yml)); keys not given keep the default.
+    type: dict
   target:
     description: The C(target) the play ran with; added as C(-e target=...) to the suggested commands unless C(webservers).
     type: str
@@ -68,11 +81,17 @@ options:
     description: Name the directory after this UTC time (C(YYYYmmddTHHMMSSZ)) instead of now; tests use it.
     type: str
 attributes:
+  action:
+    support: full
+    description: Runs on the controller as an action plugin.
   check_mode:
     support: full
     description:
-      - The report is the play's output on the controller, not a change to a managed host, so it is
-        written in check mode too, and C(changed) is always false.
+      - In check mode nothing is written; C(changed) is true (the report would be written),
+        C(report_dir) names the directory it would be, and the verdicts and summary are returned.
+  async:
+    support: none
+    description: Not async.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
@@ -82,23 +101,27 @@ notes:
 
 EXAMPLES = r"""
 - name: Write the fleet report
-  fleet_report:
+  phpfpm.opcache_fleet.fleet_report:
     hosts: "{{ diagnose_hosts }}"
-    output_dir: "{{ playbook_dir }}/../reports"
+    output_dir: /var/tmp/opcache-reports
     window: {since: 24h}
-  delegate_to: localhost
   run_once: true
   register: fleet
 """
 
 RETURN = r"""
 report_dir:
-  description: The directory written.
+  description: The directory written (in check mode, the one that would be).
   returned: success
   type: str
   sample: /work/opcache-fleet/reports/20261126T171500Z
+written:
+  description: Whether the report files were written (false in check mode).
+  returned: success
+  type: bool
+  sample: true
 files:
-  description: Paths of report.json, report.md and report.html.
+  description: Paths of report.json, report.md and report.html (and raw-hosts.json with O(keep_raw)); empty in check mode.
   returned: success
   type: dict
   sample: {json: .../report.json, md: .../report.md, html: .../report.html}
@@ -131,85 +154,5 @@ schema_version:
   description: Schema version of report.json.
   returned: success
   type: int
-  sample: 1
+  sample: 2
 """
-
-import datetime
-import json
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assembly import CommandContext, build_report, summary_lines
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.render import render_html, render_json, render_markdown
-
-
-def write_report(report, base_dir, stamp, raw=None):
-    """Create base_dir/stamp (suffix -2, -3 ... when taken) and write the three files."""
-    directory = os.path.join(base_dir, stamp)
-    n = 1
-    while os.path.exists(directory):
-        n += 1
-        directory = os.path.join(base_dir, "%s-%d" % (stamp, n))
-    os.makedirs(directory)
-    files = {}
-    for ext, render in (("json", render_json), ("md", render_markdown), ("html", render_html)):
-        path = os.path.join(directory, "report." + ext)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(render(report))
-        os.rename(tmp, path)
-        files[ext] = path
-    if raw is not None:
-        path = os.path.join(directory, "raw-hosts.json")
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(raw, fh, indent=1, sort_keys=True, default=str)
-        files["raw"] = path
-    return directory, files
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            hosts=dict(type="list", elements="dict", required=True),
-            output_dir=dict(type="path", required=True),
-            window=dict(type="dict", default={}),
-            inventory_args=dict(type="list", elements="str", default=[]),
-            target=dict(type="str"),
-            thresholds=dict(type="dict", default={}),
-            stale_cap=dict(type="int", default=50),
-            timestamp=dict(type="str"),
-            keep_raw=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    stamp = p["timestamp"] or now.strftime("%Y%m%dT%H%M%SZ")
-    if os.sep in stamp or stamp.startswith("."):
-        module.fail_json(msg="timestamp must be a plain name such as 20261126T171500Z, got %r" % stamp)
-    bad = [k for k, v in p["thresholds"].items() if k not in ("misconfig", "capacity", "timeouts")
-           or not isinstance(v, int) or v < 1]
-    if bad:
-        module.fail_json(msg="thresholds: keys must be misconfig, capacity or timeouts with an integer >= 1; "
-                             "bad: %s" % ", ".join(sorted(bad)))
-    for i, h in enumerate(p["hosts"]):
-        if not h.get("host"):
-            module.fail_json(msg="hosts[%d] has no host name" % i)
-    ctx = CommandContext(inventory_args=p["inventory_args"], target=p["target"])
-    report = build_report(p["hosts"], generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), window=p["window"],
-                          ctx=ctx, thresholds=p["thresholds"], check_mode=module.check_mode,
-                          stale_cap=p["stale_cap"])
-    try:
-        directory, files = write_report(report, p["output_dir"], stamp,
-                                        raw=p["hosts"] if p["keep_raw"] else None)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="output_dir %s: cannot write the report: %s" % (p["output_dir"], exc))
-    module.exit_json(changed=False, report_dir=directory, files=files, summary=summary_lines(report),
-                     verdicts=dict((h["name"], h["verdict"]) for h in report["hosts"]),
-                     resolved_by_reset=report["fleet"]["resolved_by_reset"],
-                     crashes_after_reset=report["fleet"]["crashes_after_reset"],
-                     schema_version=report["schema_version"])
-
-
-if __name__ == "__main__":
-    main()

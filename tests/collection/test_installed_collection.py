@@ -104,7 +104,7 @@ def test_ansible_doc_renders(installed, module):
     _rc, out = run([os.path.join(BIN, "ansible-doc"), "--json", FQCN + "." + module],
                    cwd=str(installed["user"]), env=installed["env"])
     doc = json.loads(out)[FQCN + "." + module]
-    assert doc["doc"]["options"] or module == "fleet_report"
+    assert doc["doc"]["options"]
     assert doc["return"]
 
 
@@ -126,3 +126,47 @@ def test_users_playbook_calls_fpm_evidence(installed, tmp_path):
     result = json.loads(out.read_text())
     assert result["counts"]["by_category"] == {"upstream_reset": 1, "child_signal": 1}
     assert result["changed"] is False
+
+
+REPORT_PLAYBOOK = """\
+- name: A user's playbook that writes the fleet report with the installed action plugin
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Judge the recorded host
+      phpfpm.opcache_fleet.fleet_report:
+        hosts: "{{{{ [lookup('ansible.builtin.file', '{record}') | from_json] }}}}"
+        timestamp: 20261126T172000Z
+      register: report
+    - name: Keep the result
+      ansible.builtin.copy:
+        content: "{{{{ report | to_json }}}}"
+        dest: "{out}"
+        mode: "0600"
+      check_mode: false
+"""
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_users_playbook_writes_the_report_with_the_action_plugin(installed, tmp_path, check):
+    """The action plugin of the installed copy: the report under ./reports of the directory
+    ansible-playbook runs in, next steps by FQCN (no playbooks beside the user's); --check
+    writes nothing."""
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    record, out = os.path.join(ROOT, "tests", "unit", "fixtures", "diagnose", "lab-web2.json"), tmp_path / "r.json"
+    book = installed["user"] / "report.yml"
+    book.write_text(REPORT_PLAYBOOK.format(record=record, out=out))
+    run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable,
+         str(book)] + (["--check"] if check else []), cwd=str(cwd), env=installed["env"])
+    result = json.loads(out.read_text())
+    assert result["verdicts"] == {"lab-web2": "opcache_suspect"}
+    assert result["report_dir"] == str(cwd / "reports" / "20261126T172000Z")
+    assert result["changed"] is True and result["written"] is (not check)
+    if check:
+        assert not (cwd / "reports").exists()
+        return
+    report = json.loads((cwd / "reports" / "20261126T172000Z" / "report.json").read_text())
+    reset = [s for s in report["hosts"][0]["next_steps"] if s["kind"] == "reset"][0]
+    assert reset["command"].startswith("ansible-playbook phpfpm.opcache_fleet.emergency_reset ")

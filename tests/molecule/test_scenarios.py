@@ -14,13 +14,25 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+def select_scenarios(wanted, found):
+    """The scenarios to run: all found, or those named in SCENARIOS. A name that matches no
+    scenario, or nothing to run at all, is an error: an empty run must not pass as green."""
+    unknown = sorted(set(wanted) - set(found))
+    if unknown:
+        raise ValueError("SCENARIOS names no such Molecule scenario: %s (there are: %s)"
+                         % (", ".join(unknown), ", ".join(found) or "none"))
+    chosen = [s for s in found if not wanted or s in wanted]
+    if not chosen:
+        raise ValueError("no Molecule scenario found under molecule/")
+    return chosen
+
+
 def _scenarios():
-    wanted = os.environ.get("SCENARIOS", "").split()
     found = sorted(
         name for name in os.listdir(os.path.join(ROOT, "molecule"))
         if os.path.isfile(os.path.join(ROOT, "molecule", name, "molecule.yml"))
     )
-    return [s for s in found if not wanted or s in wanted]
+    return select_scenarios(os.environ.get("SCENARIOS", "").split(), found)
 
 
 def _environment():

@@ -28,7 +28,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times 
 
 __metaclass__ = type
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # A host that gave no result has one of these instead of a verdict.
 HOST_STATES = ("ok", "unreachable", "failed", "no_result")
 

@@ -2,10 +2,14 @@
 # Copyright: (c) 2026, opcache-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Next steps of the report: the commands a human runs after reading a verdict.
+"""Next steps of the report: what a human runs after reading a verdict, as data.
 
-Private to opcache-fleet. Standard library only. Every word that can come from a host (a
-crash path, a Host header) is shell-quoted: the commands are meant to be pasted.
+Private to opcache-fleet. Standard library only. A step is data (docs/report-schema.md,
+``next_steps[]``): a playbook step names ``playbook``, ``limit``, ``inventory`` and ``vars``; an
+ad-hoc step (``playbook`` null) names ``module``, ``module_args``, ``limit`` and ``inventory``.
+``command`` is rendered from that data by render_command, for humans to paste: every word is
+shell-quoted and the variables travel as one JSON object, so nothing that comes from a host (a
+crash path, a Host header) is parsed back out of a command line by anyone.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -13,6 +17,8 @@ import json
 from shlex import quote as _shell_quote
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import top_paths
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.log_values import (
+    safe_host_header, safe_path, template_free)
 
 __metaclass__ = type
 
@@ -21,14 +27,52 @@ DEFAULT_PLAYBOOKS = {
     "hunt": "playbooks/culprit_hunt.yml",
     "diagnose": "playbooks/diagnose.yml",
 }
+# The module of the misconfig step, by FQCN: an ad-hoc command runs outside any play's
+# collections list.
+DISCOVER_MODULE = "phpfpm.opcache_fleet.fpm_discover"
+URI_MODULE = "ansible.builtin.uri"
 
 
 def shell_join(words):
     return " ".join(_shell_quote(str(w)) for w in words)
 
 
+def _json_word(data):
+    """One compact JSON object (sorted keys, ASCII only): the value of ``-e`` or ``-a``."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def render_command(step):
+    """The shell line of a step, rendered from its data (the only place commands are written).
+
+    Playbook step: ``ansible-playbook PLAYBOOK INVENTORY... -l LIMIT [-e JSON]``; ad-hoc step
+    (``playbook`` null): ``ansible LIMIT INVENTORY... -m MODULE [-a JSON]``. No ``-e``/``-a``
+    when there is nothing to pass.
+    """
+    inventory = list(step.get("inventory") or [])
+    if step.get("playbook"):
+        words = ["ansible-playbook", step["playbook"]] + inventory + ["-l", step["limit"]]
+        if step.get("vars"):
+            words += ["-e", _json_word(step["vars"])]
+    else:
+        words = ["ansible", step["limit"]] + inventory + ["-m", step["module"]]
+        if step.get("module_args"):
+            words += ["-a", _json_word(step["module_args"])]
+    return shell_join(words)
+
+
+def _finished(step):
+    # Every value from a log went through log_values before it got here; this is the last
+    # line of defence, for values nobody thought of: a command that could run a template on
+    # the controller of whoever pastes it is never written.
+    if not template_free([step.get(k) for k in ("playbook", "limit", "inventory", "vars", "module", "module_args")]):
+        raise ValueError("next step of %s: a value holds a template delimiter; not rendered" % step.get("limit"))
+    step["command"] = render_command(step)
+    return step
+
+
 class CommandContext(object):
-    """How the commands in next steps are written (inventory, target, playbook paths)."""
+    """How next steps are written: inventory words, the play target, the playbook references."""
 
     def __init__(self, inventory_args=None, target=None, playbooks=None):
         self.inventory_args = list(inventory_args or [])
@@ -36,38 +80,61 @@ class CommandContext(object):
         self.playbooks = dict(DEFAULT_PLAYBOOKS)
         self.playbooks.update(playbooks or {})
 
-    def playbook(self, kind, host, extra):
-        words = ["ansible-playbook", self.playbooks[kind]] + self.inventory_args + ["-l", host]
+    def playbook_step(self, kind, playbook_key, host, variables, why):
+        """A step that runs ``self.playbooks[playbook_key]`` on ``host`` with extra vars ``variables``."""
+        values = {}
         if self.target and self.target != "webservers":
-            words += ["-e", "target=" + self.target]
-        for e in extra:
-            words += ["-e", e]
-        return shell_join(words)
+            values["target"] = self.target
+        values.update(variables or {})
+        return _finished({"kind": kind, "playbook": self.playbooks[playbook_key], "limit": host,
+                          "inventory": list(self.inventory_args), "vars": values, "why": why})
+
+    def module_step(self, kind, host, module, module_args, why):
+        """An ad-hoc step: one module (by FQCN) on ``host``."""
+        return _finished({"kind": kind, "playbook": None, "module": module, "module_args": dict(module_args or {}),
+                          "limit": host, "inventory": list(self.inventory_args), "why": why})
 
 
 def _crash_url(stats, path):
-    hh = (stats.get("hosts_headers") or {}).get(path) or "127.0.0.1"
-    return "http://%s%s" % (hh, path)
+    """The page to hunt: the logged path (percent-encoded) under the logged Host header when
+    that is a host name (the hunt connects to 127.0.0.1 and sends it as Host); None when the
+    logged path is no path."""
+    url_path = safe_path(path)
+    if url_path is None:
+        return None
+    hh = safe_host_header((stats.get("hosts_headers") or {}).get(path)) or "127.0.0.1"
+    return "http://%s%s" % (hh, url_path)
 
 
-def _verify_command(host, ctx, stats, path):
+def _hunt_step(host, ctx, stats, path, variables, why):
+    url = _crash_url(stats, path)
+    if url is None:
+        return []
+    return [ctx.playbook_step("hunt", "hunt", host, dict(variables, url=url), why)]
+
+
+def _verify_step(host, ctx, stats, path, why):
     """``ansible HOST -m ansible.builtin.uri`` of the page through the host's own nginx (fails unless 200)."""
-    hh = (stats.get("hosts_headers") or {}).get(path)
-    args = {"url": "http://127.0.0.1%s" % path}
+    url_path = safe_path(path)
+    if url_path is None:
+        return []
+    hh = safe_host_header((stats.get("hosts_headers") or {}).get(path))
+    args = {"url": "http://127.0.0.1%s" % url_path}
     if hh and hh not in ("127.0.0.1", "localhost"):
         args["headers"] = {"Host": hh}
-    return shell_join(["ansible", host] + ctx.inventory_args + ["-m", "ansible.builtin.uri", "-a",
-                                                                json.dumps(args, sort_keys=True)])
+    return [ctx.module_step("inspect", host, URI_MODULE, args, why)]
 
 
 def _reset_step(host, model, ctx, suspect_masters, force_full=False):
     pids = set(m.get("master_pid") for m in (suspect_masters or []))
     stale = 0 if force_full else model.stale_total(pids or None)
-    extra = ["mode=" + ("stale" if stale else "full")]
+    variables = {"mode": "stale" if stale else "full"}
     if suspect_masters and len(model.masters) > 1:
-        cfgs = sorted(set(m.get("config") for m in suspect_masters if m.get("config")))
+        # A config path that could read as a template is left out: the reset then covers
+        # every master of the host, which is a cure too.
+        cfgs = sorted(set(m.get("config") for m in suspect_masters if m.get("config") and template_free(m["config"])))
         if cfgs:
-            extra.append("masters=" + ",".join(cfgs))
+            variables["masters"] = ",".join(cfgs)
     if force_full:
         why = ("invalidating files did not stop the crashes: a full reset of the OPcache of the master(s) behind "
                "them, verified (after the hunt: it needs the failing page)")
@@ -75,69 +142,70 @@ def _reset_step(host, model, ctx, suspect_masters, force_full=False):
         why = "invalidates the %s stale cached script(s) and verifies it (stops the 502s now)" % stale
     else:
         why = "nothing looks stale: a full reset of the OPcache of the master(s) behind the crashes, verified"
-    return {"kind": "reset", "command": ctx.playbook("reset", host, extra), "why": why}
+    return ctx.playbook_step("reset", "reset", host, variables, why)
+
+
+def _diagnose_step(host, ctx, why):
+    return ctx.playbook_step("inspect", "diagnose", host, {"since": "1h"}, why)
 
 
 def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=None):
+    """The next steps of one host, most urgent first (docs/report-schema.md, ``next_steps[]``)."""
     steps = []
     if verdict == "opcache_suspect" and check and check.get("state") == "resolved_by_reset":
         top = top_paths(stats.get("crash_paths") or {}, 1)
         path = top[0]["path"] if top else None
         if path:
-            steps.append({"kind": "inspect", "command": _verify_command(host, ctx, stats, path),
-                          "why": "the crashes stopped after the OPcache reset at %s: request %s through the host's "
-                                 "nginx (the command fails unless it answers 200); no crash logged can also mean "
-                                 "no request" % (check["reset_at"], path)})
-            steps.append({"kind": "hunt", "command": ctx.playbook("hunt", host, ["url=" + _crash_url(stats, path),
-                                                                                 "blacklist=true"]),
-                          "why": "so it does not come back: if %s fails again, run this at once instead of another "
-                                 "reset; it finds the cached file that crashes and blacklists it (on a page that "
-                                 "answers 200 it finds nothing and changes nothing)%s" % (path, (
-                                     "; the reset invalidated %s: changed on disk after being cached, so deploys "
-                                     "need a reset (emergency_reset.yml mode=stale) while validate_timestamps=0"
-                                     % ", ".join(check["invalidated_files"][:3]))
-                                     if check.get("reset_kind") == "invalidate" and check.get("invalidated_files")
-                                     else "")})
+            steps.extend(_verify_step(host, ctx, stats, path, (
+                "the crashes stopped after the OPcache reset at %s: request %s through the host's nginx (the "
+                "command fails unless it answers 200); no crash logged can also mean no request"
+                % (check["reset_at"], path))))
+            steps.extend(_hunt_step(host, ctx, stats, path, {"blacklist": True}, (
+                "so it does not come back: if %s fails again, run this at once instead of another reset; it finds "
+                "the cached file that crashes and blacklists it (on a page that answers 200 it finds nothing and "
+                "changes nothing)%s" % (path, (
+                    "; the reset invalidated %s: changed on disk after being cached, so deploys need a reset "
+                    "(emergency_reset.yml mode=stale) while validate_timestamps=0"
+                    % ", ".join(check["invalidated_files"][:3]))
+                    if check.get("reset_kind") == "invalidate" and check.get("invalidated_files") else ""))))
         else:
-            steps.append({"kind": "inspect", "command": ctx.playbook("diagnose", host, ["since=1h"]),
-                          "why": "the crashes stopped after the OPcache reset at %s; re-run diagnose later to "
-                                 "confirm none come back" % check["reset_at"]})
+            steps.append(_diagnose_step(host, ctx, "the crashes stopped after the OPcache reset at %s; re-run "
+                                                   "diagnose later to confirm none come back" % check["reset_at"]))
         return steps
     if verdict == "opcache_suspect" and check and check.get("state") == "crashes_after_reset":
         paths = check.get("paths_since") or top_paths(stats.get("crash_paths") or {}, 1)
         if paths:
             path = paths[0]["path"]
-            steps.append({"kind": "hunt", "command": ctx.playbook("hunt", host, ["url=" + _crash_url(stats, path)]),
-                          "why": "%s still crashes after the reset: finds the cached file that crashes it now, while "
-                                 "it fails (add -e blacklist=true to keep it out of OPcache); 'no candidate cured the "
-                                 "probe' means the code on disk crashes, not the cache" % path})
+            steps.extend(_hunt_step(host, ctx, stats, path, {}, (
+                "%s still crashes after the reset: finds the cached file that crashes it now, while it fails (add "
+                "-e blacklist=true to keep it out of OPcache); 'no candidate cured the probe' means the code on "
+                "disk crashes, not the cache" % path)))
         if check.get("reset_kind") == "invalidate":
             steps.append(_reset_step(host, model, ctx, suspect_masters, force_full=True))
         else:
-            steps.append({"kind": "inspect", "command": ctx.playbook("diagnose", host, ["since=1h"]),
-                          "why": "an emptied cache did not help: read the php-fpm log of the pool, the kernel and "
-                                 "core dump lines (which module crashed), the page's code on disk and "
-                                 "opcache.file_cache; another reset will not cure it"})
+            steps.append(_diagnose_step(host, ctx, (
+                "an emptied cache did not help: read the php-fpm log of the pool, the kernel and core dump lines "
+                "(which module crashed), the page's code on disk and opcache.file_cache; another reset will not "
+                "cure it")))
         return steps
     if verdict == "opcache_suspect":
         steps.append(_reset_step(host, model, ctx, suspect_masters))
         top = top_paths(stats.get("crash_paths") or {}, 1)
         if top:
             path = top[0]["path"]
-            steps.append({"kind": "hunt", "command": ctx.playbook("hunt", host, ["url=" + _crash_url(stats, path)]),
-                          "why": "finds the cached file that crashes %s and can blacklist it; run it while the page "
-                                 "still fails (before the reset) to keep the evidence" % path})
+            steps.extend(_hunt_step(host, ctx, stats, path, {}, (
+                "finds the cached file that crashes %s and can blacklist it; run it while the page still fails "
+                "(before the reset) to keep the evidence" % path)))
     elif verdict == "misconfig":
-        steps.append({"kind": "inspect", "command": shell_join(
-            ["ansible", host] + ctx.inventory_args + ["-m", "fpm_discover"]),
-            "why": "compare nginx fastcgi_pass targets with the pools' listen, listen.owner/group/mode and the "
-                   "document roots; fix the socket permissions, the missing socket or SCRIPT_FILENAME"})
+        steps.append(ctx.module_step("inspect", host, DISCOVER_MODULE, {}, (
+            "compare nginx fastcgi_pass targets with the pools' listen, listen.owner/group/mode and the document "
+            "roots; fix the socket permissions, the missing socket or SCRIPT_FILENAME")))
     elif verdict == "capacity":
-        steps.append({"kind": "inspect", "command": ctx.playbook("diagnose", host, ["since=1h"]),
-                      "why": "raise pm.max_children (or fix slow requests holding workers) in the pool named in "
-                             "the reasons, then reload php-fpm; re-run diagnose to confirm"})
+        steps.append(_diagnose_step(host, ctx, (
+            "raise pm.max_children (or fix slow requests holding workers) in the pool named in the reasons, then "
+            "reload php-fpm; re-run diagnose to confirm")))
     elif verdict == "timeouts":
-        steps.append({"kind": "inspect", "command": ctx.playbook("diagnose", host, ["since=1h"]),
-                      "why": "read the pool slowlog for the scripts that run too long; align "
-                             "request_terminate_timeout with nginx fastcgi_read_timeout"})
+        steps.append(_diagnose_step(host, ctx, (
+            "read the pool slowlog for the scripts that run too long; align request_terminate_timeout with nginx "
+            "fastcgi_read_timeout")))
     return steps

@@ -49,6 +49,15 @@ def md_code(value):
     return "%s%s%s%s%s" % (fence, pad, s, pad, fence)
 
 
+def md_block(value, info=""):
+    """A fenced code block, as lines: the text verbatim (a command stays pasteable), fenced by more
+    backticks than its longest run of backticks so nothing inside closes the block."""
+    s = clean(value)
+    longest = max([len(r) for r in re.findall(r"`+", s)] or [0])
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, s, fence]
+
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
 
@@ -112,9 +121,7 @@ def render_markdown(report):
             out.append("Next steps:")
             out.append("")
             for s in h["next_steps"]:
-                out.append("```sh")
-                out.append(clean(s["command"]).replace("`", "\\`"))
-                out.append("```")
+                out.extend(md_block(s["command"], "sh"))
                 out.append("%s" % md_code(s["why"]))
                 out.append("")
         if h["sections"]:

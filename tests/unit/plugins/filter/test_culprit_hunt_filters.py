@@ -1,24 +1,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of playbooks/culprit_hunt.yml: hosts and URLs from diagnose's report (docs/report-schema.md)."""
-import importlib.util
-import os
+import copy
 
 import pytest
-from unit_paths import PROJECT_ROOT
 
-ROOT = PROJECT_ROOT
-_spec = importlib.util.spec_from_file_location(
-    "culprit_hunt_filters", os.path.join(ROOT, "playbooks", "filter_plugins", "culprit_hunt.py"))
-f = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(f)
+from ansible_collections.phpfpm.opcache_fleet.plugins.filter import culprit_hunt as f
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assembly import SCHEMA_VERSION
 
-REPORT = {"schema_version": 1, "hosts": [
+REPORT = {"schema_version": 2, "hosts": [
     {"name": "web1", "verdict": "opcache_suspect",
      "pools": [{"name": "www", "verdict": "opcache_suspect",
                 "top_crash_paths": [{"path": "/a/report.php", "count": 7}, {"path": "/a/x.php", "count": 1}]}],
-     "next_steps": [{"kind": "reset", "command": "ansible-playbook playbooks/emergency_reset.yml -l web1"},
-                    {"kind": "hunt", "command": "ansible-playbook playbooks/culprit_hunt.yml -l web1 -e "
-                                                "'url=http://shop.example/a/report.php'"}]},
+     "next_steps": [{"kind": "reset", "playbook": "playbooks/emergency_reset.yml", "limit": "web1",
+                     "inventory": [], "vars": {"mode": "stale"},
+                     "command": "ansible-playbook playbooks/emergency_reset.yml -l web1 -e '{\"mode\":\"stale\"}'"},
+                    {"kind": "hunt", "playbook": "playbooks/culprit_hunt.yml", "limit": "web1", "inventory": [],
+                     "vars": {"url": "http://shop.example/a/report.php"},
+                     "command": "ansible-playbook playbooks/culprit_hunt.yml -l web1 -e "
+                                "'{\"url\":\"http://shop.example/a/report.php\"}'"}]},
     {"name": "web2", "verdict": "healthy", "pools": [{"name": "www", "verdict": "healthy"}]},
     {"name": "web3", "verdict": "capacity",
      "pools": [{"name": "site-a", "verdict": "capacity"}],
@@ -44,7 +43,7 @@ def test_report_urls_per_host():
     assert f.report_hunt_urls(REPORT, "web3") == ["http://127.0.0.1/c/report.php"]
 
 
-@pytest.mark.parametrize("bad", [{}, {"hosts": "x"}, [], "text"])
+@pytest.mark.parametrize("bad", [{}, {"hosts": "x", "schema_version": 2}, [], "text"])
 def test_not_a_report(bad):
     with pytest.raises(ValueError) as err:
         f.report_hunt_targets(bad)
@@ -63,4 +62,45 @@ def test_summary_and_list():
         "u2: culprit /a.php, /b.php (4 probe(s), 9 cached scripts ranked)",
         "u3: no culprit - nothing crashes", "u4: hunt failed - HTTP 404"]
     assert f.culprit_list(results) == ["/a.php", "/b.php"]
-    assert f.culprit_probes(["u1"], "200") == [{"url": "u1", "status": [200]}]
+    assert f.culprit_probes(["http://127.0.0.1/a.php"], "200") == [{"url": "http://127.0.0.1/a.php", "status": [200]}]
+
+
+def test_probes_go_to_the_hosts_own_nginx_with_the_host_header():
+    """A hunted URL's host may come from a log's Host header: the probe after the blacklist
+    reload asks 127.0.0.1 for it (the virtual host), it never connects to that host."""
+    assert f.culprit_probes(["http://shop.example/b/report.php?x=1", "https://shop.example:8443/"], 200) == [
+        {"url": "http://127.0.0.1/b/report.php?x=1", "status": [200], "headers": {"Host": "shop.example"}},
+        {"url": "https://127.0.0.1:8443/", "status": [200], "headers": {"Host": "shop.example:8443"}}]
+    with pytest.raises(ValueError):
+        f.culprit_probes(["file:///etc/passwd"])
+
+
+def test_filters_read_the_report_schema_of_this_collection():
+    assert f.REPORT_SCHEMA_VERSION == SCHEMA_VERSION == 2
+
+
+@pytest.mark.parametrize("version,shown", [(1, "1"), (None, "missing"), (3, "3"), ("2", "2")])
+def test_other_schema_versions_are_refused(version, shown):
+    old = dict(REPORT, schema_version=version)
+    if version is None:
+        del old["schema_version"]
+    with pytest.raises(ValueError) as err:
+        f.report_hunt_urls(old, "web1")
+    assert str(err.value) == "report.json schema_version %s; this collection reads 2: re-run diagnose" % shown
+
+
+def test_hunt_url_comes_from_vars_not_from_the_command_text():
+    rep = copy.deepcopy(REPORT)
+    host = rep["hosts"][0]
+    host["pools"] = []
+    hunt = host["next_steps"][1]
+    hunt["vars"] = {"url": "http://shop.example/a/report.php?q=1 2", "blacklist": True}
+    hunt["command"] = "ansible-playbook playbooks/culprit_hunt.yml -l web1 -e url=http://evil.example/other.php"
+    assert f.report_hunt_urls(rep, "web1") == ["http://shop.example/a/report.php?q=1 2"]
+    hunt["vars"] = {}
+    assert f.report_hunt_urls(rep, "web1") == []
+
+
+def test_filter_module_lists_the_filters_of_the_playbook():
+    assert sorted(f.FilterModule().filters()) == [
+        "culprit_list", "culprit_probes", "culprit_report_targets", "culprit_report_urls", "culprit_summary"]

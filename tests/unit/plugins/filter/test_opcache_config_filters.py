@@ -1,13 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of the opcache_config role's read-back filters."""
-import importlib.util
-import os
-from unit_paths import PROJECT_ROOT
-
-PATH = os.path.join(PROJECT_ROOT, "roles", "opcache_config", "filter_plugins", "opcache_config.py")
-SPEC = importlib.util.spec_from_file_location("opcache_config_filters", PATH)
-filters = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(filters)
+from ansible_collections.phpfpm.opcache_fleet.plugins.filter import opcache_config as filters
 
 
 def test_readback_matches_php_types():

@@ -65,10 +65,14 @@ def test_poisoned_host_next_steps_are_reset_then_hunt():
     e = evaluate_host(load("lab-web2"))
     kinds = [s["kind"] for s in e["next_steps"]]
     assert kinds == ["reset", "hunt"]
-    assert e["next_steps"][0]["command"] == \
-        "ansible-playbook playbooks/emergency_reset.yml -l lab-web2 -e mode=stale"
-    assert e["next_steps"][1]["command"] == \
-        "ansible-playbook playbooks/culprit_hunt.yml -l lab-web2 -e url=http://127.0.0.1/a/report.php"
+    reset, hunt = e["next_steps"]
+    assert (reset["playbook"], reset["limit"], reset["inventory"], reset["vars"]) == (
+        "playbooks/emergency_reset.yml", "lab-web2", [], {"mode": "stale"})
+    assert (hunt["playbook"], hunt["limit"], hunt["vars"]) == (
+        "playbooks/culprit_hunt.yml", "lab-web2", {"url": "http://127.0.0.1/a/report.php"})
+    assert reset["command"] == "ansible-playbook playbooks/emergency_reset.yml -l lab-web2 -e '{\"mode\":\"stale\"}'"
+    assert hunt["command"] == ("ansible-playbook playbooks/culprit_hunt.yml -l lab-web2 "
+                               "-e '{\"url\":\"http://127.0.0.1/a/report.php\"}'")
 
 
 def without_resets(raw):
@@ -85,8 +89,9 @@ def test_two_masters_reset_names_the_master_of_the_crashing_pool():
     pools = dict((p["name"], p) for p in e["pools"])
     assert pools["site-b"]["verdict"] == "opcache_suspect" and pools["alt"]["verdict"] == "healthy"
     assert pools["site-b"]["opcache_overrides"][0]["directive"] == "opcache.revalidate_freq"
-    reset = e["next_steps"][0]["command"]
-    assert "-e masters=/etc/php/8.2/fpm/php-fpm.conf" in reset
+    reset = e["next_steps"][0]
+    assert reset["kind"] == "reset" and reset["vars"]["masters"] == "/etc/php/8.2/fpm/php-fpm.conf"
+    assert json.loads(shlex.split(reset["command"])[-1])["masters"] == "/etc/php/8.2/fpm/php-fpm.conf"
     secs = dict((s["prefix"], s) for s in e["sections"])
     assert secs["/b/"]["verdict"] == "opcache_suspect" and secs["/b/"]["pools"] == ["site-b"]
     assert secs["/c/"]["pools"] == ["alt"] and secs["/c/"]["verdict"] == "healthy"
@@ -108,7 +113,8 @@ def test_healthy_host_everything_healthy():
 def test_other_verdicts_have_a_command(category, verdict, kind):
     e = evaluate_host(with_counts(load("lab-web2"), **{category: 3}))
     assert e["verdict"] == verdict and e["next_steps"][0]["kind"] == kind
-    assert e["next_steps"][0]["command"].split()[0] in ("ansible", "ansible-playbook")
+    step = e["next_steps"][0]
+    assert shlex.split(step["command"])[0] == ("ansible" if step["playbook"] is None else "ansible-playbook")
 
 
 def test_command_context_inventory_and_target():
@@ -117,7 +123,8 @@ def test_command_context_inventory_and_target():
     words = shlex.split(e["next_steps"][0]["command"])
     assert words[:6] == ["ansible-playbook", "playbooks/emergency_reset.yml", "-i", "inventories/prod hosts.yml",
                          "-l", "lab-web2"]
-    assert "target=web-eu" in words
+    assert e["next_steps"][0]["inventory"] == ["-i", "inventories/prod hosts.yml"]
+    assert e["next_steps"][0]["vars"]["target"] == "web-eu" and json.loads(words[-1])["target"] == "web-eu"
 
 
 def test_hostile_crash_path_is_shell_quoted_in_the_hunt_command():
@@ -127,8 +134,10 @@ def test_hostile_crash_path_is_shell_quoted_in_the_hunt_command():
         for r in inc["requests"]:
             r["path"] = evil
     e = evaluate_host(raw)
-    hunt = [s for s in e["next_steps"] if s["kind"] == "hunt"][0]["command"]
-    assert shlex.split(hunt)[-1] == "url=http://127.0.0.1" + evil
+    hunt = [s for s in e["next_steps"] if s["kind"] == "hunt"][0]
+    # Percent-encoded where RFC 3986 allows no such character (space, "<", ">"): same file for nginx.
+    assert hunt["vars"] == {"url": "http://127.0.0.1/a/x.php?$(rm%20-rf%20/)'%3Cscript%3E"}
+    assert json.loads(shlex.split(hunt["command"])[-1]) == hunt["vars"]
 
 
 def test_nothing_stale_means_full_reset():
@@ -136,7 +145,7 @@ def test_nothing_stale_means_full_reset():
     for m in raw["opcache"]["masters"]:
         m["scripts"], m["stale_counts"] = [], {"certain": 0, "possible": 0}
     e = evaluate_host(raw)
-    assert "-e mode=full" in e["next_steps"][0]["command"]
+    assert e["next_steps"][0]["vars"] == {"mode": "full"}
 
 
 def test_stale_list_is_capped():
@@ -169,7 +178,7 @@ def test_build_report_and_summary():
     rep = build_report([load("lab-web2"), healthy(load("lab-web3")),
                         {"host": "lab-web9", "status": "unreachable", "error": "no such container"}],
                        generated_at="2026-11-26T17:20:00Z", window={"since": "24h"})
-    assert rep["schema_version"] == 1
+    assert rep["schema_version"] == 2
     assert rep["fleet"]["verdict_counts"] == {"opcache_suspect": 1, "healthy": 1, "unreachable": 1}
     assert [s["host"] for s in rep["fleet"]["next_steps"]] == ["lab-web2"]
     lines = summary_lines(rep)

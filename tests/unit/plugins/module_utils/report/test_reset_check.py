@@ -89,10 +89,14 @@ def test_full_reset_after_the_last_crash_resolves_and_keeps_the_evidence():
     # verify the page, then hunt + blacklist if it comes back; never another reset
     kinds = [s["kind"] for s in e["next_steps"]]
     assert kinds == ["inspect", "hunt"]
-    assert shlex.split(e["next_steps"][0]["command"]) == [
-        "ansible", "lab-web2", "-m", "ansible.builtin.uri", "-a", '{"url": "http://127.0.0.1/a/report.php"}']
-    assert e["next_steps"][1]["command"] == ("ansible-playbook playbooks/culprit_hunt.yml -l lab-web2 "
-                                             "-e url=http://127.0.0.1/a/report.php -e blacklist=true")
+    verify, hunt = e["next_steps"]
+    assert (verify["playbook"], verify["module"], verify["module_args"], verify["limit"]) == (
+        None, "ansible.builtin.uri", {"url": "http://127.0.0.1/a/report.php"}, "lab-web2")
+    assert shlex.split(verify["command"]) == [
+        "ansible", "lab-web2", "-m", "ansible.builtin.uri", "-a", '{"url":"http://127.0.0.1/a/report.php"}']
+    assert hunt["vars"] == {"url": "http://127.0.0.1/a/report.php", "blacklist": True}
+    assert hunt["command"] == ("ansible-playbook playbooks/culprit_hunt.yml -l lab-web2 "
+                               "-e '{\"blacklist\":true,\"url\":\"http://127.0.0.1/a/report.php\"}'")
     pools = dict((p["name"], p) for p in e["pools"])
     secs = dict((s["prefix"], s) for s in e["sections"])
     assert pools["www"]["resolved_by_reset"] and pools["www"]["priority"] == "low"
@@ -162,7 +166,8 @@ def test_crashes_after_a_full_reset_say_the_reset_did_not_cure_it():
     assert "2 crashes and 2 crash 502s since (last 17:11:04; /a/crash.php (1), /a/report.php (1))" in text
     assert "not a stale-cache problem" in text
     assert [s["kind"] for s in e["next_steps"]] == ["hunt", "inspect"]
-    assert e["next_steps"][0]["command"].endswith("-e url=http://127.0.0.1/a/crash.php")
+    assert e["next_steps"][0]["vars"] == {"url": "http://127.0.0.1/a/crash.php"}
+    assert e["next_steps"][1]["playbook"] == "playbooks/diagnose.yml" and e["next_steps"][1]["vars"] == {"since": "1h"}
     assert "another reset will not cure it" in e["next_steps"][1]["why"]
 
 
@@ -172,7 +177,7 @@ def test_crashes_after_an_invalidation_point_at_another_file_and_a_full_reset():
     assert e["reset_check"]["state"] == "crashes_after_reset"
     assert "another cached file crashes" in e["reasons"][0]["text"]
     assert [s["kind"] for s in e["next_steps"]] == ["hunt", "reset"]
-    assert e["next_steps"][1]["command"].endswith("-e mode=full")
+    assert e["next_steps"][1]["vars"] == {"mode": "full"}
 
 
 def test_a_502_after_the_reset_without_a_logged_crash_still_counts():
@@ -209,8 +214,8 @@ def test_two_masters_one_reset_one_not():
     assert e["reset_check"] is None and not e["resolved_by_reset"] and e["priority"] == "high"
     pools = dict((p["name"], p) for p in e["pools"])
     assert pools["site-b"]["resolved_by_reset"] and pools["alt"]["reset_check"] is None
-    reset = [s for s in e["next_steps"] if s["kind"] == "reset"][0]["command"]
-    assert reset.endswith("-e masters=/etc/php-fpm-alt/php-fpm.conf")
+    reset = [s for s in e["next_steps"] if s["kind"] == "reset"][0]
+    assert reset["vars"]["masters"] == "/etc/php-fpm-alt/php-fpm.conf"
 
 
 def test_fleet_lists_resolved_hosts_and_puts_their_steps_last():

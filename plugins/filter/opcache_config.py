@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Controller-side filters of the opcache_config role.
+"""Controller-side filters of the opcache_config role, called by FQCN
+(``phpfpm.opcache_fleet.opcache_pick_master`` ...). Standard library only.
 
 opcache_readback_mismatches(wanted, reported): compare directives as written (normalised
 text from opcache_ini) with opcache_get_configuration() values (typed, some in bytes).

@@ -1,26 +1,50 @@
 # -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters of playbooks/culprit_hunt.yml: which hosts and URLs to hunt from diagnose's
-report.json (docs/report-schema.md), and the per-host summary line."""
+"""Filters of playbooks/culprit_hunt.yml, called by FQCN (``phpfpm.opcache_fleet.culprit_report_urls`` ...):
+which hosts and URLs to hunt from diagnose's report.json (docs/report-schema.md), the per-host
+summary line, the culprits found and the health probes of the blacklist reload.
+
+Standard library only. The URL of a hunt is read from the data of the report's hunt steps
+(``next_steps[].vars.url``), never parsed out of a command line.
+"""
 from __future__ import absolute_import, division, print_function
 
-import re
+__metaclass__ = type
+
+from urllib.parse import urlsplit, urlunsplit
 
 SUSPECT = "opcache_suspect"
-_URL_IN_COMMAND = re.compile(r"url=(https?://\S+?)(?:'|\"|\s|$)")
+# The report schema these filters read (report.assembly.SCHEMA_VERSION of the same collection).
+REPORT_SCHEMA_VERSION = 2
+
+
+def check_report(report):
+    """Raise ValueError unless ``report`` is a diagnose report of the schema these filters read."""
+    if not isinstance(report, dict) or not isinstance(report.get("hosts"), list):
+        raise ValueError("report: not a diagnose report (no hosts list; see docs/report-schema.md)")
+    found = report.get("schema_version")
+    if found != REPORT_SCHEMA_VERSION or isinstance(found, bool):
+        raise ValueError("report.json schema_version %s; this collection reads %d: re-run diagnose"
+                         % ("missing" if found is None else found, REPORT_SCHEMA_VERSION))
+
+
+def _url_path(url):
+    """The path (with its query) of an absolute http(s) URL: what the report's crash paths hold."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
 
 
 def _hunt_urls_from_steps(entry):
-    """{path: url} from the host's next_steps hunt commands (they carry the Host header)."""
+    """{path: url} from the host's hunt steps (``vars.url``; they carry the Host header)."""
     out = {}
     for step in entry.get("next_steps") or []:
         if not isinstance(step, dict) or step.get("kind") != "hunt":
             continue
-        m = _URL_IN_COMMAND.search(step.get("command") or "")
-        if m:
-            url = m.group(1)
-            path = "/" + url.split("://", 1)[1].split("/", 1)[1] if "/" in url.split("://", 1)[1] else "/"
-            out.setdefault(path, url)
+        url = (step.get("vars") or {}).get("url") if isinstance(step.get("vars"), dict) else None
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            out.setdefault(_url_path(url), url)
     return out
 
 
@@ -36,8 +60,7 @@ def report_hunt_targets(report, per_pool=1, default_host="127.0.0.1"):
     """[{host, urls, pools}] for every host of the report that diagnose marked opcache_suspect
     (the host, one of its pools or one of its release sections), with the top failing paths of
     the suspect pools (``per_pool`` each) as URLs through the local nginx."""
-    if not isinstance(report, dict) or not isinstance(report.get("hosts"), list):
-        raise ValueError("report: not a diagnose report (no hosts list; see docs/report-schema.md)")
+    check_report(report)
     targets = []
     for entry in report["hosts"]:
         if not isinstance(entry, dict):
@@ -104,9 +127,25 @@ def culprit_list(results):
     return out
 
 
+def _local_probe(url, status):
+    """{url, status[, headers]}: ``url`` asked of the host's own nginx (127.0.0.1, same scheme,
+    port and path) with the URL's host as the Host header, the way opcache_culprit probes it.
+    A URL's host name may come from a log's Host header: it must select the nginx virtual
+    host, never make the managed host connect somewhere else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("culprit_probes: not an http(s) URL with a host: %r" % (url,))
+    local = "%s://127.0.0.1%s%s" % (parts.scheme, ":%d" % parts.port if parts.port else "",
+                                    urlunsplit(("", "", parts.path or "/", parts.query, "")))
+    probe = {"url": local, "status": [int(status)]}
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        probe["headers"] = {"Host": parts.netloc.rsplit("@", 1)[-1]}
+    return probe
+
+
 def culprit_probes(urls, status=200):
-    """opcache_config_probes entries for the hunted URLs."""
-    return [{"url": u, "status": [int(status)]} for u in urls or []]
+    """opcache_config_probes entries for the hunted URLs, each through the host's own nginx."""
+    return [_local_probe(u, status) for u in urls or []]
 
 
 class FilterModule(object):
