@@ -18,14 +18,31 @@ description:
     C(include) files (globs, C($pool), C(${ENV}), prefix-relative paths), and reports each
     pool (listen address, user, chroot, logs, timeouts, per-pool C(php_value) and
     C(php_admin_value))."
+  - "A title is not enough: a process counts as a php-fpm (or nginx) master only when
+    C(/proc/PID/status) says root owns it (real, effective, saved and fs uid 0), its parent
+    is root's (init, systemd, supervisord, s6, tini, a container shim) or it is PID 1 of its
+    namespace, and its binary (the running inode and the file at that path) belongs to root,
+    is writable by nobody else and sits in directories up to C(/) that only root can write.
+    Any other process with such a title (for instance a local user's
+    C(exec -a 'php-fpm: master process (...)')) is never run, its environment and config
+    are never read, and it is named in C(warnings_found) with its pid, uid, binary and the
+    failed check."
+  - "A master whose binary was replaced since it started (C((deleted)) in C(/proc/PID/exe),
+    typically a package upgrade) is trusted when the file now at that path passes the same
+    checks; its config is read but no binary is run. One whose binary path is gone is not
+    trusted."
   - Gets the PHP version and the ini files in effect by running the master's own binary
     (C(-v), C(-i)) with the same C(-c)/C(-d) options and C(PHP_INI_SCAN_DIR)/C(PHPRC)
     environment; php-fpm wipes those from C(/proc/PID/cmdline) and C(/proc/PID/environ), so
     they are read from the systemd unit named in C(/proc/PID/cgroup) when needed.
   - Reads C(nginx -T) (when nginx is installed) for its error log files and tells which
-    C(fastcgi_pass) target reaches which pool.
+    C(fastcgi_pass) target reaches which pool. Without a trusted running nginx master, an
+    installed C(/usr/sbin/nginx), C(/usr/local/sbin/nginx) or C(/usr/local/nginx/sbin/nginx)
+    is run only when it passes the same ownership checks.
   - Warns about per-pool C(opcache.*) or C(extension) overrides (tied to php-src crashes
     GH-23355 and GH-23288) and about an unset C(emergency_restart_threshold).
+  - Problems with config files are reported by path and line, never with the file's
+    content (an C(include) may name any file root can read).
   - Never changes anything on the host; C(changed) is always false.
   - Inventory variables can replace any discovered path.
 version_added: "0.1.0"
@@ -37,6 +54,8 @@ options:
       - Use these masters instead of scanning C(/proc).
       - Each item needs C(config); C(binary), C(pid), C(php_ini), C(ini_scan_dir) and
         C(error_log) are optional.
+      - A C(pid) that is not a running, trusted php-fpm master is ignored (with a warning);
+        the item is then described from its C(config) and C(binary) alone.
     type: list
     elements: dict
   php_ini:
@@ -219,8 +238,10 @@ fpm_error_logs:
   sample: [/var/log/php8.2-fpm.log]
 warnings_found:
   description: >-
-    Same text as the module warnings (per-pool opcache/extension overrides, unset
-    emergency_restart_threshold, unreadable files, unmatched fastcgi_pass).
+    Same text as the module warnings: first the processes that look like masters but
+    are not trusted ("pid N looks like a php-fpm master (uid U, exe PATH) but is not
+    trusted: REASON; it was neither run nor read"), then per-pool opcache/extension
+    overrides, unset emergency_restart_threshold, unreadable files, unmatched fastcgi_pass.
   returned: always
   type: list
   elements: str

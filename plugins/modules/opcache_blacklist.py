@@ -34,7 +34,16 @@ author:
 options:
   path:
     description:
-      - The blacklist file. Created (mode C(0644), owner root) when missing; its directory must exist.
+      - The blacklist file. Created (mode C(0644), owner root) when missing; its directory must exist
+        (it is never created).
+      - A symlink is followed - its target is edited in place (atomic rename in the target's
+        directory, owner, mode and SELinux context kept, backup next to the target) and the link
+        stays. A dangling link, a link to something other than a regular file or into C(/proc),
+        C(/sys) or C(/dev) fails. A file named C(opcache-fleet.blacklist), or named by the module
+        from the glob, is written only by this module and must not be a symlink.
+      - Fails, writing nothing, when another user could redirect the write - a directory on the
+        way (or a symlink) not owned by root, or writable by other users (a sticky directory such
+        as C(/tmp) may be passed through, the file's own directory may not be one).
       - "Default: a file named by the effective C(opcache.blacklist_filename) of the master
         (O(fpm_config) selects it when several run): that path itself when it has no wildcard,
         else the glob with its C(*) filled in, C(/etc/php.d/opcache*.blacklist) giving
@@ -105,7 +114,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: The blacklist file.
+  description: The blacklist file, as the glob names it.
+  returned: always
+  type: str
+  sample: /etc/php.d/opcache-fleet.blacklist
+real_path:
+  description: The file actually read and replaced - RV(path), or the target of the symlink RV(path).
   returned: always
   type: str
   sample: /etc/php.d/opcache-fleet.blacklist
@@ -144,11 +158,11 @@ blacklist_filenames:
   elements: dict
   sample: [{"config": "/etc/php-fpm.conf", "blacklist_filename": "/etc/php.d/opcache*.blacklist", "matches": true}]
 backup_file:
-  description: The backup copy, when O(backup=true) and the file changed.
+  description: The backup copy of RV(real_path), next to it, when O(backup=true) and the file changed.
   returned: when backed up
   type: str
 diff:
-  description: Before/after text with headers (with C(--diff)).
+  description: Before/after text with headers naming RV(real_path) (and the link, if any) (with C(--diff)).
   returned: when diff mode is on
   type: dict
 """
@@ -157,10 +171,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.blacklist import (
-    check_entries, edit, glob_matches, path_for_glob, read_entries)
+    OWN_FILE_NAME, check_entries, edit, glob_matches, path_for_glob, read_entries)
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.target import TargetError, describe_all
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.scan_order import files_in_scan_order, scan_order_winner
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import ManagedFileError, read_text, write_text
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import (
+    ManagedFileError, read_text, write_text)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import target as file_target
 
 
 def _effective_globs(module):
@@ -191,6 +207,7 @@ def _effective_globs(module):
 def run_module(module):
     params = module.params
     path = params["path"]
+    invented = False   # True when the file name is ours (filled into the glob's wildcard)
     if path is not None and not os.path.isabs(path):
         module.fail_json(msg="path: %r is not an absolute path" % path)
     entries, errors, warnings = check_entries(params["entries"])
@@ -216,6 +233,7 @@ def run_module(module):
                                                                   for g in globs) or "no php-fpm master found"),
                              blacklist_filenames=globs)
         path = path_for_glob(patterns[0])
+        invented = path is not None and path != patterns[0]
         if path is None:
             module.fail_json(msg="path: cannot derive a file name from opcache.blacklist_filename %r; "
                                  "give path" % patterns[0], blacklist_filenames=globs)
@@ -235,27 +253,36 @@ def run_module(module):
             module.fail_json(msg=message + "; nothing written", blacklist_filenames=globs, path=path)
         warnings.append(message)
 
+    # A symlinked blacklist is edited through the link, which stays; a file whose name we
+    # chose is only ever a regular file we wrote: a symlink there is refused (as opcache_ini).
+    own = invented or os.path.basename(path) == OWN_FILE_NAME
     try:
-        before, existed = read_text(path)
+        real, links = file_target(path, follow=not own)
+        before, existed = read_text(real)
     except ManagedFileError as exc:
         module.fail_json(msg=str(exc))
+    if links and os.path.islink(path):
+        # Debian's mods-available file is linked from the cli, fpm and apache2 conf.d alike
+        warnings.append("%s is a symlink: its target %s is edited, for every file that links to "
+                        "it" % (path, real))
+
     result = edit(before, entries, state=params["state"], exclusive=params["exclusive"])
     backup_file = None
     if result.changed and not module.check_mode:
         try:
-            backup_file = write_text(module, path, result.text, backup=params["backup"], existed=existed)
+            backup_file = write_text(module, real, result.text, backup=params["backup"], existed=existed)
         except (IOError, OSError) as exc:
-            module.fail_json(msg="path: cannot write %s: %s" % (path, exc))
+            module.fail_json(msg="path: cannot write %s: %s" % (real, exc))
     for warning in warnings:
         module.warn(warning)
-    out = dict(changed=result.changed, path=path, reload_required=bool(result.changed and loaded is not False),
+    out = dict(changed=result.changed, path=path, real_path=real, reload_required=bool(result.changed and loaded is not False),
                entries=read_entries(result.text), added=result.added, removed=result.removed,
                loaded=loaded, blacklist_filenames=globs)
     if backup_file:
         out["backup_file"] = backup_file
     if module._diff:
-        out["diff"] = {"before": before, "after": result.text,
-                       "before_header": "%s (content)" % path, "after_header": "%s (content)" % path}
+        header = "%s (content)" % path if real == path else "%s (content, through the symlink %s)" % (real, path)
+        out["diff"] = {"before": before, "after": result.text, "before_header": header, "after_header": header}
     out["msg"] = "%s: added %d, removed %d" % (path, len(result.added), len(result.removed)) \
         if result.changed else "%s: nothing to change" % path
     module.exit_json(**out)

@@ -43,7 +43,17 @@ author:
 options:
   path:
     description:
-      - The ini file to edit. Created (mode C(0644), owner root) when missing; its directory must exist.
+      - The ini file to edit. Created (mode C(0644), owner root) when missing; its directory must exist
+        (it is never created).
+      - A symlink (Debian's C(conf.d/10-opcache.ini -> ../mods-available/opcache.ini)) is followed,
+        its target is edited in place (atomic rename in the target's directory, owner, mode and
+        SELinux context kept, backup next to the target) and the link stays. A dangling link, a link
+        to something other than a regular file or into C(/proc), C(/sys) or C(/dev) fails.
+      - C(zz-opcache-fleet.ini) is written only by this module, always as a regular file; when it is
+        a symlink the module fails (someone else manages that name) instead of editing the target.
+      - Fails, writing nothing, when another user could redirect the write - a directory on the
+        way (or a symlink) not owned by root, or writable by other users (a sticky directory such
+        as C(/tmp) may be passed through, the file's own directory may not be one).
       - Default, see the description (the discovered override file).
     type: path
   scan_dir:
@@ -60,6 +70,10 @@ options:
     description:
       - "C({name: value}). Names may omit the C(opcache.) prefix."
       - With O(state=absent) the values are ignored (a list of names is accepted too).
+      - A value that php.ini cannot hold between double quotes and give back unchanged fails,
+        naming the directive - a trailing backslash (it would escape the closing quote), C(\\) or
+        C(\$) (PHP reads them as C(\) and C($)), C(${) (PHP expands it), a quote, a newline or a
+        NUL byte.
     type: raw
     required: true
   state:
@@ -128,10 +142,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 path:
-  description: The file edited.
+  description: The file edited, as PHP's scan order names it.
   returned: always
   type: str
   sample: /etc/php/8.2/fpm/conf.d/zz-opcache-fleet.ini
+real_path:
+  description: The file actually read and replaced - RV(path), or the target of the symlink RV(path).
+  returned: always
+  type: str
+  sample: /etc/php/8.2/mods-available/opcache.ini
 changed:
   description: True only when the file content changed (or would, in check mode).
   returned: always
@@ -171,12 +190,12 @@ target:
            "scan_dirs": ["/etc/php/8.2/fpm/conf.d"], "php_ini": "/etc/php/8.2/fpm/php.ini",
            "rule": "last scan dir + zz-opcache-fleet.ini"}
 backup_file:
-  description: The backup copy, when O(backup=true) and the file changed.
+  description: The backup copy of RV(real_path), next to it, when O(backup=true) and the file changed.
   returned: when backed up
   type: str
   sample: /etc/php.d/zz-opcache-fleet.ini.2345.2024-05-01@10:00:00~
 diff:
-  description: Before/after text with headers (with C(--diff)).
+  description: Before/after text with headers naming RV(real_path) (and the link, if any) (with C(--diff)).
   returned: when diff mode is on
   type: dict
 """
@@ -192,7 +211,9 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.ini_file 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.scan_order import files_in_scan_order, later_settings
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.target import (
     OVERRIDE_NAME, TargetError, describe_all, for_path, resolve)
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import ManagedFileError, read_text, write_text
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import (
+    ManagedFileError, read_text, write_text)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.managed_file import target as file_target
 
 
 def _runner(module):
@@ -287,16 +308,28 @@ def run_module(module):
         module.fail_json(msg="nothing written: %s" % "; ".join(errors), errors=errors,
                          warnings_found=warnings, path=path, php_version=version_text(version))
 
+    # A symlinked file (Debian's conf.d/10-opcache.ini -> ../mods-available/opcache.ini) is
+    # edited through the link, which stays. Our own override file is only ever a regular file
+    # that we wrote: a symlink in its place means someone else manages that name, so refuse.
     try:
-        before, existed = read_text(path)
+        real, links = file_target(path, follow=os.path.basename(path) != OVERRIDE_NAME)
+        before, existed = read_text(real)
     except ManagedFileError as exc:
         module.fail_json(msg=str(exc))
+
+    if links and os.path.islink(path):
+        # Debian's mods-available file is linked from the cli, fpm and apache2 conf.d alike
+        warnings.append("%s is a symlink: its target %s is edited, for every file that links to "
+                        "it" % (path, real))
 
     def equal(name, current, wanted):
         return normalize_existing(name, current, version, host_platform) == wanted
 
     if state == "present":
-        result = set_directives(before, normalized, equal=equal, path=path)
+        try:
+            result = set_directives(before, normalized, equal=equal, path=path)
+        except ValueError as exc:  # a value the ini syntax cannot hold (validate_many stops most)
+            module.fail_json(msg="nothing written: %s" % exc, path=path)
     else:
         result = remove_directives(before, list(normalized), path=path)
     warnings.extend(result.warnings)
@@ -327,21 +360,21 @@ def run_module(module):
     backup_file = None
     if changed and not module.check_mode:
         try:
-            backup_file = write_text(module, path, result.text, backup=params["backup"], existed=existed)
+            backup_file = write_text(module, real, result.text, backup=params["backup"], existed=existed)
         except (IOError, OSError) as exc:
-            module.fail_json(msg="path: cannot write %s: %s" % (path, exc))
+            module.fail_json(msg="path: cannot write %s: %s" % (real, exc))
 
     for warning in warnings:
         module.warn(warning)
-    out = dict(changed=changed, path=path, reload_required=changed, directives=normalized,
+    out = dict(changed=changed, path=path, real_path=real, reload_required=changed, directives=normalized,
                actions=result.actions, overridden_by=overridden, php_version=version_text(version),
                target=dict((k, target.get(k)) for k in ("pid", "config", "binary", "php_ini",
                                                         "scan_dirs", "rule")))
     if backup_file:
         out["backup_file"] = backup_file
     if module._diff:
-        out["diff"] = {"before": before, "after": result.text,
-                       "before_header": "%s (content)" % path, "after_header": "%s (content)" % path}
+        header = "%s (content)" % path if real == path else "%s (content, through the symlink %s)" % (real, path)
+        out["diff"] = {"before": before, "after": result.text, "before_header": header, "after_header": header}
     if changed:
         out["msg"] = "%s: %s" % (path, ", ".join("%s %s" % (a["action"], a["name"]) for a in result.actions
                                                  if a["action"] in ("added", "updated", "removed")))

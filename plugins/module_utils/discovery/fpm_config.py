@@ -317,7 +317,10 @@ def load_fpm_config(config, fs=None, prefix=None, env=None, php_prefix="/usr",
                     continue
                 pool[target][key] = _expand_pool(value, pool["name"])
             else:
-                state["errors"].append("%s: cannot parse line: %s" % (where, value))
+                # the line itself is not copied: an include may point at any file root
+                # can read (/etc/shadow), and errors end up in the module's output
+                state["errors"].append("%s: cannot parse line (neither a [section] nor a "
+                                       "name = value entry)" % where)
 
     load(config, 1)
 

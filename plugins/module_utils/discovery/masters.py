@@ -19,11 +19,13 @@ What /proc tells about a php-fpm master, and what it hides:
   ``Environment``, ``EnvironmentFiles``) named in ``/proc/PID/cgroup``.
 * the binary is ``/proc/PID/exe``; PHP's own view of its ini files comes from running
   that binary with ``-i`` and the same ini options and environment.
+* a title proves nothing (any user can ``exec -a`` one): only processes that
+  ``trust.Vetting`` finds to be root's own, with root's binary and a root parent, are
+  masters. The others are warned about and never run, read or taken an environment from.
 """
 from __future__ import absolute_import, division, print_function
 
 import os
-import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import (
     read_cmdline,
@@ -34,7 +36,6 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.pro
     list_processes,
     read_bytes,
 )
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import listen_matches, parse_listen
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_config import (
     HostFS,
     effective_ini,
@@ -52,21 +53,14 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.php
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.systemd import parse_fpm_argv, systemd_unit_info
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.scan_order import files_in_scan_order
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.nginx_config import (
-    DEFAULT_ERROR_LOG,
-    DEFAULT_PREFIX,
-    NginxParseError,
-    analyse,
-    error_log_paths,
-    load_dump,
-    parse_local_addresses,
-    parse_version_output,
-    resolve_targets,
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.nginx_config import parse_local_addresses
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.nginx_host import (
+    describe_nginx,
+    link_nginx_to_pools,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.trust import Vetting
 
 __metaclass__ = type
-
-NGINX_MASTER_RE = re.compile(r"^nginx:\s*master process\s*(.*)$")
 
 WARN_POOL_OPCACHE = ("pool %s of master %s overrides %s per pool (%s); pools of one master "
                      "share one OPcache and per-pool opcache.* settings are tied to known "
@@ -77,12 +71,17 @@ WARN_NO_EMERGENCY = ("master %s (%s): emergency_restart_threshold is not set, so
                      "not reload itself after repeated child crashes")
 
 
-def find_fpm_masters(procs):
-    """php-fpm masters among ``procs``: ``[{pid, title_config, title_truncated, argv, children}]``."""
+def find_fpm_masters(procs, vetting):
+    """php-fpm masters among ``procs``: ``[{pid, title_config, title_truncated, argv, children}]``.
+
+    A title makes a candidate; ``vetting`` (:class:`trust.Vetting`) decides whether it is
+    root's own master. A rejected one is left out here and warned about by ``vetting``:
+    nothing of it (binary, environment, config, children) is used afterwards.
+    """
     masters = []
     for proc in procs:
         title = master_title(proc["argv"])
-        if title is None:
+        if title is None or not vetting.trusted(proc["pid"], "php-fpm"):
             continue
         masters.append({
             "pid": proc["pid"],
@@ -103,15 +102,6 @@ def _pool_children(procs, pid):
             if name:
                 pools.setdefault(name, []).append(child["pid"])
     return pools
-
-
-def find_nginx_master(procs, proc_root="/proc"):
-    """The nginx master of this mount namespace (nginx in containers is not ours)."""
-    for proc in procs:
-        m = NGINX_MASTER_RE.match(" ".join(proc["argv"]))
-        if m and same_mount_namespace(proc_root, proc["pid"]):
-            return {"pid": proc["pid"], "args": m.group(1).split()}
-    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -265,105 +255,6 @@ def describe_master(run_command, fs, proc_root, found, overrides):
 
 
 # ---------------------------------------------------------------------------------------
-# nginx
-
-
-def describe_nginx(run_command, proc_root, procs, nginx_binary=None, fs=None):
-    result = {"present": False, "running": False, "master_pid": None, "binary": None,
-              "version": None, "config": None, "config_files": [], "error_logs": [],
-              "error_log_entries": [], "servers": [], "upstreams": {},
-              "fastcgi_targets": [], "unmatched_targets": [], "errors": []}
-    master = find_nginx_master(procs, proc_root)
-    args = []
-    if master:
-        result["running"] = True
-        result["master_pid"] = master["pid"]
-        exe, _deleted = read_exe(proc_root, master["pid"])
-        args = master["args"]
-        nginx_binary = nginx_binary or exe or (args[0] if args else None)
-    if not nginx_binary:
-        for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"):
-            if (fs or HostFS()).is_file(candidate):
-                nginx_binary = candidate
-                break
-    if not nginx_binary:
-        return result
-    result["present"] = True
-    result["binary"] = nginx_binary
-    extra = []
-    for flag in ("-c", "-p"):
-        if flag in args and args.index(flag) + 1 < len(args):
-            extra.extend([flag, args[args.index(flag) + 1]])
-
-    rc, out, err = run_command([nginx_binary, "-V"])
-    vinfo = parse_version_output((err or "") + (out or "")) if rc == 0 else parse_version_output("")
-    result["version"] = vinfo["version"]
-    prefix = vinfo["prefix"] or DEFAULT_PREFIX
-    if "-p" in extra:
-        prefix = extra[extra.index("-p") + 1]
-    conf_path = vinfo["conf_path"]
-    if "-c" in extra:
-        conf_path = extra[extra.index("-c") + 1]
-    if conf_path and not conf_path.startswith("/"):
-        conf_path = os.path.join(prefix, conf_path)
-    default_log = vinfo["error_log_path"] or DEFAULT_ERROR_LOG
-    if not default_log.startswith("/") and default_log != "stderr":
-        default_log = os.path.join(prefix, default_log)
-
-    rc, out, err = run_command([nginx_binary, "-T"] + extra)
-    if rc != 0 or not out:
-        result["errors"].append("'%s -T' failed (rc=%s): %s" % (nginx_binary, rc, (err or "").strip()[-500:]))
-        return result
-    try:
-        tree, files, errors = load_dump(out, conf_path=conf_path)
-    except NginxParseError as exc:
-        result["errors"].append(str(exc))
-        return result
-    analysis = analyse(tree, prefix=prefix, default_error_log=default_log)
-    result["config"] = conf_path or (files[0] if files else None)
-    result["config_files"] = files
-    result["errors"].extend(errors)
-    result["error_log_entries"] = analysis["error_log_entries"]
-    result["error_logs"] = error_log_paths(analysis["error_log_entries"])
-    result["servers"] = analysis["servers"]
-    result["upstreams"] = analysis["upstreams"]
-    result["_uses"] = resolve_targets(analysis)
-    return result
-
-
-def link_nginx_to_pools(nginx, masters, local_addresses=()):
-    """Fill ``nginx.fastcgi_targets`` / ``unmatched_targets`` and each pool's ``nginx``."""
-    uses = nginx.pop("_uses", [])
-    for use in uses:
-        taddr = use["address"]
-        match = None
-        for master in masters:
-            for pool in master["pools"]:
-                if listen_matches(parse_listen(pool["listen"]), taddr, local_addresses):
-                    match = (master, pool)
-                    break
-            if match:
-                break
-        entry = {"target": use["target"], "via": use["via"], "server_name": use["server_name"],
-                 "root": use["root"], "location": use["location"]}
-        if match:
-            master, pool = match
-            entry.update({"pool": pool["name"], "master_pid": master["master_pid"],
-                          "config": master["config"]})
-            nginx["fastcgi_targets"].append(entry)
-            pool["nginx"].append({"server_name": use["server_name"], "root": use["root"],
-                                  "location": use["location"]})
-        else:
-            if taddr[0] == "variable":
-                entry["reason"] = "address uses a variable"
-            elif taddr[0] == "name":
-                entry["reason"] = "no upstream of that name and no port"
-            else:
-                entry["reason"] = "no discovered pool listens there"
-            nginx["unmatched_targets"].append(entry)
-
-
-# ---------------------------------------------------------------------------------------
 # whole discovery
 
 
@@ -399,26 +290,29 @@ def guard_runner(run_command, check_exists=True):
     return run
 
 
-def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
+def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None, stat=None):
     """Discover php-fpm masters, their pools and ini files, and nginx.
 
     ``run_command(argv, environ_update=None) -> (rc, stdout, stderr)`` runs a command
     (an argument list, never a shell string). ``overrides`` may hold the inventory
     overrides of the module: ``masters`` ([{config, binary, pid, php_ini,
     ini_scan_dir, error_log}]), ``nginx_error_logs``, ``fpm_error_logs``, ``php_ini``,
-    ``ini_scan_dir``, ``nginx_binary``, ``nginx`` (false skips nginx).
-    Returns ``{masters, nginx, fpm_error_logs, warnings}``.
+    ``ini_scan_dir``, ``nginx_binary``, ``nginx`` (false skips nginx). ``stat`` replaces
+    ``os.stat`` in the ownership checks of :mod:`trust` (tests).
+    Returns ``{masters, nginx, fpm_error_logs, warnings}``; processes that look like
+    masters but are not root's own come first in ``warnings``.
     """
     overrides = overrides or {}
     fs = HostFS(fs_root)
     # Programs are only checked on the real host; a test tree has none of them.
     run_command = guard_runner(run_command or _no_run, check_exists=(fs.root == "/"))
     procs = list_processes(proc_root)
+    vetting = Vetting(proc_root, stat)
     warnings = []
 
     if overrides.get("masters"):
         found = []
-        running = find_fpm_masters(procs)
+        running = find_fpm_masters(procs, vetting)
         for item in overrides["masters"]:
             entry = dict(item)
             pid = entry.get("pid")
@@ -429,13 +323,17 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
                     pid = entry["pid"] = same[0]["pid"]
             if pid:
                 argv = read_cmdline(proc_root, pid)
-                detected = find_fpm_masters([{"pid": pid, "ppid": None, "argv": argv}]) if argv else []
-                entry["children"] = _pool_children(procs, pid)
-                if not detected:
+                detected = find_fpm_masters([{"pid": pid, "ppid": None, "argv": argv}], vetting) if argv else []
+                if detected:
+                    entry["children"] = _pool_children(procs, pid)
+                else:
+                    # neither its binary, environment, unit nor children are used: the
+                    # inventory's config and binary stand alone
+                    entry["pid"] = None
                     warnings.append("masters: pid %s is not a running php-fpm master" % pid)
             found.append(entry)
     else:
-        found = find_fpm_masters(procs)
+        found = find_fpm_masters(procs, vetting)
 
     masters = []
     for item in found:
@@ -447,7 +345,7 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
         masters.append(describe_master(run_command, fs, proc_root, item, per))
 
     if overrides.get("nginx", True):
-        nginx = describe_nginx(run_command, proc_root, procs, overrides.get("nginx_binary"), fs)
+        nginx = describe_nginx(run_command, proc_root, procs, vetting, overrides.get("nginx_binary"), fs)
         local = set()
         try:
             fib = read_bytes(os.path.join(proc_root, "net", "fib_trie"), "r")
@@ -498,4 +396,5 @@ def discover(run_command=None, proc_root="/proc", fs_root="/", overrides=None):
                         % (entry["target"], entry["server_name"] or "-", entry["location"] or "-",
                            entry["reason"]))
 
-    return {"masters": masters, "nginx": nginx, "fpm_error_logs": fpm_logs, "warnings": warnings}
+    return {"masters": masters, "nginx": nginx, "fpm_error_logs": fpm_logs,
+            "warnings": vetting.warnings + warnings}

@@ -2,8 +2,8 @@
 # Copyright: (c) 2026, opcache-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What /proc says about a process: argv, environment, parent, binary, systemd unit,
-mount namespace, children. The one set of /proc readers of opcache-fleet.
+"""What /proc says about a process: argv, environment, parent, owner, binary, systemd
+unit, mount namespace, children. The one set of /proc readers of opcache-fleet.
 
 Private to opcache-fleet. Standard library only, Python 3.8+. Every reader takes the
 /proc root (tests pass a fake one) and answers "unknown" (empty, None) for a process
@@ -59,6 +59,22 @@ def read_ppid(proc_root, pid):
         return int(tail[1])
     except (IndexError, ValueError):
         return None
+
+
+def read_uids(proc_root, pid):
+    """``[real, effective, saved, fs]`` uids from the ``Uid:`` line of /proc/PID/status,
+    or None when the process is gone or the line is missing or malformed."""
+    try:
+        text = read_bytes(os.path.join(proc_root, str(pid), "status")).decode("utf-8", "replace")
+    except (IOError, OSError):
+        return None
+    for line in text.splitlines():
+        if line.startswith("Uid:"):
+            fields = line[len("Uid:"):].split()
+            if len(fields) == 4 and all(f.isdigit() for f in fields):
+                return [int(f) for f in fields]
+            return None
+    return None
 
 
 def read_exe(proc_root, pid):

@@ -32,6 +32,9 @@ import re
 __metaclass__ = type
 
 MAXPATHLEN = 4096
+# the name opcache-fleet gives its own blacklist file (the opcache_config role's default);
+# the module writes it, always as a regular file
+OWN_FILE_NAME = "opcache-fleet.blacklist"
 
 
 class BlacklistError(ValueError):

@@ -25,6 +25,7 @@ import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.directive_table import (
     DIRECTIVES, NEWEST, OLDEST, canonical_name, lookup, platform_ok, suggest)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.ini_file import quoting_problem
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.php_version import (
     parse_php_version, version_ge, version_lt, version_text)
 
@@ -295,7 +296,7 @@ def validate(name, value, php_version, platform="linux"):
         _fail(canonical, "platform", "%s: only exists on %s of PHP, not on %s" % (
             canonical, where, platform))
     notes = []
-    normalized = _normalize(canonical, info, value, version, notes)
+    normalized = _writable(canonical, value, _normalize(canonical, info, value, version, notes))
     if info.kind == "jit" and version_lt(version, (8, 4)) and normalized not in ("disable", "off", "0"):
         notes.append(info.note)
     return Checked(canonical, normalized, info, notes)
@@ -311,7 +312,24 @@ def validate_removed_value(name, value):
     info = lookup(name)
     last = (info.removed[0], info.removed[1] - 1) if info.removed[1] else (info.removed[0] - 1, 4)
     notes = []
-    return Checked(info.name, _normalize(info.name, info, value, last, notes), info, notes, removed=True)
+    return Checked(info.name, _writable(info.name, value, _normalize(info.name, info, value, last, notes)),
+                   info, notes, removed=True)
+
+
+def _writable(name, value, normalized):
+    """The normalised value, unless the ini syntax cannot hold it (trailing backslash...).
+
+    Checked on the final text (``dir`` values lose a trailing ``/``, which can leave a
+    backslash at the end), here and not when reading a file: what a file already holds is
+    compared by meaning, never refused.
+    """
+    problem = quoting_problem(normalized)
+    if problem:
+        given = _text(value)
+        shown = repr(given) if given == normalized else "%r (written as %r)" % (given, normalized)
+        _fail(name, "type", "%s: value %s %s; it cannot be written into php.ini safely"
+                            % (name, shown, problem))
+    return normalized
 
 
 def validate_many(directives, php_version, on_removed="fail", platform="linux", for_removal=False):

@@ -18,6 +18,14 @@ Rules (what PHP's ini parser does, and what a careful human would do):
   right after it, so the documentation comment stays next to the value.
 * Otherwise a new setting goes to the end of an ``[opcache]`` section when there is
   one, else to the end of the global part (before the first PATH/HOST section).
+* Values are written bare when they are plain words, else in double quotes. Inside double
+  quotes PHP's scanner (php-src ``Zend/zend_ini_scanner.l``, ``ST_DOUBLE_QUOTES`` and
+  ``zend_ini_escape_string``) reads ``\\"``, ``\\\\`` and ``\\$`` as escapes (one ``"``,
+  ``\\``, ``$``), keeps any other backslash, starts an interpolation at ``${`` and reads
+  across line ends until the closing quote. A value ending in a backslash would escape
+  its own closing quote (PHP only has a special case for it when the quote ends the line,
+  so a trailing comment makes it read on into the next lines). :func:`quoting_problem`
+  names what cannot be written safely; such values are refused, never escaped.
 
 Python API::
 
@@ -87,21 +95,14 @@ def split_value(rest):
     """
     stripped = rest.rstrip("\r\n")
     eol = rest[len(stripped):]
-    if stripped[:1] in ('"', "'"):
-        quote = stripped[0]
-        i = 1
-        while i < len(stripped):
-            if stripped[i] == "\\" and quote == '"' and i + 1 < len(stripped):
-                i += 2
-                continue
-            if stripped[i] == quote:
-                break
-            i += 1
-        value_text = stripped[:i + 1]
-        inner = stripped[1:i]
-        if quote == '"':
-            inner = inner.replace('\\"', '"')
-        return inner, value_text, stripped[i + 1:] + eol
+    if stripped[:1] == '"':
+        end = _closing_double_quote(stripped)
+        return _unescape(stripped[1:end]), stripped[:end + 1], stripped[end + 1:] + eol
+    if stripped[:1] == "'":
+        # single quotes are raw for PHP: no escapes
+        end = stripped.find("'", 1)
+        end = len(stripped) if end < 0 else end
+        return stripped[1:end], stripped[:end + 1], stripped[end + 1:] + eol
     cut = stripped.find(";")
     if cut < 0:
         value_text = stripped.rstrip()
@@ -110,19 +111,69 @@ def split_value(rest):
     return value_text, value_text, stripped[len(value_text):] + eol
 
 
+def _closing_double_quote(text):
+    """Index of the quote that ends the double-quoted value at text[0] (len: none)."""
+    i = 1
+    while i < len(text):
+        char = text[i]
+        if char == '"':
+            return i
+        if char == "\\" and i + 1 < len(text):
+            # PHP's Windows-path rule: key="C:\path\" -- a \" that ends the line closes
+            if text[i + 1] == '"' and i + 2 == len(text):
+                return i + 1
+            i += 2
+            continue
+        i += 1
+    return len(text)
+
+
+def _unescape(body):
+    """What PHP makes of the text between double quotes (zend_ini_escape_string)."""
+    out, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body) and body[i + 1] in '"\\$':
+            out.append(body[i + 1])
+            i += 2
+            continue
+        out.append(body[i])
+        i += 1
+    return "".join(out)
+
+
+def quoting_problem(value):
+    """Why ``value`` cannot be written between double quotes and read back as is (or None)."""
+    for bad, what in (("\n", "a newline"), ("\r", "a carriage return"), ("\x00", "a NUL byte"),
+                      ('"', "a double quote")):
+        if bad in value:
+            return "contains %s" % what
+    if "${" in value:
+        return "contains '${', where php.ini starts expanding a variable"
+    if value.endswith("\\"):
+        return ("ends with a backslash, which would escape the closing quote in php.ini (PHP "
+                "would then read on into the next line); drop it")
+    for escape in ("\\\\", "\\$"):
+        if escape in value:
+            return ("contains the backslash escape %r, which php.ini reads as %r"
+                    % (escape, escape[1]))
+    return None
+
+
 def render_value(value):
     """Value text for an ini file: bare when safe, else double-quoted.
 
     Words such as ``on`` or ``none`` are quoted unless they are the whole boolean
     vocabulary's intent, because php.ini turns unquoted keywords into "1" or "".
+    Raises ValueError for a value :func:`quoting_problem` refuses.
     """
     value = "" if value is None else str(value)
     if value == "":
         return '""'
     if _SAFE_VALUE_RE.match(value) and value.lower() not in _KEYWORDS:
         return value
-    if '"' in value or "\n" in value or "\r" in value:
-        raise ValueError("value %r cannot be written into php.ini (quote or newline)" % (value,))
+    problem = quoting_problem(value)
+    if problem:
+        raise ValueError("value %r %s; it cannot be written into php.ini safely" % (value, problem))
     return '"%s"' % value
 
 

@@ -4,17 +4,28 @@
 
 Private to opcache-fleet. Standard library only, Python 3.8+.
 
+``target(path, param, follow)`` returns the file an edit of ``path`` really replaces: the
+path itself, or the target of a symlink (the link is kept), after checking that no other
+user could redirect the write (``real_path.py``); raises ManagedFileError otherwise.
+Callers read and write that file, so a rename never replaces a symlink by a regular file
+and a backup holds the target's content, next to the target.
+
 ``read_text(path)`` returns (text, exists) or raises ManagedFileError for a directory,
 an unreadable or a binary file. ``write_text(module, path, text, backup)`` writes a temp
 file next to ``path`` and moves it in place with ``module.atomic_move`` (which keeps an
-existing file's mode and owner); a new file gets mode 0644 and, when run as root, owner
-root:root. Returns the backup file name or None.
+existing file's mode, owner and SELinux context); a new file gets mode 0644 and, when run
+as root, owner root:root. Returns the backup file name or None. Directories are never
+created: the directory a php-fpm master reads exists, and creating one on a path others
+could prepare is exactly what must not happen.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import os
+import stat
 import tempfile
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.real_path import RealPathError, real_path
 
 __metaclass__ = type
 
@@ -23,6 +34,14 @@ NEW_FILE_MODE = 0o644
 
 class ManagedFileError(Exception):
     pass
+
+
+def target(path, param="path", follow=True):
+    """(file to read and replace, [(link, target text)]) for ``path``; see the docstring."""
+    try:
+        return real_path(path, param=param, follow=follow)
+    except RealPathError as exc:
+        raise ManagedFileError(str(exc))
 
 
 def read_text(path, param="path"):
@@ -34,10 +53,19 @@ def read_text(path, param="path"):
             raise ManagedFileError("%s: the directory %s of %s does not exist" % (param, parent, path))
         return "", False
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # O_NONBLOCK: a FIFO among the ini files (or given as one) must not hang the module
+        # waiting for a writer; it is refused below, like a device
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except (IOError, OSError) as exc:
         raise ManagedFileError("%s: cannot read %s: %s" % (param, path, exc))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ManagedFileError("%s: %s is not a regular file (a device, FIFO or socket); "
+                                   "refusing to read it" % (param, path))
+        try:
+            data = handle.read()
+        except (IOError, OSError) as exc:
+            raise ManagedFileError("%s: cannot read %s: %s" % (param, path, exc))
     if b"\0" in data:
         raise ManagedFileError("%s: %s looks binary (NUL bytes); refusing to edit it" % (param, path))
     try:

@@ -39,6 +39,7 @@ import re
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_titles import master_title
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.php_info import parse_php_info, parse_php_v_output
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import list_processes, read_environ, read_exe
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.trust import Vetting
 
 try:  # the fleet-wide discovery, when present (read-only use)
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover as _fleet_discover
@@ -57,16 +58,19 @@ class TargetError(Exception):
     """Discovery could not decide; the message says what to pass instead."""
 
 
-def list_masters(proc="/proc"):
+def list_masters(proc="/proc", stat_fn=None):
     """Running php-fpm masters: [{pid, config, binary, env}] (env: PHP_INI_SCAN_DIR/PHPRC).
 
     A master whose title lost its closing parenthesis (truncated config path) is
-    skipped: its config cannot be matched against ``fpm_config``.
+    skipped: its config cannot be matched against ``fpm_config``. So is a process that only
+    looks like a master (discovery/trust.py: not root's, or its binary not root's alone):
+    its binary would be run as root with its environment.
     """
+    vetting = Vetting(proc, stat_fn)
     masters = []
     for process in list_processes(proc):
         title = master_title(process["argv"])
-        if title is None or title["truncated"]:
+        if title is None or title["truncated"] or not vetting.trusted(process["pid"], "php-fpm"):
             continue
         pid = process["pid"]
         binary, _deleted = read_exe(proc, pid)
@@ -76,13 +80,16 @@ def list_masters(proc="/proc"):
     return masters
 
 
-def find_binaries():
-    """php-fpm binaries installed on the host (no process needed)."""
+def find_binaries(stat_fn=None):
+    """php-fpm binaries installed on the host (no process needed), only those root alone
+    can change (discovery/trust.py): they are run as root."""
+    vetting = Vetting(stat_fn=stat_fn)
     found = []
     for pattern in _BINARY_GLOBS:
         for path in sorted(glob.glob(pattern)):
             base = os.path.basename(path)
-            if re.match(r"^php-fpm[0-9.]*$", base) and os.access(path, os.X_OK) and path not in found:
+            if (re.match(r"^php-fpm[0-9.]*$", base) and os.access(path, os.X_OK) and path not in found
+                    and vetting.executable_problem(path) is None):
                 found.append(path)
     return found
 

@@ -11,7 +11,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.modules import fpm_discove
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery import masters as proc_masters
 from module_runner import patch_exit_fail, run_main
 from fake_runner import FIXTURES, FakeRunner
-from fake_proc import build_proc
+from fake_proc import FakeStat, build_proc
 
 
 @pytest.fixture
@@ -22,8 +22,9 @@ def module_io(monkeypatch):
     patch_exit_fail(monkeypatch, on_exit=with_warnings)
 
 
-def use_fixture(monkeypatch, tmp_path, name, extra=None):
-    """Point the module at a fixture: fake commands, fake /proc, captured files."""
+def use_fixture(monkeypatch, tmp_path, name, extra=None, uids=None):
+    """Point the module at a fixture: fake commands, fake /proc (``uids``: owners of
+    its processes, root by default), captured files."""
     runner = FakeRunner(name, extra)
     base = os.path.join(FIXTURES, name)
 
@@ -35,12 +36,13 @@ def use_fixture(monkeypatch, tmp_path, name, extra=None):
     real_discover = proc_masters.discover
 
     def discover(run, proc_root="/proc", overrides=None):
+        # the fixture's binaries are root's on the captured host, not on this machine
         return real_discover(run, proc_root=proc_root, fs_root=os.path.join(base, "root"),
-                             overrides=overrides)
+                             overrides=overrides, stat=FakeStat())
 
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(fpm_discover, "discover", discover)
-    return build_proc(name, tmp_path), runner
+    return build_proc(name, tmp_path, uids), runner
 
 
 def run_module(args):
@@ -59,6 +61,22 @@ def test_remi_fixture_through_the_module(module_io, monkeypatch, tmp_path):
     assert result["nginx"]["error_logs"] == ["/var/log/nginx/error.log", "/var/log/nginx/shop.error.log"]
     assert result["warnings_found"] == []
     json.dumps(result)  # everything is JSON-serialisable
+
+
+def test_untrusted_master_is_only_a_warning(module_io, monkeypatch, tmp_path):
+    """remi's master as if a local user had started it: the module runs none of its
+    binaries, reads none of its files and says why in its warnings."""
+    proc, runner = use_fixture(monkeypatch, tmp_path, "remi", uids={1201: 65534})
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, text: warned.append(text))
+    result, failed = run_module({"proc_root": proc, "nginx": False})
+    assert not failed
+    assert result["masters"] == [] and result["fpm_error_logs"] == []
+    assert runner.calls == []
+    message = ("pid 1201 looks like a php-fpm master (uid 65534, exe /opt/remi/php81/root/usr/sbin/php-fpm) "
+               "but is not trusted: owned by uid 65534, not root; it was neither run nor read")
+    assert result["warnings_found"][0] == message
+    assert message in warned  # module.warn: Ansible shows it
 
 
 def test_check_mode_same_result(module_io, monkeypatch, tmp_path):

@@ -163,3 +163,60 @@ def test_default_path_needs_glob(host, capsys):
     assert result["failed"] and "does not name one file" in result["msg"]
     result = run(capsys, {"entries": ["/srv/a.php"], "blacklist_filename": "/etc/*/x.blacklist"})
     assert result["failed"] and "cannot derive" in result["msg"]
+
+
+# --- issue 11, finding 9: symlinked blacklist files and unsafe directories ----------------
+
+def test_symlinked_blacklist_written_through_link_kept(host, capsys, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "fleet.blacklist"
+    real.write_text("; managed\n/srv/old.php\n")
+    os.chmod(str(real), 0o600)
+    link = str(host["scan"] / "opcache-app.blacklist")
+    os.symlink(str(real), link)
+    result = run(capsys, {"path": link, "entries": ["/srv/new.php"], "backup": True,
+                          "require_loaded": True}, diff=True)
+    assert result["changed"] and result["added"] == ["/srv/new.php"] and result["loaded"]
+    assert os.path.islink(link), "the symlink was replaced by a regular file"
+    assert real.read_text() == "; managed\n/srv/old.php\n/srv/new.php\n"
+    assert oct(os.stat(str(real)).st_mode & 0o777) == "0o600"
+    assert os.path.dirname(result["backup_file"]) == str(shared)
+    with open(result["backup_file"]) as handle:
+        assert handle.read() == "; managed\n/srv/old.php\n"
+    assert result["real_path"] == str(real) and str(real) in result["diff"]["before_header"]
+
+
+def test_dangling_blacklist_symlink_refused(host, capsys, tmp_path):
+    os.symlink(str(tmp_path / "nowhere" / "x.blacklist"), host["path"])
+    result = run(capsys, {"path": host["path"], "entries": ["/srv/a.php"]})
+    assert result["failed"] and "dangling" in result["msg"] and host["path"] in result["msg"]
+    assert os.path.islink(host["path"]) and not os.path.exists(str(tmp_path / "nowhere"))
+
+
+def test_blacklist_in_others_writable_directory_refused(host, capsys, tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    os.chmod(str(drop), 0o1777)
+    path = str(drop / "x.blacklist")
+    result = run(capsys, {"path": path, "entries": ["/srv/a.php"], "blacklist_filename": path})
+    assert result["failed"] and str(drop) in result["msg"] and "writable by other users" in result["msg"]
+    assert os.listdir(str(drop)) == []
+
+
+def test_blacklist_parent_missing_not_created(host, capsys, tmp_path):
+    path = str(tmp_path / "blacklist.d" / "x.blacklist")
+    result = run(capsys, {"path": path, "entries": ["/srv/a.php"], "blacklist_filename": path})
+    assert result["failed"] and "does not exist" in result["msg"]
+    assert not os.path.exists(str(tmp_path / "blacklist.d"))
+
+
+def test_own_blacklist_file_as_symlink_refused(host, capsys, tmp_path):
+    elsewhere = tmp_path / "elsewhere.blacklist"
+    elsewhere.write_text("/srv/theirs.php\n")
+    os.symlink(str(elsewhere), host["path"])
+    for args in ({"path": host["path"]}, {}):   # given, or derived from the glob
+        result = run(capsys, dict(args, entries=["/srv/a.php"]))
+        assert result["failed"] and "opcache-fleet writes this file itself" in result["msg"]
+        assert host["path"] in result["msg"] and str(elsewhere) in result["msg"]
+    assert os.path.islink(host["path"]) and elsewhere.read_text() == "/srv/theirs.php\n"

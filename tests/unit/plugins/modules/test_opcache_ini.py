@@ -231,18 +231,28 @@ def test_write_failure(host, capsys, monkeypatch):
 
 
 def test_list_masters_from_fake_proc(tmp_path):
+    from fake_proc import FakeStat, add_process
     proc = tmp_path / "proc"
-    for pid, cmd, env in ((812, b"php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)",
-                           b"PATH=/bin\0PHP_INI_SCAN_DIR=/etc/alt/conf.d\0"),
-                          (813, b"php-fpm: pool www", b""), (1, b"/sbin/init", b"")):
-        d = proc / str(pid)
-        d.mkdir(parents=True)
-        (d / "cmdline").write_bytes(cmd + b"\0")
-        (d / "environ").write_bytes(env)
+    add_process(proc, 1, ["/sbin/init"], ppid=0)
+    add_process(proc, 812, ["php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)"], exe="/usr/sbin/php-fpm8.2",
+                environ={"PATH": "/bin", "PHP_INI_SCAN_DIR": "/etc/alt/conf.d"})
+    add_process(proc, 813, ["php-fpm: pool www"], ppid=812, uid=33, exe="/usr/sbin/php-fpm8.2")
+    # Issue 11, finding 1: nobody's process with a master's title is not a master (its
+    # binary would run as root with its PHP_INI_SCAN_DIR).
+    add_process(proc, 900, ["php-fpm: master process (/tmp/evil/php-fpm.conf)"], uid=65534,
+                exe="/tmp/evil/own-binary", environ={"PHP_INI_SCAN_DIR": "/tmp/evil/conf.d"})
     (proc / "self").mkdir()
-    masters = fpm_ini_target.list_masters(str(proc))
-    assert masters == [{"pid": 812, "config": "/etc/php/8.2/fpm/php-fpm.conf", "binary": None,
+    masters = fpm_ini_target.list_masters(str(proc), stat_fn=FakeStat({"/tmp/evil/own-binary": (65534, 65534, 0o100755)}))
+    assert masters == [{"pid": 812, "config": "/etc/php/8.2/fpm/php-fpm.conf", "binary": "/usr/sbin/php-fpm8.2",
                         "env": {"PHP_INI_SCAN_DIR": "/etc/alt/conf.d"}}]
+
+
+def test_installed_binaries_others_can_change_are_not_run(monkeypatch):
+    from fake_proc import FakeStat
+    monkeypatch.setattr(fpm_ini_target.glob, "glob", lambda pattern: ["/usr/sbin/php-fpm8.2", "/usr/sbin/php-fpm8.1"])
+    monkeypatch.setattr(fpm_ini_target.os, "access", lambda path, mode: True)
+    stat = FakeStat({"/usr/sbin/php-fpm8.1": (1000, 1000, 0o100755)})
+    assert fpm_ini_target.find_binaries(stat_fn=stat) == ["/usr/sbin/php-fpm8.2"]
 
 
 def test_default_path():
@@ -277,3 +287,142 @@ def test_uses_fleet_discovery_when_available(monkeypatch):
         raise RuntimeError("boom")
     monkeypatch.setattr(fpm_ini_target, "_fleet_discover", broken)
     assert fpm_ini_target.discover_masters(lambda argv, env: (1, "", "")) is None
+
+
+# --- issue 11, finding 9: symlinked ini files, unsafe directories, unsafe values ----------
+
+def debian_layout(tmp_path):
+    """conf.d/10-opcache.ini -> ../mods-available/opcache.ini, as phpenmod makes it."""
+    mods = tmp_path / "mods-available"
+    mods.mkdir()
+    real = mods / "opcache.ini"
+    real.write_text("zend_extension=opcache.so\nopcache.memory_consumption=128\n")
+    os.chmod(str(real), 0o640)
+    link = tmp_path / "conf.d" / "10-opcache.ini"
+    link.unlink()
+    os.symlink("../mods-available/opcache.ini", str(link))
+    return link, real
+
+
+def test_symlinked_ini_written_through_link_kept(host, capsys, tmp_path):
+    link, real = debian_layout(tmp_path)
+    result = run(capsys, {"path": str(link), "php_version": "8.2", "backup": True,
+                          "directives": {"opcache.memory_consumption": 256}}, diff=True)
+    assert result["changed"]
+    assert os.path.islink(str(link)), "the conf.d symlink was replaced by a regular file"
+    assert os.readlink(str(link)) == "../mods-available/opcache.ini"
+    assert real.read_text() == "zend_extension=opcache.so\nopcache.memory_consumption=256\n"
+    assert oct(os.stat(str(real)).st_mode & 0o777) == "0o640"
+    # the backup holds the target's old content and sits next to the target, not in conf.d
+    assert os.path.dirname(result["backup_file"]) == str(real.parent)
+    with open(result["backup_file"]) as handle:
+        assert handle.read() == "zend_extension=opcache.so\nopcache.memory_consumption=128\n"
+    assert [n for n in os.listdir(str(host["scan"])) if n != "10-opcache.ini"] == []
+    assert result["real_path"] == str(real)
+    assert any("%s is a symlink: its target %s is edited" % (link, real) in w for w in warnings(result))
+    assert str(real) in result["diff"]["after_header"]
+    assert str(link) in result["diff"]["after_header"]
+
+
+def test_dangling_symlink_refused(host, capsys, tmp_path):
+    link = host["scan"] / "20-gone.ini"
+    os.symlink(str(tmp_path / "mods-available" / "gone.ini"), str(link))
+    result = run(capsys, {"path": str(link), "php_version": "8.2", "directives": {"opcache.enable": 1}})
+    assert result["failed"]
+    assert "dangling" in result["msg"] and str(link) in result["msg"] and "gone.ini" in result["msg"]
+    assert os.path.islink(str(link)) and not os.path.exists(str(tmp_path / "mods-available"))
+
+
+def test_symlink_to_device_refused(host, capsys):
+    link = host["scan"] / "20-null.ini"
+    os.symlink("/dev/null", str(link))
+    result = run(capsys, {"path": str(link), "php_version": "8.2", "directives": {"opcache.enable": 1}})
+    assert result["failed"] and "/dev/null" in result["msg"] and str(link) in result["msg"]
+    assert os.readlink(str(link)) == "/dev/null"
+
+
+def test_symlink_into_others_writable_directory_refused(host, capsys, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o777)
+    (shared / "opcache.ini").write_text("opcache.enable=0\n")
+    link = host["scan"] / "20-shared.ini"
+    os.symlink(str(shared / "opcache.ini"), str(link))
+    result = run(capsys, {"path": str(link), "php_version": "8.2", "directives": {"opcache.enable": 1}})
+    assert result["failed"] and str(shared) in result["msg"] and "writable by other users" in result["msg"]
+    assert (shared / "opcache.ini").read_text() == "opcache.enable=0\n"
+
+
+def test_own_override_file_as_symlink_refused(host, capsys, tmp_path):
+    elsewhere = tmp_path / "elsewhere.ini"
+    elsewhere.write_text("; someone else's file\n")
+    os.symlink(str(elsewhere), host["path"])
+    result = run(capsys, {"directives": {"opcache.enable": 1}})
+    assert result["failed"] and "zz-opcache-fleet.ini" in result["msg"] and str(elsewhere) in result["msg"]
+    assert os.path.islink(host["path"]) and elsewhere.read_text() == "; someone else's file\n"
+
+
+def test_others_writable_parent_refused(host, capsys, tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    os.chmod(str(drop), 0o777)
+    result = run(capsys, {"path": str(drop / "x.ini"), "php_version": "8.2", "directives": {"opcache.enable": 1}})
+    assert result["failed"] and str(drop) in result["msg"] and "writable by other users" in result["msg"]
+    assert os.listdir(str(drop)) == []
+
+
+def test_symlinked_parent_into_others_writable_directory_refused(host, capsys, tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    os.chmod(str(drop), 0o1777)
+    os.symlink(str(drop), str(tmp_path / "conf.alt"))
+    result = run(capsys, {"path": str(tmp_path / "conf.alt" / "x.ini"), "php_version": "8.2",
+                          "directives": {"opcache.enable": 1}})
+    assert result["failed"] and str(drop) in result["msg"] and "writable by other users" in result["msg"]
+    assert os.listdir(str(drop)) == []
+
+
+@pytest.mark.parametrize("value,fragment", [
+    ("/var/log/php/", None),                 # control: a plain path is fine
+    ("/var/log/php\\", "backslash"),         # "...\" would escape the closing quote
+    ("C:\\php\\logs\\", "backslash"),
+    ("/var/log/a\\\\b", "backslash"),        # PHP reads \\ in double quotes as one \
+    ("/var/log/${USER}.log", "$"),
+    ("/var/log/a\"b", "double quote"),
+    ("/var/log/a\nb", "newline"),
+    ("/var/log/a\x00b", "NUL"),
+])
+def test_unsafe_ini_values_refused(host, capsys, value, fragment):
+    result = run(capsys, {"directives": {"opcache.error_log": value}})
+    if fragment is None:
+        assert result["changed"]
+        return
+    assert result["failed"], "accepted %r" % value
+    assert "opcache.error_log" in result["msg"] and repr(value) in result["msg"] and fragment in result["msg"]
+    assert not os.path.exists(host["path"])
+
+
+def test_values_equal_by_php_meaning_are_unchanged(host, capsys):
+    """On/1, Off/0, yes/true, 64M/67108864: PHP reads them the same; no write, no reload."""
+    text = ("opcache.enable=On\nopcache.validate_timestamps=Off\nopcache.save_comments=yes\n"
+            "opcache.enable_cli=\"\"\nopcache.jit_buffer_size=67108864\n")
+    with open(host["path"], "w") as handle:
+        handle.write(text)
+    before = os.stat(host["path"])
+    result = run(capsys, {"directives": {"opcache.enable": 1, "opcache.validate_timestamps": "0",
+                                         "opcache.save_comments": True, "opcache.enable_cli": "false",
+                                         "opcache.jit_buffer_size": "64M"}})
+    assert not result["changed"] and not result["reload_required"], result["actions"]
+    assert [a["action"] for a in result["actions"]] == ["unchanged"] * 5
+    with open(host["path"]) as handle:
+        assert handle.read() == text
+    assert os.stat(host["path"]).st_ino == before.st_ino
+
+
+def test_values_differing_by_php_meaning_are_updated(host, capsys):
+    with open(host["path"], "w") as handle:
+        handle.write("opcache.enable=Off\nopcache.jit_buffer_size=64M\n")
+    result = run(capsys, {"directives": {"opcache.enable": "On", "opcache.jit_buffer_size": "128M"}})
+    assert result["changed"] and result["reload_required"]
+    with open(host["path"]) as handle:
+        assert handle.read() == "opcache.enable=1\nopcache.jit_buffer_size=128M\n"

@@ -170,7 +170,8 @@ def test_broken_trees_report_errors(tmp_path):
     assert "more than 5 nested includes" in text
     assert "nothing matches the include pattern '/etc/missing.conf'" in text
     assert "arrays are not allowed in the global section" in text
-    assert "cannot parse line: ???" in text
+    assert "/etc/php-fpm.conf:4: cannot parse line (neither a [section] nor a name = value entry)" in text
+    assert "???" not in text  # the line itself is never copied (it may come from any file)
     assert "no pool section found" in text
     cfg = load_fpm_config("/etc/nope.conf", fs=HostFS(str(tmp_path)))
     assert cfg["errors"][0].startswith("cannot read /etc/nope.conf")

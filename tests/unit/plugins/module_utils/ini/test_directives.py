@@ -214,3 +214,30 @@ def test_normalize_existing():
     assert od.normalize_existing("opcache.jit_buffer_size", "67108864", "8.2") == "64M"
     assert od.normalize_existing("opcache.memory_consumption", "garbage", "8.2") is None
     assert od.normalize_existing("opcache.fast_shutdown", "1", "8.2") == "1"
+
+
+# --- issue 11, finding 9: values the ini syntax cannot hold in double quotes -------------
+
+@pytest.mark.parametrize("name,value,platform", [
+    ("opcache.error_log", "/var/log/php\\", "linux"),         # "...\" escapes the closing quote
+    ("opcache.file_cache", "/var/cache/op\\\\", "linux"),     # trailing \ after a dir's / is cut
+    ("opcache.preload", "/srv/a\\\\b.php", "linux"),           # PHP reads \\ as \
+    ("opcache.restrict_api", "/srv/a\\$b", "linux"),
+    ("opcache.mmap_base", "0x20000000\\", "windows"),         # the string kind
+    ("opcache.cache_id", "a\\\\b", "windows"),
+])
+def test_backslash_php_would_misread_is_refused(name, value, platform):
+    e = err(name, value, "8.2", platform=platform)
+    assert e.reason == "type" and name in e.message and repr(value) in e.message
+    assert "backslash" in e.message or "$" in e.message
+
+
+def test_backslash_php_keeps_is_accepted():
+    # "C:\php\logs\err.log": \p \l \e are not escapes for PHP, the backslashes stay
+    assert validate("opcache.error_log", "C:\\php\\logs\\err.log", "8.2").value == "C:\\php\\logs\\err.log"
+
+
+def test_backslash_left_at_the_end_by_normalising_is_refused():
+    # a dir loses its trailing "/", which would leave "\" as the last character
+    e = err("opcache.file_cache", "/var/cache/op\\/", "8.2")
+    assert "'/var/cache/op\\\\/' (written as '/var/cache/op\\\\')" in e.message and "backslash" in e.message

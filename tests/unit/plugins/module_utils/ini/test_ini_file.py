@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tests of pure php.ini edits."""
+import pytest
+
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini import ini_file as pif
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.ini.directives import normalize_existing
 
@@ -124,3 +126,37 @@ def test_remove_absent_is_no_change():
 def test_remove_scoped_warns():
     result = pif.remove_directives("[HOST=a]\nopcache.enable=0\n", ["opcache.enable"])
     assert not result.changed and "not removed" in result.warnings[0]
+
+
+# --- issue 11, finding 9: what PHP reads from a double-quoted value -----------------------
+
+@pytest.mark.parametrize("value", ["/var/log/php\\", "a\\\\b", "a\\\"b", "a\nb", "a\rb", "a\x00b",
+                                   "${HOME}/x", "a\\$b"])
+def test_render_value_refuses_what_php_would_misread(value):
+    with pytest.raises(ValueError) as info:
+        pif.render_value(value)
+    assert repr(value) in str(info.value)
+
+
+def test_set_directives_refuses_trailing_backslash_before_a_next_line():
+    # written as opcache.error_log="/var/log/php\" the quote would be escaped and, with a
+    # comment after it, PHP would read on into the next line
+    with pytest.raises(ValueError):
+        pif.set_directives("opcache.error_log=/x ; log\nopcache.enable=1\n",
+                           {"opcache.error_log": "/var/log/php\\"})
+
+
+@pytest.mark.parametrize("rest,value", [
+    ('"C:\\php\\x.log"\n', "C:\\php\\x.log"),   # \p and \x stay
+    ('"a\\\\b"\n', "a\\b"),                      # \\ is one backslash
+    ('"a\\"b"\n', 'a"b'),                        # \" is a quote
+    ('"a\\$b"\n', "a$b"),                        # \$ is a dollar
+    ('"C:\\php\\"\n', "C:\\php\\"),              # PHP's Windows-path rule: \" then end of line
+])
+def test_split_value_reads_double_quotes_as_php(rest, value):
+    assert pif.split_value(rest)[0] == value
+
+
+def test_render_then_read_round_trip():
+    for value in ("/etc/php.d/opcache*.blacklist", "C:\\php\\x.log", "/a b/c", "none", ""):
+        assert pif.split_value(pif.render_value(value) + "\n")[0] == value
