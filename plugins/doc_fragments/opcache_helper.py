@@ -18,7 +18,15 @@ class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:
   helper_dir:
-    description: Base directory of the temporary helper; outside every document root, not under /tmp.
+    description:
+      - Base directory of the temporary helper; outside every document root, not under /tmp.
+      - It and each of its parents must be a real directory (a symlink is refused, not followed)
+        owned by root (or the user running the module) and not writable by others (a sticky
+        directory such as /tmp excepted for parents); missing ones are created (0711).
+      - A O(helper_dir) inside a document root (given in O(document_roots) or reported by nginx) is refused.
+      - Helpers older than 15 minutes that an earlier, killed run left here are removed at each start.
+        A helper acts only for requests carrying its run's random token, and not at all once it is
+        10 minutes old.
     type: path
     default: /var/lib/opcache-fleet
   document_roots:
@@ -26,6 +34,13 @@ options:
     type: list
     elements: path
     default: []
+  max_answer_size:
+    description:
+      - Largest FastCGI answer accepted from a pool, bytes (stderr kept is at most 4 KiB of it). The
+        status answer with the script list takes about 250 bytes per cached script (2.5 MB for 10,000).
+      - At least 65536.
+    type: int
+    default: 16777216
   request_timeout:
     description: Total deadline of one FastCGI helper request, seconds.
     type: float

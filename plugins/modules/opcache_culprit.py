@@ -306,7 +306,8 @@ def main():
 
     target, mapping, logs, warnings = build_target(module, request)
     try:
-        session, _first, tried = open_master(target, timeout=p["request_timeout"], helper_dir=p["helper_dir"])
+        session, _first, tried = open_master(target, timeout=p["request_timeout"], helper_dir=p["helper_dir"],
+                                             max_answer=p["max_answer_size"])
     except ControlError as exc:
         module.fail_json(msg="%s: cannot reach the php-fpm master serving it: %s" % (url, exc),
                          cause=exc.cause, tried=exc.details.get("tried"), target=mapping, changed=False)

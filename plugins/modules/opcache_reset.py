@@ -44,8 +44,11 @@ options:
   purge_file_cache:
     description:
       - With O(mode=full), also empty the configured C(opcache.file_cache) directory first (it survives
-        C(opcache_reset())). Only its C(<system id>/**.bin) files are removed; the module refuses
+        C(opcache_reset())). Only its C(<system id>/**.bin) regular files are removed; the module refuses
         system directories and directories holding anything else.
+      - The directory is the one the master's configuration names (read by discovery), and the pool must
+        report the same one; the module refuses when they differ or when only the pool names one (an
+        explicit O(socket) gives no configuration). The tree is walked without following symlinks.
     type: bool
     default: false
   fallback:
@@ -183,7 +186,7 @@ def reset_one(module, target):
         return reset_master(target, p["mode"], files=p["files"], patterns=p["patterns"],
                             check_mode=module.check_mode, timeout=p["timeout"],
                             request_timeout=p["request_timeout"], purge=p["purge_file_cache"],
-                            helper_dir=p["helper_dir"])
+                            helper_dir=p["helper_dir"], max_answer=p["max_answer_size"])
     except (ControlError, HelperError) as exc:
         if p["fallback"] != "reload" or exc.cause not in FALLBACK_CAUSES:
             raise

@@ -117,7 +117,8 @@ def main():
         try:
             masters.append(master_status(target, scripts=module.params["scripts"],
                                          timeout=module.params["request_timeout"],
-                                         helper_dir=module.params["helper_dir"]))
+                                         helper_dir=module.params["helper_dir"],
+                                         max_answer=module.params["max_answer_size"]))
         except ControlError as exc:
             failed.append({"master_pid": target.get("master_pid"), "config": target.get("config"),
                            "sockets": target.get("sockets"), "cause": exc.cause, "msg": str(exc),

@@ -60,24 +60,28 @@ def default_session_factory(socket, pool=None, **kwargs):
     return HelperSession(socket, pool=pool, **kwargs)
 
 
-def open_master(target, session_factory=None, timeout=10.0, helper_dir=None):
+def open_master(target, session_factory=None, timeout=10.0, helper_dir=None, max_answer=None):
     """A session on the first usable pool of ``target`` plus the first status answer.
 
     Tries pools in order (easiest first) when a pool cannot be reached. Returns
     (session, answer, tried); raises ControlError naming the cause when none works.
+    The session is closed (its helper removed) on any failure here.
     """
     factory = session_factory or default_session_factory
     tried = []
     last = None
+    extra = {"max_answer": max_answer} if max_answer else {}
     for sock, pool in zip(target["sockets"], target["pools"]):
         session = factory(sock, pool=pool, timeout=timeout, base_dir=helper_dir,
                           document_roots=target.get("document_roots") or (),
-                          master_pid=target.get("master_pid"))
+                          master_pid=target.get("master_pid"), **extra)
         try:
             answer = session.call("status", {"scripts": False})
             return session, answer, tried
-        except HelperError as exc:
+        except BaseException as exc:
             session.close()
+            if not isinstance(exc, HelperError):
+                raise
             tried.append({"socket": sock, "cause": exc.cause, "msg": str(exc)})
             last = exc
             if exc.cause not in CONNECT_CAUSES:
@@ -102,9 +106,10 @@ def _master_header(target, answer):
     }
 
 
-def master_status(target, scripts=False, session_factory=None, timeout=10.0, helper_dir=None):
+def master_status(target, scripts=False, session_factory=None, timeout=10.0, helper_dir=None,
+                  max_answer=None):
     """The opcache_status entry for one master."""
-    session, answer, tried = open_master(target, session_factory, timeout, helper_dir)
+    session, answer, tried = open_master(target, session_factory, timeout, helper_dir, max_answer)
     try:
         if scripts:
             answer = session.call("status", {"scripts": True})
@@ -155,13 +160,13 @@ def _figures(status):
 
 def reset_master(target, mode, files=(), patterns=(), check_mode=False, timeout=30.0,
                  request_timeout=10.0, purge=False, session_factory=None, helper_dir=None,
-                 sleep=time.sleep, clock=time.monotonic):
+                 sleep=time.sleep, clock=time.monotonic, max_answer=None):
     """Reset ONE master once and verify it in later requests. See module docs."""
     if mode not in MODES:
         raise ValueError("mode must be one of %s, got %r" % (", ".join(MODES), mode))
     base = helper_dir or DEFAULT_BASE_DIR
     t_start = time.monotonic()
-    session, first, tried = open_master(target, session_factory, request_timeout, helper_dir)
+    session, first, tried = open_master(target, session_factory, request_timeout, helper_dir, max_answer)
     result = {}
     try:
         result = _master_header(target, first)
@@ -203,14 +208,35 @@ def _poll(session, action, args, result):
         return None
 
 
+def configured_file_cache(target, answer):
+    """The file-cache directory to purge: the one the master's configuration names (read by
+    root through discovery), never one taken from the pool's answer alone; the pool must
+    report the same one (a pool user can make its helper answer anything)."""
+    configured = str((target.get("opcache") or {}).get("opcache.file_cache") or "").strip()
+    reported = (answer.get("ini") or {}).get("opcache.file_cache") or ""
+    reported = reported.strip() if isinstance(reported, str) else ""
+    if not configured and not reported:
+        return ""
+    if not configured:
+        raise ControlError("master %s: purge_file_cache: the pool reports opcache.file_cache=%r but the "
+                           "master's configuration read by discovery names none (an explicit socket gives "
+                           "no configuration): refusing to purge a directory named only by the pool"
+                           % (target.get("master_pid"), reported), "opcache.file_cache")
+    if os.path.normpath(configured) != os.path.normpath(reported or "/"):
+        raise ControlError("master %s: purge_file_cache: the master's configuration says opcache.file_cache=%r "
+                           "but the pool reports %r: refusing to purge either"
+                           % (target.get("master_pid"), configured, reported), "opcache.file_cache")
+    return configured
+
+
 def _reset_full(session, first, result, check_mode, timeout, purge, target, sleep, clock):
     before = first.get("status")
     if not before:
         raise ControlError("master %s: OPcache is disabled in pool %s (opcache.enable=0), nothing to reset"
                            % (result["master_pid"], first.get("pool")), "opcache.enable")
     result["before"] = _figures(before)
-    file_cache = (first.get("ini") or {}).get("opcache.file_cache") or ""
     if purge:
+        file_cache = configured_file_cache(target, first)
         root = "/proc/%s/root" % result["master_pid"] if result.get("master_pid") and \
             os.path.isdir("/proc/%s/root" % result["master_pid"]) else ""
         result["file_cache"] = purge_file_cache(file_cache, root, check_mode) if file_cache else \

@@ -14,7 +14,12 @@ Addresses are accepted the way php-fpm's ``listen`` writes them:
 
 Errors are :class:`FastCGIError` subclasses carrying ``socket`` (the address as
 given) and ``cause`` (a short code: ENOENT, ECONNREFUSED, EACCES, ENOTSOCK,
-timeout, protocol, truncated, overloaded, unknown_role, cant_mpx_conn, ...).
+timeout, protocol, truncated, too_large, peer, overloaded, unknown_role, cant_mpx_conn, ...).
+
+The peer is not trusted (issue 11): an answer is capped (:data:`DEFAULT_MAX_RESPONSE`), the
+stderr kept is capped (:data:`DEFAULT_MAX_STDERR`, the rest counted in ``stderr_cut``), a record
+for another request id is a protocol error, and on unix sockets the peer's credentials
+(SO_PEERCRED) go to ``peer_check`` before anything is sent.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -60,8 +65,17 @@ END_BODY = struct.Struct("!IB3x")  # app status, protocol status
 BEGIN_BODY = struct.Struct("!HB5x")  # role, flags
 
 DEFAULT_TIMEOUT = 10.0
-# Refuse to buffer more than this from one response (a runaway peer).
-DEFAULT_MAX_RESPONSE = 256 * 1024 * 1024
+# Refuse to buffer more than this from one response (a runaway or hostile peer). The helper's
+# status answer with 10,000 cached scripts measures about 2.5 MB of JSON (some 250 bytes a
+# script with realistic vendor paths); 16 MiB leaves room for about 65,000 scripts. Callers
+# with bigger caches pass ``max_response`` (modules: option max_answer_size).
+DEFAULT_MAX_RESPONSE = 16 * 1024 * 1024
+# stderr kept from one response: enough for PHP's messages, never a copy of a flood
+# (a 52 MB stderr once became 210 MB of module output).
+DEFAULT_MAX_STDERR = 4096
+# Records a client sees with request id 0 (the management records): both are errors for us anyway.
+MANAGEMENT_TYPES = (FCGI_GET_VALUES_RESULT, FCGI_UNKNOWN_TYPE)
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
 class FastCGIError(Exception):
@@ -85,6 +99,10 @@ class FastCGITimeout(FastCGIError):
 
 class FastCGIProtocolError(FastCGIError):
     """The peer answered with something that is not a valid FastCGI stream."""
+
+
+class FastCGIPeerError(FastCGIError):
+    """The process holding the socket is not the one expected (SO_PEERCRED); nothing was sent."""
 
 
 class FastCGIRequestRejected(FastCGIError):
@@ -214,9 +232,11 @@ class FastCGIResponse(object):
     (list of (name, value)) and ``body`` come from the CGI headers in stdout.
     """
 
-    def __init__(self, stdout, stderr, app_status, protocol_status, elapsed):
+    def __init__(self, stdout, stderr, app_status, protocol_status, elapsed, stderr_cut=0):
         self.stdout = stdout
         self.stderr = stderr
+        # bytes of stderr the peer sent beyond what was kept (DEFAULT_MAX_STDERR)
+        self.stderr_cut = stderr_cut
         self.app_status = app_status
         self.protocol_status = protocol_status
         self.elapsed = elapsed
@@ -231,7 +251,10 @@ class FastCGIResponse(object):
 
     @property
     def stderr_text(self):
-        return self.stderr.decode("utf-8", "replace")
+        text = self.stderr.decode("utf-8", "replace")
+        if self.stderr_cut:
+            text += " [... %d bytes cut]" % self.stderr_cut
+        return text
 
     def as_dict(self):
         return {
@@ -303,12 +326,27 @@ def _connect_error(sock_name, exc):
     return FastCGIConnectError(sock_name, code or "connect", detail)
 
 
+def peer_credentials(sock):
+    """(pid, uid, gid) of the process that listens on a connected unix socket.
+
+    For a listening socket the kernel records the credentials of the process that called
+    listen(): for php-fpm, its master (it creates every pool socket before forking). pid is
+    as seen in our pid namespace (0 when the peer's is not visible from here).
+    """
+    raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, _PEERCRED.size)
+    return _PEERCRED.unpack(raw)
+
+
 def request(address, params, stdin=b"", timeout=DEFAULT_TIMEOUT, connect_timeout=None,
-            max_response=DEFAULT_MAX_RESPONSE):
+            max_response=DEFAULT_MAX_RESPONSE, max_stderr=DEFAULT_MAX_STDERR, peer_check=None,
+            request_id=1):
     """Send one responder request to ``address`` and read the whole answer.
 
     ``timeout`` is a total deadline in seconds for connect + send + read;
-    ``connect_timeout`` (optional) caps the connect phase alone.
+    ``connect_timeout`` (optional) caps the connect phase alone. ``max_response`` caps the
+    bytes read, ``max_stderr`` the stderr kept. ``peer_check((pid, uid, gid))``, for unix
+    sockets, is called after connect and before anything is sent; it raises
+    :class:`FastCGIPeerError` to refuse the peer (TCP peers cannot be identified this way).
     Returns a :class:`FastCGIResponse`. Raises :class:`FastCGIError` subclasses.
     """
     try:
@@ -318,7 +356,7 @@ def request(address, params, stdin=b"", timeout=DEFAULT_TIMEOUT, connect_timeout
     sock_name = str(address)
     start = time.monotonic()
     deadline = start + float(timeout)
-    payload = encode_request(params, _bytes(stdin))
+    payload = encode_request(params, _bytes(stdin), request_id)
 
     def remaining(phase):
         left = deadline - time.monotonic()
@@ -338,6 +376,13 @@ def request(address, params, stdin=b"", timeout=DEFAULT_TIMEOUT, connect_timeout
             raise FastCGITimeout(sock_name, "timeout", "connect timed out (backlog full or host unreachable)")
         except (OSError, IOError) as exc:
             raise _connect_error(sock_name, exc)
+        if peer_check is not None and family == _socket.AF_UNIX:
+            try:
+                cred = peer_credentials(sock)
+            except (OSError, IOError) as exc:
+                raise FastCGIPeerError(sock_name, "peer", "cannot read the peer's credentials "
+                                       "(SO_PEERCRED): %s" % exc)
+            peer_check(cred)
 
         try:
             sock.settimeout(remaining("send"))
@@ -353,6 +398,8 @@ def request(address, params, stdin=b"", timeout=DEFAULT_TIMEOUT, connect_timeout
         reader = RecordReader(sock_name)
         stdout, stderr = [], []
         size = 0
+        kept_stderr = 0
+        cut_stderr = 0
         while True:
             try:
                 sock.settimeout(remaining("read"))
@@ -373,19 +420,29 @@ def request(address, params, stdin=b"", timeout=DEFAULT_TIMEOUT, connect_timeout
                     % size)
             size += len(chunk)
             if size > max_response:
-                raise FastCGIProtocolError(sock_name, "too_large", "answer exceeds %d bytes" % max_response)
+                raise FastCGIProtocolError(sock_name, "too_large",
+                                           "answer exceeds %d bytes (max_answer_size)" % max_response)
             reader.feed(chunk)
-            for rtype, _rid, content in reader.records():
+            for rtype, rid, content in reader.records():
+                if rid != request_id and rtype not in MANAGEMENT_TYPES:
+                    # One request per connection: a record for another id is not an answer to
+                    # ours (the spec binds the application to the request id it was given).
+                    raise FastCGIProtocolError(
+                        sock_name, "protocol", "record type %d for request id %d, expected %d"
+                        % (rtype, rid, request_id))
                 if rtype == FCGI_STDOUT:
                     stdout.append(content)
                 elif rtype == FCGI_STDERR:
-                    stderr.append(content)
+                    keep = content[:max(0, max_stderr - kept_stderr)]
+                    stderr.append(keep)
+                    kept_stderr += len(keep)
+                    cut_stderr += len(content) - len(keep)
                 elif rtype == FCGI_END_REQUEST:
                     if len(content) < END_BODY.size:
                         raise FastCGIProtocolError(sock_name, "protocol", "short END_REQUEST body")
                     app_status, proto = END_BODY.unpack(content[:END_BODY.size])
                     response = FastCGIResponse(b"".join(stdout), b"".join(stderr), app_status, proto,
-                                               time.monotonic() - start)
+                                               time.monotonic() - start, cut_stderr)
                     if proto != FCGI_REQUEST_COMPLETE:
                         name = PROTOCOL_STATUS_NAMES.get(proto, "protocol_status_%d" % proto)
                         raise FastCGIRequestRejected(

@@ -13,8 +13,18 @@ Security model (see ARCHITECTURE.md, "Least exposure"):
   outside every document root (default ``/var/lib/opcache-fleet``, never ``/tmp``:
   systemd ``PrivateTmp`` hides the host's /tmp from php-fpm), directory 0711, file
   0644 (0640 with the pool group when known), and removed in every case.
+* The helper acts only for a request carrying this run's token (FastCGI param
+  ``OPCACHE_FLEET_TOKEN``, 256 random bits): the file is named after the token's SHA-256, so
+  a helper left behind (SIGKILL) answers nobody, and it refuses once its mtime is over 10
+  minutes old (refreshed before each call). Leftovers older than 15 minutes are swept at each
+  start; SIGTERM/SIGHUP remove the live helper (opcache/helper_fs.py).
+* ``helper_dir`` and its parents are opened component by component without following
+  symlinks, each a directory of root's (or ours) that others cannot write; a ``helper_dir``
+  inside a known document root is refused.
 * It is requested straight through the pool socket with ``SCRIPT_FILENAME``; nginx
-  is never involved.
+  is never involved. On a unix socket the listening process must be the pool's master (or
+  a child), or root / us / the pool user when the master is unknown (opcache/peer.py).
+* Answers are checked for the helper's shape before use (opcache/helper_answer.py).
 * Settings that block it (``open_basedir``, ``opcache.restrict_api``, ``chroot``,
   ``security.limit_extensions``, ``PrivateTmp``/mount namespaces) are coped with where
   possible, otherwise :class:`HelperError` names the setting in ``cause``.
@@ -41,38 +51,25 @@ from __future__ import absolute_import, division, print_function
 import binascii
 import errno
 import grp
+import hashlib
 import json
 import os
-import stat
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import fastcgi
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper_fs
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper_answer import (  # noqa: F401 (re-exported)
+    HelperError,
+    check_answer,
+    classify_error,
+)
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper_php import HELPER_BYTES
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.peer import PeerPolicy
 
 DEFAULT_BASE_DIR = "/var/lib/opcache-fleet"
 PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 ACTIONS = ("status", "reset", "invalidate", "is_cached")
-
-
-class HelperError(Exception):
-    """The helper could not run or answer.
-
-    ``cause`` names the blocking setting when one is known (``open_basedir``,
-    ``opcache.restrict_api``, ``security.limit_extensions``, ``chroot``,
-    ``PrivateTmp``, ``opcache.enable``) or a short code (ENOENT, ECONNREFUSED,
-    EACCES, timeout, truncated, protocol, permissions, nonce, bad_answer, ...).
-    """
-
-    def __init__(self, sock, cause, detail, stderr=None, status=None):
-        self.socket = sock
-        self.cause = cause
-        self.detail = detail
-        self.stderr = stderr
-        self.status = status
-        super(HelperError, self).__init__("%s: %s [cause: %s]" % (sock, detail, cause))
-
-    def as_dict(self):
-        return {"socket": self.socket, "cause": self.cause, "msg": str(self),
-                "stderr": self.stderr, "status": self.status}
+# The FastCGI param that carries the per-run token (read by HELPER_PHP as $_SERVER[...]).
+TOKEN_PARAM = "OPCACHE_FLEET_TOKEN"
 
 
 # ----------------------------------------------------------------- pure helpers
@@ -119,75 +116,10 @@ def restrict_api_allows(path, restrict_api):
     return not restrict_api or path.startswith(restrict_api)
 
 
-def classify_error(sock, response, script_filename):
-    """Map a non-JSON php-fpm answer to a HelperError naming the blocking setting."""
-    err = response.stderr_text
-    body = response.body[:300].decode("utf-8", "replace")
-    status = response.status
-    if "security.limit_extensions" in err:
-        return HelperError(sock, "security.limit_extensions",
-                           "php-fpm refused to run %s: its extension is not allowed by the pool's "
-                           "security.limit_extensions" % script_filename, err, status)
-    if "open_basedir" in err or ("Unable to open primary script" in err and "Operation not permitted" in err):
-        return HelperError(sock, "open_basedir",
-                           "the pool's open_basedir excludes the helper %s (set helper_dir to a "
-                           "directory inside open_basedir and outside every document root)"
-                           % script_filename, err, status)
-    if "Unable to open primary script" in err and "Permission denied" in err:
-        return HelperError(sock, "permissions",
-                           "the pool user cannot read the helper %s (helper directory mode, pool "
-                           "user/group)" % script_filename, err, status)
-    if "Primary script unknown" in err or "No such file or directory" in err or \
-            "No input file specified" in body:
-        return HelperError(sock, "chroot/PrivateTmp",
-                           "the pool does not see the helper at %s: a chroot (pool 'chroot'), a "
-                           "private mount namespace (systemd PrivateTmp/ProtectSystem) or a "
-                           "container hides it" % script_filename, err, status)
-    if "restrict_api" in err:
-        return HelperError(sock, "opcache.restrict_api",
-                           "opcache.restrict_api forbids the helper at %s" % script_filename, err, status)
-    first = err.strip().splitlines()[0] if err.strip() else body.strip()[:200]
-    return HelperError(sock, "bad_answer",
-                       "the helper did not answer JSON (HTTP status %s, app status %s): %s"
-                       % (status, response.app_status, first), err, status)
-
-
-def check_answer(sock, answer, nonce, action):
-    """Validate a decoded answer: it is ours (nonce), OPcache works and is reachable."""
-    if not isinstance(answer, dict) or answer.get("helper") != "opcache-fleet":
-        raise HelperError(sock, "bad_answer", "the answer is not from the opcache-fleet helper")
-    if answer.get("nonce") != nonce:
-        raise HelperError(sock, "nonce", "the answer carries nonce %r, expected %r: not our request"
-                          % (answer.get("nonce"), nonce))
-    if answer.get("error") == "opcache_not_loaded":
-        raise HelperError(sock, "opcache.enable",
-                          "OPcache is not loaded in this pool (zend_extension=opcache missing)")
-    if answer.get("restricted"):
-        raise HelperError(sock, "opcache.restrict_api",
-                          "opcache.restrict_api=%r forbids the helper at %s"
-                          % ((answer.get("ini") or {}).get("opcache.restrict_api"), answer.get("helper_path")))
-    if answer.get("error"):
-        raise HelperError(sock, answer["error"], "the helper refused action %r: %s" % (action, answer["error"]))
-    return answer
-
-
 # ----------------------------------------------------------------- deployment
 
 def _is_private_tmp(path):
     return any(path_within(path, d) for d in PRIVATE_TMP_DIRS)
-
-
-def _check_base_dir(path):
-    """The base directory must be ours: a real dir, owned by us, writable by nobody else."""
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        raise HelperError("-", "helper_dir", "helper_dir %s is not a directory (or is a symlink)" % path)
-    if st.st_uid != os.geteuid():
-        raise HelperError("-", "helper_dir", "helper_dir %s is owned by uid %d, not by us (uid %d)"
-                          % (path, st.st_uid, os.geteuid()))
-    if st.st_mode & 0o022:
-        raise HelperError("-", "helper_dir", "helper_dir %s is group- or world-writable (mode %o)"
-                          % (path, stat.S_IMODE(st.st_mode)))
 
 
 class HelperDeployment(object):
@@ -208,6 +140,8 @@ class HelperDeployment(object):
         self.host_path = None
         self.host_dir = None
         self.script_filename = None
+        self.token = None
+        self.swept = []
 
     def _outer(self, path_in_pool):
         prefix = ""
@@ -225,23 +159,42 @@ class HelperDeployment(object):
                               "helper_dir %s is under /tmp, /var/tmp or /dev/shm, which systemd "
                               "PrivateTmp hides from php-fpm; use a directory like %s"
                               % (self.base_dir, DEFAULT_BASE_DIR))
+        # Registered first: a SIGTERM/SIGHUP from here on removes whatever exists of it.
+        helper_fs.register(self)
+        try:
+            return self._create()
+        except BaseException:
+            self.remove()
+            raise
+
+    def _create(self):
         base = self._outer(os.path.normpath(self.base_dir))
-        self._makedirs(base)
-        _check_base_dir(base)
-        if self.chroot and self.chroot != "/":
-            real_root = os.path.realpath(self._outer("/"))
-            if not path_within(os.path.realpath(base), real_root):
-                raise HelperError("-", "chroot", "helper_dir %s leaves the pool chroot %s through a symlink"
-                                  % (base, self.chroot))
-        name = binascii.hexlify(os.urandom(16)).decode("ascii")
-        self.host_dir = os.path.join(base, name)
-        os.mkdir(self.host_dir, 0o700)
-        self.created.append(self.host_dir)
-        os.chmod(self.host_dir, 0o711)
-        fname = binascii.hexlify(os.urandom(16)).decode("ascii") + self.extension
-        self.host_path = os.path.join(self.host_dir, fname)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(self.host_path, flags, 0o600)
+        chroot = [c for c in (self.chroot or "").split("/") if c] if self.chroot != "/" else []
+        parts = chroot + [c for c in os.path.normpath(self.base_dir).split("/") if c]
+        try:
+            base_fd = helper_fs.open_trusted_dir(self.root_prefix or "/", parts, self.created,
+                                                 must_exist=len(chroot))
+        except helper_fs.UnsafePath as exc:
+            raise HelperError("-", "helper_dir", "helper_dir %s: %s" % (self.base_dir, exc))
+        try:
+            self.swept = helper_fs.sweep(base_fd, base)
+            name = binascii.hexlify(os.urandom(16)).decode("ascii")
+            os.mkdir(name, 0o700, dir_fd=base_fd)
+            self.host_dir = os.path.join(base, name)
+            self.created.append(self.host_dir)
+            dir_fd = os.open(name, helper_fs.DIR_FLAGS, dir_fd=base_fd)
+        finally:
+            os.close(base_fd)
+        try:
+            os.fchmod(dir_fd, 0o711)
+            # Only the token's hash is on disk; the token itself travels in each request.
+            self.token = binascii.hexlify(os.urandom(32)).decode("ascii")
+            fname = hashlib.sha256(self.token.encode("ascii")).hexdigest() + self.extension
+            self.host_path = os.path.join(self.host_dir, fname)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(fname, flags, 0o600, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
         try:
             os.write(fd, HELPER_BYTES)
             mode = 0o644
@@ -258,16 +211,10 @@ class HelperDeployment(object):
         self.script_filename = os.path.join(os.path.normpath(self.base_dir), name, fname)
         return self
 
-    def _makedirs(self, path):
-        missing = []
-        cur = path
-        while cur and cur != "/" and not os.path.lexists(cur):
-            missing.append(cur)
-            cur = os.path.dirname(cur)
-        for d in reversed(missing):
-            os.mkdir(d, 0o711)
-            os.chmod(d, 0o711)
-            self.created.append(d)
+    def touch(self):
+        """Refresh the helper's mtime: the helper refuses to act when it is 10 minutes old."""
+        if self.host_path:
+            os.utime(self.host_path, None, follow_symlinks=False)
 
     def remove(self):
         """Remove the helper file and every directory created for it. Never raises."""
@@ -288,6 +235,9 @@ class HelperDeployment(object):
             except OSError as exc:
                 if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
                     problems.append(str(exc))
+        self.host_path = None
+        self.created = []
+        helper_fs.unregister(self)
         return problems
 
 
@@ -307,14 +257,16 @@ def _pool_value(pool, *names):
 class HelperSession(object):
     """Deploy the helper once for a pool socket, call it any number of times, remove it.
 
-    ``pool``: optional discovery dict of the pool (keys used: chroot, group,
+    ``pool``: optional discovery dict of the pool (keys used: chroot, group, user,
     security.limit_extensions / limit_extensions, php_admin_value/php_value
-    open_basedir and opcache.restrict_api). ``master_pid``: optional, lets the helper be
+    open_basedir and opcache.restrict_api). ``master_pid``: optional; when given, a unix
+    socket must be held by that master (or a child of it); ``root_prefix`` lets the helper be
     written through /proc/<pid>/root when the master lives in another mount namespace.
+    ``max_answer``: bytes one answer may have (default fastcgi.DEFAULT_MAX_RESPONSE).
     """
 
     def __init__(self, socket, pool=None, base_dir=None, timeout=10.0, connect_timeout=None,
-                 document_roots=(), master_pid=None, root_prefix=None):
+                 document_roots=(), master_pid=None, root_prefix=None, max_answer=None):
         self.socket = socket
         self.pool = pool or {}
         self.base_dir = base_dir or DEFAULT_BASE_DIR
@@ -329,6 +281,8 @@ class HelperSession(object):
         self.group = _pool_value(self.pool, "group")
         self.open_basedir = _pool_value(self.pool, "open_basedir")
         self.restrict_api = _pool_value(self.pool, "opcache.restrict_api")
+        self.max_answer = int(max_answer) if max_answer else fastcgi.DEFAULT_MAX_RESPONSE
+        self.peer_policy = PeerPolicy(socket, master_pid=master_pid, pool_user=_pool_value(self.pool, "user"))
         self.deployment = None
         self.warnings = []
         self.calls = 0
@@ -344,7 +298,18 @@ class HelperSession(object):
                               "the pool's open_basedir=%r excludes the helper directory %s: set "
                               "helper_dir to a directory inside open_basedir and outside every "
                               "document root" % (self.open_basedir, base))
+        self._refuse_document_roots(base)
         return base
+
+    def _refuse_document_roots(self, base):
+        """nginx would serve a helper inside a document root: refuse, by path and by real path."""
+        outer = self._outside_root()
+        real_base = os.path.realpath(outer + base if outer else base)
+        for docroot in self.document_roots:
+            if path_within(base, docroot) or path_within(real_base, os.path.realpath(docroot)):
+                raise HelperError(self.socket, "helper_dir",
+                                  "helper_dir %s lies inside document root %s: nginx could serve the "
+                                  "helper; choose a helper_dir outside every document root" % (base, docroot))
 
     def _base_for_restrict_api(self, prefix):
         root = self._outside_root()
@@ -390,6 +355,10 @@ class HelperSession(object):
                 self.close()
                 raise HelperError(self.socket, "helper_dir", "cannot write the helper under %s: %s"
                                   % (base, exc))
+            if self.deployment.swept:
+                self.warnings.append("swept %d helper(s) left behind by an earlier run (older than %d "
+                                     "minutes): %s" % (len(self.deployment.swept), helper_fs.SWEEP_AGE // 60,
+                                                       ", ".join(self.deployment.swept[:5])))
         return self.deployment
 
     def close(self):
@@ -428,13 +397,18 @@ class HelperSession(object):
         dep = self.deploy()
         nonce = binascii.hexlify(os.urandom(16)).decode("ascii")
         body = json.dumps({"nonce": nonce, "action": action, "args": args or {}}).encode("ascii")
-        params = fastcgi.php_params(dep.script_filename, content_length=len(body))
+        params = fastcgi.php_params(dep.script_filename, content_length=len(body),
+                                    extra={TOKEN_PARAM: dep.token})
         self.calls += 1
         try:
+            dep.touch()
             response = fastcgi.request(self.socket, params, body, timeout=timeout or self.timeout,
-                                       connect_timeout=self.connect_timeout)
+                                       connect_timeout=self.connect_timeout, max_response=self.max_answer,
+                                       peer_check=self.peer_policy)
         except fastcgi.FastCGIError as exc:
             raise HelperError(self.socket, exc.cause, exc.detail)
+        except OSError as exc:
+            raise HelperError(self.socket, "helper_dir", "cannot refresh the helper %s: %s" % (dep.host_path, exc))
         try:
             answer = json.loads(response.body.decode("utf-8", "replace"))
         except ValueError:
@@ -442,8 +416,9 @@ class HelperSession(object):
         try:
             check_answer(self.socket, answer, nonce, action)
         except HelperError as exc:
-            exc.restrict_api = (answer.get("ini") or {}).get("opcache.restrict_api") \
-                if isinstance(answer, dict) else None
+            # Only read once check_answer vouched for the shape (restrict_api is raised after it).
+            prefix = (answer.get("ini") or {}).get("opcache.restrict_api") if exc.cause == "opcache.restrict_api" else None
+            exc.restrict_api = prefix if isinstance(prefix, str) else None
             exc.stderr = response.stderr_text
             raise
         answer["elapsed"] = response.elapsed

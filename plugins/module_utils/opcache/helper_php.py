@@ -18,7 +18,7 @@ __metaclass__ = type
 # Changing it changes HELPER_SHA256, which tests pin deliberately.
 HELPER_PHP = r"""<?php
 // opcache-fleet helper. Fixed text, never generated: arguments arrive as JSON in
-// the request body; the answer is JSON echoing the caller's nonce.
+// the request body, the token in a FastCGI param; the answer is JSON echoing the nonce.
 $ofWarnings = array();
 set_error_handler(function ($no, $msg) use (&$ofWarnings) {
     $ofWarnings[] = $msg;
@@ -26,8 +26,22 @@ set_error_handler(function ($no, $msg) use (&$ofWarnings) {
 });
 header('Content-Type: application/json');
 header('Cache-Control: no-store');
+// Act only for the run that wrote this file: its request carries a token whose SHA-256 is
+// this file's name (only the hash is on disk). A file left behind answers nobody else, and
+// nobody at all once it is 10 minutes old (the writer refreshes the mtime before each call).
+$ofRefusal = null;
+$ofToken = isset($_SERVER['OPCACHE_FLEET_TOKEN']) ? (string) $_SERVER['OPCACHE_FLEET_TOKEN'] : '';
+if ($ofToken === '' || !hash_equals(pathinfo(__FILE__, PATHINFO_FILENAME), hash('sha256', $ofToken))) {
+    $ofRefusal = 'forbidden';
+} else {
+    clearstatcache();
+    $ofMtime = @filemtime(__FILE__);
+    if ($ofMtime === false || abs(time() - $ofMtime) > 600) {
+        $ofRefusal = 'expired';
+    }
+}
 $ofRun = function ($raw) {
-    $out = array('helper' => 'opcache-fleet', 'protocol' => 1, 'ok' => false);
+    $out = array('helper' => 'opcache-fleet', 'protocol' => 2, 'ok' => false);
     $in = json_decode((string) $raw, true);
     if (!is_array($in) || !isset($in['nonce']) || !is_string($in['nonce'])) {
         $out['error'] = 'bad_request';
@@ -130,7 +144,11 @@ $ofRun = function ($raw) {
     $out['ok'] = true;
     return $out;
 };
-$ofOut = $ofRun(file_get_contents('php://input'));
+if ($ofRefusal === null) {
+    $ofOut = $ofRun(file_get_contents('php://input'));
+} else {
+    $ofOut = array('helper' => 'opcache-fleet', 'protocol' => 2, 'ok' => false, 'error' => $ofRefusal);
+}
 if (function_exists('opcache_is_script_cached') && @opcache_is_script_cached(__FILE__)) {
     @opcache_invalidate(__FILE__, true);
 }

@@ -22,6 +22,7 @@ HELPER_ARGS = dict(
     helper_dir=dict(type="path", default="/var/lib/opcache-fleet"),
     document_roots=dict(type="list", elements="path", default=[]),
     request_timeout=dict(type="float", default=10.0),
+    max_answer_size=dict(type="int", default=16 * 1024 * 1024),
 )
 # opcache_status / opcache_reset: also select discovered masters.
 COMMON_ARGS = dict(SOCKET_ARGS, masters=dict(type="list", elements="str"), **HELPER_ARGS)
@@ -62,6 +63,8 @@ def select_targets(module):
 
 
 def check_helper_dir(module):
+    if module.params.get("max_answer_size") is not None and module.params["max_answer_size"] < 65536:
+        module.fail_json(msg="max_answer_size must be at least 65536 bytes, got %s" % module.params["max_answer_size"])
     d = module.params["helper_dir"]
     if not os.path.isabs(d):
         module.fail_json(msg="helper_dir must be an absolute path, got %r" % d)

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import re
+import stat
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 
@@ -72,50 +73,129 @@ def save_state(base_dir, key, status, files_at):
 
 
 # ----------------------------------------------------------------- file cache purge
+#
+# The file cache belongs to the pool user, who can swap any directory in it for a symlink
+# at any moment (issue 11): listing by path and unlinking by path later deleted root's files
+# elsewhere. So the tree is walked through directory descriptors only: every directory is
+# opened relative to its parent with O_NOFOLLOW, entries are looked at without following
+# links, and files are unlinked by name relative to the descriptor of the directory that was
+# listed. A swapped-in symlink is then only ever a name in a directory of the pool user's:
+# skipped, never followed. (Dropping to the pool user's uid would need a fork and the uid;
+# the descriptors give the same guarantee in-process.)
 
-def file_cache_plan(directory, root_prefix=""):
-    """Files to delete for ``purge_file_cache``: ``*.bin`` files below the
-    per-build system-id subdirectories (32 hex chars) of ``opcache.file_cache``.
-    Refuses suspicious directories. Returns (real_dir, [files], [dirs])."""
-    if not directory:
-        return None, [], []
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+SYSTEM_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _refuse(msg, directory):
+    return ControlError("purge_file_cache: %s; refusing to purge opcache.file_cache=%r" % (msg, directory),
+                        "opcache.file_cache")
+
+
+def _open_file_cache(real, directory):
+    """Descriptor of the file-cache directory, no component of it followed if a symlink."""
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    path = ""
+    try:
+        for name in [c for c in real.split("/") if c]:
+            path += "/" + name
+            try:
+                nfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if path.startswith("/proc/") and path.count("/") == 3 and name == "root":
+                    # /proc/<pid>/root: the kernel's link into the master's mount namespace
+                    nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                else:
+                    raise ControlError("purge_file_cache: opcache.file_cache=%r is not a directory (%s: %s, "
+                                       "symlinks are not followed)" % (directory, path, exc.strerror),
+                                       "opcache.file_cache")
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _scan(fd, path, directory, strict, on_file, on_dir, depth=0):
+    """Walk a directory descriptor depth first: ``on_file(dir_fd, name, path)`` for regular
+    ``*.bin`` files, ``on_dir(parent_fd, name, path)`` after a directory's content. With
+    ``strict`` anything else raises; otherwise it is skipped (left alone)."""
+    for entry in sorted(os.scandir(fd), key=lambda e: e.name):
+        name = entry.name
+        p = path.rstrip("/") + "/" + name
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if depth == 0 and not (SYSTEM_ID.match(name) and stat.S_ISDIR(st.st_mode)):
+            if strict:
+                raise _refuse("%s holds %r, which is not an OPcache file-cache entry" % (path, name), directory)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            try:
+                sub = os.open(name, DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                if strict:
+                    raise _refuse("%s changed while it was read" % p, directory)
+                continue  # swapped for a symlink since the stat: not followed
+            try:
+                _scan(sub, p, directory, strict, on_file, on_dir, depth + 1)
+            finally:
+                os.close(sub)
+            on_dir(fd, name, p)
+        elif stat.S_ISREG(st.st_mode) and name.endswith(".bin") and depth > 0:
+            on_file(fd, name, p)
+        elif strict:
+            raise _refuse("unexpected file %s (only regular *.bin files belong there)" % p, directory)
+
+
+def _checked_dir(directory, root_prefix):
     norm = os.path.normpath(directory)
-    if not os.path.isabs(norm) or norm in REFUSED_DIRS or norm.count("/") < 2 and norm in REFUSED_DIRS:
+    if not os.path.isabs(norm) or norm in REFUSED_DIRS:
         raise ControlError("purge_file_cache: refusing opcache.file_cache=%r (a system directory)"
                            % directory, "opcache.file_cache")
-    real = (root_prefix.rstrip("/") + norm) if root_prefix else norm
-    if not os.path.isdir(real) or os.path.islink(real):
-        raise ControlError("purge_file_cache: opcache.file_cache=%r is not a directory" % directory,
-                           "opcache.file_cache")
+    return (root_prefix.rstrip("/") + norm) if root_prefix else norm
+
+
+def file_cache_plan(directory, root_prefix=""):
+    """Files to delete for ``purge_file_cache``: regular ``*.bin`` files below the
+    per-build system-id subdirectories (32 hex chars) of ``opcache.file_cache``.
+    Refuses system directories and anything else inside. Returns (real_dir, [files], [dirs])."""
+    if not directory:
+        return None, [], []
+    real = _checked_dir(directory, root_prefix)
     files, dirs = [], []
-    for name in os.listdir(real):
-        top = os.path.join(real, name)
-        if not re.match(r"^[0-9a-f]{32}$", name) or os.path.islink(top) or not os.path.isdir(top):
-            raise ControlError("purge_file_cache: %s holds %r, which is not an OPcache file-cache "
-                               "entry; refusing to purge opcache.file_cache=%r" % (real, name, directory),
-                               "opcache.file_cache")
-        for cur, subdirs, names in os.walk(top, topdown=False):
-            for n in names:
-                p = os.path.join(cur, n)
-                if not n.endswith(".bin") or os.path.islink(p):
-                    raise ControlError("purge_file_cache: unexpected file %s in opcache.file_cache=%r; "
-                                       "refusing" % (p, directory), "opcache.file_cache")
-                files.append(p)
-            dirs.append(cur)
+    fd = _open_file_cache(real, directory)
+    try:
+        _scan(fd, real, directory, True, lambda d, n, p: files.append(p), lambda d, n, p: dirs.append(p))
+    finally:
+        os.close(fd)
     return real, files, dirs
 
 
 def purge_file_cache(directory, root_prefix="", check_mode=False):
-    real, files, dirs = file_cache_plan(directory, root_prefix)
-    if not check_mode:
-        for p in files:
+    """Delete what :func:`file_cache_plan` found, walking again through descriptors: what
+    changed since (a symlink swapped in, a new entry) is left alone."""
+    real, files, dummy = file_cache_plan(directory, root_prefix)
+    removed = []
+    if not check_mode and real:
+        def unlink(dir_fd, name, path):
             try:
-                os.unlink(p)
+                os.unlink(name, dir_fd=dir_fd)
+                removed.append(path)
             except OSError:
                 pass
-        for d in dirs:
+
+        def rmdir(dir_fd, name, path):
             try:
-                os.rmdir(d)
+                os.rmdir(name, dir_fd=dir_fd)
             except OSError:
                 pass
-    return {"directory": directory, "path": real, "files": len(files), "purged": not check_mode and bool(files)}
+        fd = _open_file_cache(real, directory)
+        try:
+            _scan(fd, real, directory, False, unlink, rmdir)
+        finally:
+            os.close(fd)
+    return {"directory": directory, "path": real, "files": len(files), "removed": len(removed),
+            "purged": not check_mode and bool(removed)}

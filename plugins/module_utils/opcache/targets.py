@@ -61,6 +61,8 @@ def helper_pool(pool, master_opcache=None):
         "name": pool.get("name"),
         "chroot": pool.get("chroot"),
         "group": pool.get("group"),
+        # the pool's user: a socket held by it is accepted when the master's pid is unknown
+        "user": pool.get("user"),
         "open_basedir": pool.get("open_basedir") or pool.get("open_basedir_effective"),
         "opcache.restrict_api": restrict or None,
         "security.limit_extensions": " ".join(limit) if isinstance(limit, list) else limit,

@@ -28,6 +28,7 @@ def result(capsys):
     ({"mode": "full", "timeout": 0}, "timeout and request_timeout must be positive, got 0.0 and 10.0"),
     ({"mode": "full", "helper_dir": "/tmp/x"}, "helper_dir=/tmp/x is under /tmp, which systemd PrivateTmp hides"),
     ({"mode": "bogus"}, "value of mode must be one of: full, files, glob, stale, got: bogus"),
+    ({"mode": "full", "max_answer_size": 1000}, "max_answer_size must be at least 65536 bytes, got 1000"),
 ])
 def test_reset_argument_errors(capsys, args, msg):
     run(opcache_reset, args)
@@ -74,3 +75,20 @@ def test_reset_fallback_without_unit_names_it(capsys, tmp_path, monkeypatch):
                         "helper_dir": str(tmp_path / "h")})
     out = result(capsys)
     assert out["failed"] and out["failed_masters"][0]["cause"] == "systemd_unit"
+
+
+def test_status_max_answer_size_reaches_the_fastcgi_client(capsys, tmp_path, monkeypatch):
+    # finding 7: the answer cap is the module's option, not a constant of the client
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import fastcgi
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper as opcache_helper
+    monkeypatch.setattr(opcache_helper, "PRIVATE_TMP_DIRS", ())
+    seen = []
+
+    def fake_request(address, params, stdin=b"", **kw):
+        seen.append(kw.get("max_response"))
+        raise fastcgi.FastCGIProtocolError(address, "too_large", "answer exceeds %d bytes" % kw["max_response"])
+    monkeypatch.setattr(fastcgi, "request", fake_request)
+    run(opcache_status, {"socket": str(tmp_path / "x.sock"), "helper_dir": str(tmp_path / "h"),
+                         "max_answer_size": 100000})
+    out = result(capsys)
+    assert seen == [100000] and out["failed"] and out["failed_masters"][0]["cause"] == "too_large"

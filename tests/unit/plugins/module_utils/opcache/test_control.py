@@ -226,3 +226,127 @@ def test_full_reset_poll_with_other_error_still_fails():
     with pytest.raises(HelperError) as exc:
         c.reset_master(target(), "full", session_factory=lambda s, **kw: Blocked(cache), sleep=lambda s: None)
     assert exc.value.cause == "open_basedir"
+
+
+# ------------------------------------------------------------------ issue 11
+
+def make_fc(path):
+    sysid = path / ("0123456789abcdef" * 2)
+    sysid.mkdir(parents=True)
+    (sysid / "x.php.bin").write_text("x")
+    return str(path)
+
+
+class AnswersFileCache(FakeSession):
+    """A session whose helper reports ``ini['opcache.file_cache']`` (the pool user controls it)."""
+    file_cache = None
+
+    def call(self, action, args=None):
+        ans = FakeSession.call(self, action, args)
+        ans["ini"] = {"opcache.file_cache": self.file_cache}
+        return ans
+
+
+def test_purge_takes_the_directory_from_the_configuration_not_the_helper(tmp_path):
+    # finding 4: the helper's answer names another directory: refused, nothing deleted there
+    configured = make_fc(tmp_path / "configured")
+    elsewhere = make_fc(tmp_path / "elsewhere")
+    t = dict(target(), opcache={"opcache.file_cache": configured})
+    AnswersFileCache.file_cache = elsewhere
+    cache = FakeOPcache()
+    with pytest.raises(ControlError) as exc:
+        c.reset_master(t, "full", purge=True, session_factory=lambda s, **kw: AnswersFileCache(cache),
+                       sleep=lambda s: None)
+    assert exc.value.cause == "opcache.file_cache"
+    assert configured in str(exc.value) and elsewhere in str(exc.value)
+    assert os.listdir(elsewhere) and os.listdir(configured) and "reset" not in cache.calls
+
+
+def test_purge_uses_the_configured_directory(tmp_path):
+    configured = make_fc(tmp_path / "configured")
+    t = dict(target(), opcache={"opcache.file_cache": configured}, master_pid=None)
+    AnswersFileCache.file_cache = configured
+    cache = FakeOPcache()
+    r = c.reset_master(t, "full", purge=True, session_factory=lambda s, **kw: AnswersFileCache(cache),
+                       sleep=lambda s: None)
+    assert r["file_cache"]["directory"] == configured and r["file_cache"]["files"] == 1
+    assert os.listdir(configured) == [] and r["verified"]
+
+
+def test_purge_refused_when_only_the_helper_knows_a_file_cache(tmp_path):
+    elsewhere = make_fc(tmp_path / "elsewhere")
+    AnswersFileCache.file_cache = elsewhere
+    cache = FakeOPcache()
+    with pytest.raises(ControlError) as exc:
+        c.reset_master(target(), "full", purge=True, session_factory=lambda s, **kw: AnswersFileCache(cache))
+    assert exc.value.cause == "opcache.file_cache" and os.listdir(elsewhere)
+
+
+class BadShape(FakeSession):
+    """The first answer is not the shape the helper writes (a hostile or broken peer)."""
+
+    def call(self, action, args=None):
+        raise AttributeError("'str' object has no attribute 'get'")
+
+
+def test_open_master_closes_the_session_on_any_error():
+    # finding 8: an unexpected exception in the first call must not leave the helper behind
+    cache = FakeOPcache()
+    sessions = []
+
+    def factory(sock, **kw):
+        s = BadShape(cache)
+        sessions.append(s)
+        return s
+    with pytest.raises(AttributeError):
+        c.master_status(target(), session_factory=factory)
+    assert sessions and all(s.closed for s in sessions)
+
+
+class StillCached(FakeSession):
+    """The invalidation 'works' but later requests still see the file cached ``polls`` times."""
+
+    def __init__(self, cache, polls):
+        FakeSession.__init__(self, cache)
+        self.polls = polls
+        self.asked = []
+
+    def call(self, action, args=None):
+        ans = FakeSession.call(self, action, args)
+        if action == "invalidate":
+            ans["files"] = dict((f, {"invalidated": True, "cached": True}) for f in args["files"])
+        if action == "is_cached":
+            self.asked.append(list(args["files"]))
+            still = self.polls > 0
+            self.polls -= 1
+            ans["files"] = dict((f, {"cached": still}) for f in args["files"])
+        return ans
+
+
+@pytest.mark.parametrize("mode,kw", [("files", {"files": ["/srv/a.php"]}), ("glob", {"patterns": ["/srv/*"]}),
+                                     ("stale", {})])
+def test_still_cached_after_invalidation_is_not_success(tmp_path, mode, kw):
+    # mutation gap: "still cached" taken for success
+    cache = FakeOPcache(scripts={"/srv/a.php": script(2000)})
+    session = StillCached(cache, polls=10 ** 6)
+    clock = iter(range(0, 10 ** 6)).__next__
+    with pytest.raises(ControlError) as exc:
+        c.reset_master(target(), mode, helper_dir=str(tmp_path), timeout=3, session_factory=lambda s, **k: session,
+                       sleep=lambda s: None, clock=lambda: float(clock()), **kw)
+    assert exc.value.cause == "verify_timeout" and "/srv/a.php" in str(exc.value)
+    res = exc.value.details["result"]
+    assert res["verified"] is False and res["unverified"] == ["/srv/a.php"]
+    assert res["files"][0]["verdict"] == "still cached"
+
+
+@pytest.mark.parametrize("mode,kw", [("files", {"files": ["/srv/a.php"]}), ("glob", {"patterns": ["/srv/*"]}),
+                                     ("stale", {})])
+def test_a_file_stays_pending_until_a_later_request_sees_it_gone(tmp_path, mode, kw):
+    # mutation gap: "never keeping a file pending"
+    cache = FakeOPcache(scripts={"/srv/a.php": script(2000), "/srv/b.php": script(2000)})
+    session = StillCached(cache, polls=2)
+    r = c.reset_master(target(), mode, helper_dir=str(tmp_path), session_factory=lambda s, **k: session,
+                       sleep=lambda s: None, **kw)
+    assert r["verified"] is True
+    assert len(session.asked) == 3 and session.asked[1] == session.asked[0] == session.asked[2]
+    assert all(f["verdict"] == "not cached" for f in r["files"])

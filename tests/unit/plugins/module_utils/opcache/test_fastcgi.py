@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 import errno
+import os
 import socket
 import struct
 import time
@@ -207,3 +208,63 @@ def test_php_params_point_at_the_script_only():
     assert p["SCRIPT_FILENAME"] == "/var/lib/opcache-fleet/ab/cd.php"
     assert p["DOCUMENT_ROOT"] == "/var/lib/opcache-fleet/ab" and p["CONTENT_LENGTH"] == "12"
     assert p["REQUEST_METHOD"] == "POST"
+
+
+# ------------------------------------------------------------------ issue 11: hostile peers
+
+def test_default_answer_cap_refuses_a_runaway_answer(peer):
+    # finding 7: 17 MiB of stdout is far beyond any helper answer (10,000 scripts: ~2.5 MB)
+    chunk = stdout(b"x" * 65535)
+    p = peer(lambda req: [chunk] * 272 + [end()])
+    with pytest.raises(f.FastCGIProtocolError) as exc:
+        f.request(p.path, {}, timeout=10)
+    assert exc.value.cause == "too_large" and str(f.DEFAULT_MAX_RESPONSE) in str(exc.value)
+    assert f.DEFAULT_MAX_RESPONSE <= 32 * 1024 * 1024
+
+
+def test_stderr_kept_is_bounded_and_says_what_was_cut(peer):
+    big = b"PHP Warning: " + b"A" * (3 * 65535)
+    p = peer(lambda req: [stderr(big[i:i + 65535]) for i in range(0, len(big), 65535)] +
+             [stdout(b"Content-Type: text/plain\r\n\r\nok"), end()])
+    r = f.request(p.path, {}, timeout=5)
+    assert len(r.stderr) == f.DEFAULT_MAX_STDERR and r.stderr == big[:f.DEFAULT_MAX_STDERR]
+    assert r.stderr_cut == len(big) - f.DEFAULT_MAX_STDERR
+    assert len(r.stderr_text) < f.DEFAULT_MAX_STDERR + 100
+    assert ("%d bytes cut" % r.stderr_cut) in r.stderr_text and r.body == b"ok"
+
+
+def test_record_with_another_request_id_is_an_error(peer):
+    # finding 9: we send request id 1, one request per connection: anything else is garbage
+    p = peer(lambda req: [record(f.FCGI_STDOUT, b"Content-Type: text/plain\r\n\r\nforged", rid=2),
+                          stdout(b"Content-Type: text/plain\r\n\r\nok"), end()])
+    with pytest.raises(f.FastCGIProtocolError) as exc:
+        f.request(p.path, {}, timeout=5)
+    assert exc.value.cause == "protocol" and "request id 2" in str(exc.value)
+    p2 = peer(lambda req: [stdout(b"Content-Type: text/plain\r\n\r\nok"), record(f.FCGI_END_REQUEST,
+                                                                                   b"\0" * 8, rid=7)])
+    with pytest.raises(f.FastCGIProtocolError, match="request id 7"):
+        f.request(p2.path, {}, timeout=5)
+
+
+def ok_answer(req):
+    return [stdout(b"Content-Type: text/plain\r\n\r\nok"), end()]
+
+
+def test_peer_credentials_are_given_to_the_check(peer):
+    seen = []
+    p = peer(ok_answer)
+    r = f.request(p.path, {}, timeout=5, peer_check=lambda cred: seen.append(cred))
+    # the fake peer listens in this process: its credentials are ours
+    assert r.body == b"ok" and seen == [(os.getpid(), os.geteuid(), os.getegid())]
+
+
+def test_unexpected_peer_is_refused_before_sending(peer):
+    p = peer(ok_answer)
+
+    def refuse(cred):
+        raise f.FastCGIPeerError(p.path, "peer", "peer pid %d uid %d is not php-fpm master 1" % cred[:2])
+    with pytest.raises(f.FastCGIPeerError) as exc:
+        f.request(p.path, {"SECRET": "x"}, timeout=5, peer_check=refuse)
+    assert exc.value.cause == "peer" and ("pid %d" % os.getpid()) in str(exc.value)
+    time.sleep(0.05)
+    assert p.requests == [{"begin": None, "params": {}, "stdin": b"", "records": [], "raw": b""}]

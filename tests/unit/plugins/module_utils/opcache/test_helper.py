@@ -42,6 +42,11 @@ def php_peer(tmp_path, behaviour="ok", seen=None):
             info["file_mode"] = stat.S_IMODE(os.stat(script).st_mode)
         info["body"] = json.loads(req["stdin"])
         seen.append(info)
+        # as HELPER_PHP: act only when the token's SHA-256 is the file's name
+        token = req["params"].get(b"OPCACHE_FLEET_TOKEN", b"")
+        if hashlib.sha256(token).hexdigest() != os.path.splitext(os.path.basename(script))[0]:
+            return [stdout(b"Content-Type: application/json\r\n\r\n" + json.dumps(
+                {"helper": "opcache-fleet", "ok": False, "error": "forbidden"}).encode()), end()]
         nonce = info["body"]["nonce"]
         if behaviour == "timeout":
             return [("sleep", 1.5)]
@@ -109,7 +114,7 @@ def test_deploy_call_and_remove(env):
     assert s["exists"] and s["sha"] == HELPER_SHA256
     assert s["dir_mode"] == 0o711 and s["file_mode"] == 0o644
     name = s["script"][len(base) + 1:]
-    assert len(name.split("/")[0]) == 32 and name.endswith(".php")
+    assert len(name.split("/")[0]) == 32 and len(name.split("/")[1]) == 64 + 4 and name.endswith(".php")
     assert leftovers(base) == []  # random dir and file removed
 
 
@@ -162,7 +167,7 @@ def test_restrict_api_inside_document_root_is_refused(env):
     os.mkdir(str(tmp_path / "api"))
     p, dummy = make("restricted")
     with pytest.raises(h.HelperError) as exc:
-        h.run_helper(p.path, "status", {}, base_dir=base, document_roots=[str(tmp_path)])
+        h.run_helper(p.path, "status", {}, base_dir=base, document_roots=[str(tmp_path / "api")])
     assert exc.value.cause == "opcache.restrict_api"
     assert os.listdir(str(tmp_path / "api")) == []
 

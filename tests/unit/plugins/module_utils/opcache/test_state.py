@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """opcache/state.py: the file-cache purge and its refusals."""
+import os
+
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import state
@@ -41,3 +43,45 @@ def test_purge_file_cache_refuses_foreign_content(tmp_path):
     next(d2.iterdir()).joinpath("evil.sh").write_text("x")
     with pytest.raises(ControlError, match="unexpected file"):
         state.file_cache_plan(str(d2))
+
+
+# ------------------------------------------------------------------ issue 11, finding 4
+
+def test_purge_does_not_follow_a_subdir_swapped_for_a_symlink(tmp_path, monkeypatch):
+    # The pool user owns the file cache: between the listing and the unlinks it swaps a
+    # sub-directory for a symlink to a directory of root's. Nothing outside may go.
+    d = make_file_cache(tmp_path)
+    sysid = next(d.iterdir())
+    outside = tmp_path / "outside" / "app"
+    outside.mkdir(parents=True)
+    (outside / "x.php.bin").write_text("root's")
+    real_plan = state.file_cache_plan
+
+    def plan_then_swap(*args, **kwargs):
+        planned = real_plan(*args, **kwargs)
+        app = sysid / "srv" / "app"
+        (app / "x.php.bin").unlink()
+        app.rmdir()
+        app.symlink_to(outside)  # what a hostile pool user does in the gap
+        return planned
+    monkeypatch.setattr(state, "file_cache_plan", plan_then_swap)
+    state.purge_file_cache(str(d))
+    assert (outside / "x.php.bin").read_text() == "root's"
+    assert (sysid / "srv" / "app").is_symlink()  # the planted link itself is left alone too
+
+
+def test_purge_removes_only_regular_bin_files(tmp_path):
+    d = make_file_cache(tmp_path)
+    app = next(d.iterdir()) / "srv" / "app"
+    os.mkfifo(str(app / "fifo.bin"))
+    with pytest.raises(ControlError, match="unexpected file"):
+        state.file_cache_plan(str(d))
+
+
+def test_purge_refuses_a_symlinked_file_cache_dir(tmp_path):
+    d = make_file_cache(tmp_path)
+    link = tmp_path / "link"
+    link.symlink_to(d)
+    with pytest.raises(ControlError, match="not a directory"):
+        state.purge_file_cache(str(link))
+    assert list(d.rglob("*.bin"))
