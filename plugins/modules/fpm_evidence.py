@@ -21,6 +21,14 @@ description:
     rotated C(.1) and C(.gz) files that can overlap the window.
   - A file that cannot be read, a binary file, a truncated gzip or an over-long line never stops
     the scan; each file is reported with its status and the reason.
+  - "Only regular files are read: a FIFO, a device or a socket given as a path, matched by a glob
+    or rotated into a log name is reported C(skipped) with the reason C(not a regular file: FIFO)
+    (C(character device), C(socket), ...), never read (it would block the scan for ever)."
+  - "Text a web client chooses (the request line, Host and Referer that nginx writes raw, a decoded
+    URI) cannot plant evidence: a physical line is one record (a record header counts only at its
+    start), nginx signatures match only the start of nginx's own message (before C(, client: )), and
+    a file is searched only for the kinds of evidence its source writes (an nginx error log for nginx
+    categories, a php-fpm log or slowlog for php-fpm ones), whatever its size."
   - Stamps without a zone (nginx, php-fpm) are local time of the host; every returned timestamp
     is ISO 8601 with the host's offset.
 version_added: "0.1.0"
@@ -30,7 +38,9 @@ options:
   paths:
     description:
       - Files or globs to scan. When given, it replaces O(nginx_error_logs), O(fpm_logs) and
-        O(slowlogs) (discovery results); the kind of every line is recognised from its shape.
+        O(slowlogs) (discovery results); what each file is searched for (nginx, php-fpm, kernel or
+        core-dump evidence) is recognised from the shape of its first 64 KiB, every kind when
+        nothing there is recognised. Prefer the discovery lists - they say which daemon wrote a file.
     type: list
     elements: path
   nginx_error_logs:
@@ -172,6 +182,8 @@ files:
     - One entry per file considered - C(status) is C(scanned), C(partial) (read error part way,
       e.g. truncated gzip; the events before it are kept), C(skipped) (with C(reason)) or C(error)
       (with C(error)).
+    - "A FIFO, device or socket is C(skipped) with C(reason) C(not a regular file: FIFO)
+      (C(character device), C(block device), C(socket))."
   returned: always
   type: list
   elements: dict

@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 import bisect
 import os
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular_file
+
 __metaclass__ = type
 
 __all__ = ["grep_prefilter"]
@@ -123,7 +125,7 @@ class _GrepFeed(object):
             p1 = subprocess.Popen(first, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   env=env, close_fds=True)
         else:
-            f = open(path, "rb")
+            f = open_regular_file(path)     # never a FIFO: grep would wait on it
             try:
                 if begin:
                     f.seek(begin)

@@ -2,8 +2,9 @@
 # Copyright: (c) 2026, opcache-fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Events of one physical line: its records split and matched against the
-signature table; the internal event dict and its public form.
+"""Events of one physical line: its records (one, or glued php-fpm/kernel records:
+evidence/glued.py) matched against the signature table (only the signatures of the kinds
+its file is searched for); the internal event dict and its public form.
 
 Private to opcache-fleet. Standard library only. The scanner and the reference oracle
 (evidence/reference.py) both build their events here.
@@ -11,7 +12,8 @@ Private to opcache-fleet. Standard library only. The scanner and the reference o
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_nginx_context, parse_record, split_records
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.glued import split_glued
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_nginx_context, parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import Matcher
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, format_ts
 
@@ -31,12 +33,14 @@ def public_event(ev):
     return out
 
 
-def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, state=None):
-    """All evidence events of one physical line (bytes or str): one per recognised
-    record (glued records are split). Events are internal dicts: ``_ts`` holds epoch
-    seconds (None when undated); see public_event() for the output form. A record
-    without a stamp takes the one of an earlier record of the same line; ``state``
-    (optional dict) carries the last stamp further, across calls."""
+def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, state=None, kinds=None):
+    """The evidence events of one physical line (bytes or str): one per record, and a line
+    is one record unless it holds glued php-fpm or kernel records before any quote or
+    foreign field (evidence/glued.py: never nginx records, never inside a client's or a
+    child's text). ``kinds``: the source kinds the file is searched for (None: all);
+    only signatures of those kinds are tried. Events are internal dicts: ``_ts`` holds
+    epoch seconds (None when undated); see public_event() for the output form. An
+    undated record takes the last stamp carried in ``state`` (optional dict), if any."""
     if isinstance(raw, bytes):
         if raw[-1:] == b"\r":
             raw = raw[:-1]
@@ -47,33 +51,40 @@ def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, stat
     matcher = matcher or _default_matcher()
     last_ts = state["last_ts"] if state is not None else None
     out = []
-    for rtext in split_records(text):
+    for rtext in split_glued(text):
         rec = parse_record(rtext, tctx)
         if rec.ts is None:
             rec.ts = last_ts
         else:
             last_ts = rec.ts
-        res = matcher.match(rec.kind, rec.message, rec.tag)
-        if res is None:
-            continue
-        category, source_kind, fields = res
-        ev = {"file": path, "line_no": line_no, "source_kind": source_kind, "category": category,
-              "_ts": rec.ts, "level": rec.level}
-        if source_kind == "nginx":
-            _text, ctx = parse_nginx_context(rec.message)
-            get = ctx.get
-            for k in _NGX_CTX_KEYS:
-                fields[k] = get(k)
-            ev.update(rec.fields)
-        elif rec.tag and source_kind in ("kernel", "coredump"):
-            ev["tag"] = rec.tag
-        if rec.container:
-            ev["container"] = rec.container
-        ev.update(fields)
-        out.append(ev)
+        ev = _event_of(rec, path, line_no, matcher, kinds)
+        if ev is not None:
+            out.append(ev)
     if state is not None:
         state["last_ts"] = last_ts
     return out
+
+
+def _event_of(rec, path, line_no, matcher, kinds):
+    """The event of one record, or None when no signature of ``kinds`` matches it."""
+    res = matcher.match(rec.kind, rec.message, rec.tag, kinds)
+    if res is None:
+        return None
+    category, source_kind, fields = res
+    ev = {"file": path, "line_no": line_no, "source_kind": source_kind, "category": category,
+          "_ts": rec.ts, "level": rec.level}
+    if source_kind == "nginx":
+        _text, ctx = parse_nginx_context(rec.message)
+        get = ctx.get
+        for k in _NGX_CTX_KEYS:
+            fields[k] = get(k)
+        ev.update(rec.fields)
+    elif rec.tag and source_kind in ("kernel", "coredump"):
+        ev["tag"] = rec.tag
+    if rec.container:
+        ev["container"] = rec.container
+    ev.update(fields)
+    return ev
 
 
 _NGX_CTX_KEYS = ("client", "server", "request", "method", "path", "uri", "upstream", "host")

@@ -7,8 +7,12 @@ kernel log lines as they are found in the wild (private helper of fpm_evidence).
 
 Standard library only, Python 3.8+. Nothing here does I/O.
 
-The parsing model: a *physical line* may hold one or several *records* (glued
-lines); every record may wear any number of transport prefixes (docker compose
+The parsing model: a *physical line* is one *record*, and a record header counts
+only at the start of the line. A header further on is text of the record: nginx writes
+the request line, the Host and the Referer raw inside its records (a web client chooses
+them) and php-fpm writes what a child said, so a "second record" inside a line is
+exactly what a stranger would forge (issue 11). The record may wear any number of
+transport prefixes (docker compose
 ``svc_1 | ``, CRI ``<iso> stdout F ``, ``docker logs -t`` ISO stamps, BSD syslog,
 RFC 5424, journald short-iso, dmesg uptime stamps) before its own header (nginx
 ``2024/01/31 12:00:00 [error] 1#1: *5``, php-fpm ``[31-Jan-2024 12:00:00] WARNING:``,
@@ -23,7 +27,7 @@ import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import MONTHS, TimeContext, _frac, _hms, parse_iso
 
-__all__ = ["Record", "parse_record", "split_records", "parse_nginx_context"]
+__all__ = ["Record", "parse_record", "parse_nginx_context", "nginx_message_text"]
 
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _ISO = (r"(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?"
@@ -109,81 +113,6 @@ class Record(object):
 
 
 _MISSING = object()
-
-
-_NGX_LEVELS = (" [error] ", " [warn] ", " [crit] ", " [alert] ", " [emerg] ", " [notice] ", " [info] ",
-               " [debug] ")
-_FPM_LEVELS = ("] WARNING: ", "] NOTICE: ", "] ERROR: ", "] ALERT: ", "] DEBUG: ", "]  [pool ")
-_FPM53_LEVELS = (" [WARNING] ", " [NOTICE] ", " [ERROR] ", " [ALERT] ", " [DEBUG] ")
-_RE_NGX_AT = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: ")
-_RE_FPM_AT = re.compile(r"\[\d\d-" + _MON + r"-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?\] +(?:[A-Z]+: |\[pool )")
-_RE_FPM53_AT = re.compile(_MON + r" +\d\d? \d\d:\d\d:\d\d\.\d+ \[[A-Z]+\] ")
-_RE_TIME_AT = re.compile(r"\d\d:\d\d:\d\d[\].,\d ]")
-_RE_DMESG_AT = re.compile(r"\[\s*\d+\.\d{6}\] \S+\[\d+\]")
-
-
-def _glue_cuts(line):
-    """Offsets (> 0) where another record header starts inside ``line``. Cheap literal
-    probes first; a regex confirms each candidate."""
-    cuts = set()
-    find = line.find
-    for lv in _NGX_LEVELS:
-        p = find(lv, 20)
-        while p >= 0:
-            c = p - 19
-            if c > 0 and _RE_NGX_AT.match(line, c):
-                cuts.add(c)
-            p = find(lv, p + 1)
-    for lv in _FPM_LEVELS:
-        p = find(lv, 21)
-        while p >= 0:
-            c = line.rfind("[", 0, p - 19)
-            if c > 0 and _RE_FPM_AT.match(line, c):
-                cuts.add(c)
-            p = find(lv, p + 1)
-    for lv in _FPM53_LEVELS:
-        if find(lv, 16) >= 0:
-            for m in _RE_FPM53_AT.finditer(line, 1):
-                cuts.add(m.start())
-            break
-    for m in _RE_DMESG_AT.finditer(line, 1):
-        cuts.add(m.start())
-    return sorted(cuts)
-
-
-def split_records(line):
-    """Split one physical line into its records (glued lines), as a list of str."""
-    if len(line) < 40:
-        return [line]
-    # every record header carries a time (HH:MM:SS) or a dmesg stamp: a line whose
-    # only stamp is its own, near the start, cannot hold a second record
-    if _RE_TIME_AT.search(line, 30) is None and _RE_DMESG_AT.search(line, 1) is None:
-        return [line]
-    cuts = _glue_cuts(line)
-    if not cuts:
-        return [line]
-    out = []
-    prev = 0
-    for c in cuts:
-        piece = line[prev:c]
-        if not piece.strip() or _is_prefix_only(piece):
-            continue        # "web_1  | " or "<iso> stderr F " before the first header
-        out.append(piece.rstrip())
-        prev = c
-    out.append(line[prev:])
-    return out
-
-
-_PROBE_CTX = []
-
-
-def _is_prefix_only(piece):
-    if len(piece) > 200:
-        return False
-    if not _PROBE_CTX:
-        _PROBE_CTX.append(TimeContext())
-    rest = _strip_prefixes(piece.rstrip() + " \x00", Record(), _PROBE_CTX[0])
-    return rest == "\x00"
 
 
 def _strip_prefixes(s, rec, tctx):
@@ -424,12 +353,24 @@ def quick_timestamp(text, tctx):
 
 # --- nginx helpers ----------------------------------------------------------------
 
+_NGX_CLIENT = ", client: "
+
+
+def nginx_message_text(message):
+    """The part of an nginx error message that nginx itself wrote: everything before
+    the first ``, client: ``. What follows (``request``, ``host``, ``referrer``) is
+    copied raw from the client's request, so signatures never look there; the first
+    occurrence is nginx's own (text before it can only move the cut earlier)."""
+    idx = message.find(_NGX_CLIENT)
+    return message if idx < 0 else message[:idx]
+
+
 def parse_nginx_context(message):
     """Split an nginx error message into (text, fields) where fields holds client,
     server, request (raw), method, path, uri, upstream, host, referrer when present.
     Tolerates truncated lines (nginx cuts records at 2 KiB) and quotes in requests."""
     fields = {}
-    idx = message.find(", client: ")
+    idx = message.find(_NGX_CLIENT)
     if idx < 0:
         return message, fields
     text = message[:idx]

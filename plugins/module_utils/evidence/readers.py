@@ -10,6 +10,8 @@ Private to opcache-fleet. Standard library only. Nothing here parses lines.
 
 from __future__ import absolute_import, division, print_function
 
+import os
+import stat
 import threading
 import zlib
 
@@ -29,6 +31,54 @@ class _ReadError(Exception):
     pass
 
 
+class NotRegularFile(OSError):
+    """The path is no regular file (``kind``: FIFO, character device, ...): it is
+    reported, never read."""
+
+    def __init__(self, path, kind):
+        OSError.__init__(self, "not a regular file: %s" % kind)
+        self.path = path
+        self.kind = kind
+
+
+_FILE_KINDS = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+               (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory"))
+
+
+def file_kind(mode):
+    """'FIFO', 'character device', ... for a st_mode; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in _FILE_KINDS:
+        if test(mode):
+            return name
+    return "special file"
+
+
+def open_regular(path):
+    """(fd, stat) of ``path`` opened read-only, when it is a regular file; else
+    NotRegularFile (the fd closed). Opened with O_NONBLOCK, then fstat of the fd: open()
+    of a FIFO without a writer blocks for ever, a read of a terminal too, and a stat of
+    the path before the open says nothing about what a rotation swapped in since."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        kind = file_kind(st.st_mode)
+        if kind is not None:
+            raise NotRegularFile(path, kind)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def open_regular_file(path):
+    """open_regular() as a binary file object."""
+    fd, dummy = open_regular(path)
+    return os.fdopen(fd, "rb")
+
+
 def _open_chunks(path, start=0, comp=None, report=None):
     """Yield binary chunks of a file, decompressing gzip/bz2/xz. Errors after the
     start are recorded in ``report['error']`` and end the iteration."""
@@ -44,7 +94,7 @@ def _open_chunks(path, start=0, comp=None, report=None):
 
 
 def _plain_chunks(path, start):
-    with open(path, "rb") as f:
+    with open_regular_file(path) as f:
         if start:
             f.seek(start)
         while True:
@@ -96,7 +146,7 @@ def _gzip_chunks_threaded(path, report, feed=None):
 
     def producer():
         try:
-            with open(path, "rb") as f:
+            with open_regular_file(path) as f:
                 for out in _gzip_inflate(f, report):
                     if feed is not None:
                         feed.write(out)
@@ -151,7 +201,7 @@ def _stdlib_decomp_chunks(path, comp, report):
         report["error"] = "%s support missing from this python" % comp
         return
     try:
-        with opener(path, "rb") as f:
+        with open_regular_file(path) as raw, opener(raw, "rb") as f:
             while True:
                 b = f.read(limits.CHUNK_SIZE)
                 if not b:

@@ -6,9 +6,8 @@
 line in the simplest code (held to by test_scan_reference.py).
 
 Private to opcache-fleet. Standard library only. Every physical line, cut at MAX_LINE
-bytes, split into records, each matched; only events of the searched kinds are kept;
-an undated record takes the stamp of an earlier record of its line; a slowlog header
-takes its script from the next line.
+bytes, is one record, matched against the signatures of the searched kinds only; a
+slowlog header takes its script from the next line.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -44,7 +43,7 @@ def reference_events(data, path, kinds=ALL_KINDS, since=None, until=None, tctx=N
             raw = raw[:max_line]
         cut.append(raw)
     for i, raw in enumerate(cut):
-        for ev in events_from_line(raw, path, i + 1, tctx, matcher):
+        for ev in events_from_line(raw, path, i + 1, tctx, matcher, kinds=kinds):
             if ev["source_kind"] not in kinds:
                 continue
             ts = ev["_ts"]

@@ -13,12 +13,14 @@ arithmetic), line_events (one line's events), reference (the line-by-line oracle
 sinks (EventCollector, CompositeSink), crash_sources (coredumpctl), limits (sizes).
 
 What a scan yields is defined line by line (``reference_events``, held to by
-test_scan_reference.py): every physical line, cut at MAX_LINE bytes,
-split into records (glued lines), each record matched against the signature table;
-only events of the *kinds* the file is searched for are kept (chosen per file from
-its hint and its head: an nginx log is not searched for php-fpm evidence; small and
-unrecognised files for every kind); an undated record takes the stamp of an earlier
-record of the same line; a slowlog header takes its script from the next line.
+test_scan_reference.py): every physical line, cut at MAX_LINE bytes, is one
+record (a header counts only at the start of a line: nginx and php-fpm copy text a
+stranger chose into their records), matched against the signatures of the *kinds*
+the file is searched for only (chosen per file, whatever its size, from its hint or
+else its head: an nginx error log yields nginx evidence only, a php-fpm log php-fpm
+evidence only; a file nobody recognises every kind); a slowlog header takes its script
+from the next line. Only regular files are opened (O_NONBLOCK, then fstat): a FIFO or
+a device is reported skipped, never read.
 
 How it stays fast (see shared/design/ARCHITECTURE.md, "scanning big logs"):
 
@@ -65,7 +67,8 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence impo
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import _GrepFailed, _GrepFeed, _GrepStream, grep_prefilter
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import (
-    _ReadError, _detect, _gzip_chunks_threaded, _looks_binary, _open_chunks, _plain_chunks,
+    NotRegularFile, _ReadError, _detect, _gzip_chunks_threaded, _looks_binary, _open_chunks, _plain_chunks,
+    file_kind, open_regular,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scanner import Scanner
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.search_plan import plan_for
@@ -85,24 +88,35 @@ def _prepare(path, hint, since, until, boot_time):
     """stat + head checks. Returns (report, plan) where plan is None when the file is
     not to be scanned (report says why)."""
     rep = _new_report(path, hint)
+    # only regular files are read (readers.open_regular: O_NONBLOCK, then fstat): a FIFO
+    # or a terminal given as, globbed into or rotated into a log path hung the scan
     try:
-        st = os.stat(path)
+        fd, st = open_regular(path)
+    except NotRegularFile as e:
+        if e.kind == "directory":
+            rep["status"] = "error"
+            rep["error"] = "is a directory, not a log file"
+        else:
+            rep["status"] = "skipped"
+            rep["reason"] = str(e)
+        return rep, None
     except OSError as e:
-        rep["status"] = "error"
-        rep["error"] = _oserror_text(e)
+        kind = _special_kind(path) if e.errno == errno.ENXIO else None
+        if kind is not None:        # a unix socket cannot be opened at all
+            rep["status"] = "skipped"
+            rep["reason"] = "not a regular file: %s" % kind
+        else:
+            rep["status"] = "error"
+            rep["error"] = _oserror_text(e)
         return rep, None
     rep["size"] = st.st_size
     rep["mtime"] = format_ts(st.st_mtime)
-    if os.path.isdir(path):
-        rep["status"] = "error"
-        rep["error"] = "is a directory, not a log file"
-        return rep, None
-    if since is not None and st.st_mtime < since - limits.MTIME_SLACK:
-        rep["status"] = "skipped"
-        rep["reason"] = "last modified before the window"
-        return rep, None
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(fd, "rb") as f:
+            if since is not None and st.st_mtime < since - limits.MTIME_SLACK:
+                rep["status"] = "skipped"
+                rep["reason"] = "last modified before the window"
+                return rep, None
             head = f.read(limits.SNIFF_SIZE)
     except (IOError, OSError) as e:
         rep["status"] = "error"
@@ -151,6 +165,13 @@ def _first_stamp(head, tctx):
         if ts is not None:
             return ts
     return None
+
+
+def _special_kind(path):
+    try:
+        return file_kind(os.stat(path).st_mode)
+    except OSError:
+        return None
 
 
 def _oserror_text(e):

@@ -22,6 +22,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line
     _count_nl, _count_overlong, _nl_forward, _overlong_between,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.search_plan import (
     ALL_KINDS, _HINT_KINDS, _sniff_kinds, plan_for,
 )
@@ -35,10 +36,9 @@ class Scanner(object):
     """Scans byte streams of one file for evidence and feeds a sink.
 
     What it yields is defined line by line (see :func:`reference_events`): every
-    physical line is cut at MAX_LINE bytes, split into records, each record matched;
-    events of a kind the file is not searched for are dropped, an undated record
-    takes the stamp of an earlier record of the same physical line, a slowlog header
-    takes its script from the next line. The literal search only decides which
+    physical line is cut at MAX_LINE bytes and is one record, matched against the
+    signatures of the kinds the file is searched for only; a slowlog header takes its
+    script from the next line. The literal search only decides which
     lines are looked at; it never changes the result."""
 
     def __init__(self, sink, since=None, until=None, boot_time=None, matcher=None):
@@ -51,16 +51,14 @@ class Scanner(object):
     # -- what to look for ---------------------------------------------------------
     @staticmethod
     def choose_kinds(head, hint=None, size=None):
-        if size is not None and size < limits.SMALL_FILE:
-            return ALL_KINDS
+        """The evidence kinds a file is searched for, whatever its ``size`` (kept for
+        callers; a small file once got every kind, and a Referer in a small nginx log
+        could then plant php-fpm crashes): the kinds its source writes when the hint
+        names it (search_plan._HINT_KINDS: an nginx error log holds nginx records only,
+        whatever its lines look like), else those its head shows, else every kind (a
+        file the operator named that nobody recognises)."""
         if hint in _HINT_KINDS:
-            kinds = set(_HINT_KINDS[hint])
-            if hint in ("nginx", "php-fpm", "slowlog") and head:
-                # a container log or a syslog feed can still carry other kinds
-                kinds |= _sniff_kinds(head)
-            if "other" in kinds:
-                return ALL_KINDS
-            return frozenset(kinds)
+            return frozenset(_HINT_KINDS[hint])
         kinds = _sniff_kinds(head)
         if not kinds or "other" in kinds:
             return ALL_KINDS
@@ -301,7 +299,7 @@ class Scanner(object):
         max_line = limits.MAX_LINE
         emit = self._emitter(path, tctx, plan.kinds, report)
         lshift = 2 if partial else 1
-        fd = os.open(path, os.O_RDONLY)
+        fd, dummy = open_regular(path)
         try:
             size = os.fstat(fd).st_size
             if partial:
@@ -383,7 +381,7 @@ class Scanner(object):
         matcher = self.matcher
 
         def emit(raw, line_no, pending):
-            for ev in events_from_line(raw, path, line_no, tctx, matcher):
+            for ev in events_from_line(raw, path, line_no, tctx, matcher, kinds=kinds):
                 if ev["source_kind"] not in kinds:
                     continue
                 if windowed:

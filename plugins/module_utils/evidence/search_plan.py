@@ -70,6 +70,11 @@ def plan_for(kinds):
     return p
 
 
+# What each source writes, and so all a file of it is searched for (Scanner.choose_kinds).
+# nginx copies the client's request line, Host and Referer raw into its error log, and
+# a child's stderr reaches the php-fpm log: a kind its source cannot write is never
+# evidence, whatever the line looks like. The kernel hint covers kern.log, messages,
+# syslog and journalctl/dmesg output; php-fpm can log to syslog (error_log = syslog).
 _HINT_KINDS = {
     "nginx": ("nginx",),
     "php-fpm": ("php-fpm",),

@@ -14,7 +14,13 @@ Every entry is a plain dict, in the spirit of fail2ban's filter.d files:
                  every line the regex can match (checked before the regex runs)
 ``regex``        a regular expression, or a tuple of them, with named groups, searched in
                  the record's message (transport prefixes and the nginx/php-fpm header
-                 already removed, see evidence/parse.py)
+                 already removed, see evidence/parse.py). nginx and php-fpm regexes are
+                 anchored at the start of the message (``^``): both daemons copy text a
+                 stranger chose into their messages (a decoded URI, a child's stderr),
+                 and an unanchored pattern both finds crashes in that text and tries
+                 every start position of a 64 KiB line (quadratic). nginx regexes only
+                 see the message before ``, client: `` (what follows is the client's).
+                 No ``.*`` before a marker, no unbounded class repeated from many starts.
 ``fields``       the fields an event of this category carries (None when absent)
 ``tags``         (kernel/coredump only) syslog tags a record may carry; a record from any
                  other program (``php-fpm[374]: segfault at ...``) is not a kernel report
@@ -54,7 +60,7 @@ SIGNATURES = (
         "id": "client_abort",
         "source_kind": "nginx",
         "prefilter": b"client prematurely closed connection",
-        "regex": r"client prematurely closed connection, so upstream connection is closed too"
+        "regex": r"^(?:\w+\(\) reported that )?client prematurely closed connection, so upstream connection is closed too"
                  r"(?: while (?P<phase>[^,]+))?",
         "fields": _NGX + ("phase",),
         "description": "The client went away (499); nginx closed the upstream connection too. "
@@ -68,7 +74,7 @@ SIGNATURES = (
         "id": "upstream_reset",
         "source_kind": "nginx",
         "prefilter": b"(104: ",
-        "regex": r"(?P<syscall>\w+)\(\) failed " + _ERRNO % "104" +
+        "regex": r"^(?P<syscall>\w+)\(\) failed " + _ERRNO % "104" +
                  r" while (?P<phase>(?:reading|sending)[^,]*?upstream)",
         "fields": _NGX + ("syscall", "phase"),
         "description": "The FastCGI peer reset the connection (104) while nginx read or sent: "
@@ -83,7 +89,7 @@ SIGNATURES = (
         "id": "upstream_prematurely_closed",
         "source_kind": "nginx",
         "prefilter": b"upstream prematurely closed",
-        "regex": r"upstream prematurely closed (?P<what>connection|FastCGI stdout|FastCGI request|[\w ]{1,40}?)"
+        "regex": r"^upstream prematurely closed (?P<what>connection|FastCGI stdout|FastCGI request|[\w ]{1,40}?)"
                  r" while (?P<phase>[^,]+)",
         "fields": _NGX + ("what", "phase"),
         "description": "The upstream closed the connection before a complete response (502).",
@@ -96,7 +102,7 @@ SIGNATURES = (
         "id": "upstream_connect_refused",
         "source_kind": "nginx",
         "prefilter": b"(111: ",
-        "regex": r"connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "111" + r" while connecting to upstream",
+        "regex": r"^connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "111" + r" while connecting to upstream",
         "fields": _NGX + ("target",),
         "description": "Nothing listens on the socket or port (php-fpm down or pool missing).",
         "example": '2015/02/13 20:04:29 [error] 31031#0: *13047 connect() failed (111: Connection refused) while '
@@ -107,7 +113,7 @@ SIGNATURES = (
         "id": "upstream_connect_eagain",
         "source_kind": "nginx",
         "prefilter": b"(11: ",
-        "regex": r"connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "11" + r" while connecting to upstream",
+        "regex": r"^connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "11" + r" while connecting to upstream",
         "fields": _NGX + ("target",),
         "description": "The listen backlog of the unix socket is full (pool saturated).",
         "example": '2019/04/12 19:01:27 [error] 45#45: *387 connect() to unix:/var/run/php/php7.2-fpm.sock failed '
@@ -119,7 +125,7 @@ SIGNATURES = (
         "id": "upstream_connect_enoent",
         "source_kind": "nginx",
         "prefilter": b"(2: ",
-        "regex": r"connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "2" + r" while connecting to upstream",
+        "regex": r"^connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "2" + r" while connecting to upstream",
         "fields": _NGX + ("target",),
         "description": "The socket file does not exist (wrong path, php-fpm not started). An open() of an "
                        "error page that fails with 2 is not this.",
@@ -131,7 +137,7 @@ SIGNATURES = (
         "id": "upstream_connect_eacces",
         "source_kind": "nginx",
         "prefilter": b"(13: ",
-        "regex": r"connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "13" + r" while connecting to upstream",
+        "regex": r"^connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "13" + r" while connecting to upstream",
         "fields": _NGX + ("target",),
         "description": "nginx may not connect to the socket (listen.owner/group/mode, SELinux).",
         "example": '2024/01/31 12:00:00 [crit] 812#812: *3 connect() to unix:/var/run/php-fpm/www.sock failed '
@@ -143,7 +149,7 @@ SIGNATURES = (
         "id": "upstream_connect_other",
         "source_kind": "nginx",
         "prefilter": b"while connecting to upstream",
-        "regex": r"(?:connect\(\) (?:to (?P<target>\S+) )?failed|upstream timed out|(?P<syscall>\w+)\(\) failed) "
+        "regex": r"^(?:connect\(\) (?:to (?P<target>\S+) )?failed|upstream timed out|(?P<syscall>\w+)\(\) failed) "
                  + _ERRNO % r"\d+" + r" while connecting to upstream",
         "fields": _NGX + ("target",),
         "description": "Any other connect() failure (113 no route, 99, 110 on connect, 104 on connect).",
@@ -155,7 +161,7 @@ SIGNATURES = (
         "id": "upstream_timeout",
         "source_kind": "nginx",
         "prefilter": b"upstream timed out",
-        "regex": r"upstream timed out " + _ERRNO % r"\d+" + r" while (?P<phase>(?:reading|sending)[^,]*)",
+        "regex": r"^upstream timed out " + _ERRNO % r"\d+" + r" while (?P<phase>(?:reading|sending)[^,]*)",
         "fields": _NGX + ("phase",),
         "description": "The upstream was too slow (fastcgi_read_timeout): 504.",
         "example": '2016/05/31 10:00:00 [error] 12785#0: *1095 upstream timed out (110: Connection timed out) '
@@ -167,7 +173,7 @@ SIGNATURES = (
         "id": "upstream_too_big_header",
         "source_kind": "nginx",
         "prefilter": b"upstream sent too big header",
-        "regex": r"upstream sent too big header while (?P<phase>[^,]+)",
+        "regex": r"^upstream sent too big header while (?P<phase>[^,]+)",
         "fields": _NGX + ("phase",),
         "description": "Response headers exceed fastcgi_buffer_size: 502.",
         "example": '2024/01/31 12:00:00 [error] 2481#2481: *7 upstream sent too big header while reading response '
@@ -178,7 +184,7 @@ SIGNATURES = (
         "id": "upstream_send_failed",
         "source_kind": "nginx",
         "prefilter": b"to upstream",
-        "regex": r"(?P<syscall>\w+)\(\) failed " + _ERRNO % r"\d+" + r" while sending (?:request )?to upstream",
+        "regex": r"^(?P<syscall>\w+)\(\) failed " + _ERRNO % r"\d+" + r" while sending (?:request )?to upstream",
         "fields": _NGX + ("syscall",),
         "description": "Sending the request to upstream failed with an errno other than 104 (e.g. 32).",
         "example": '2024/01/31 12:00:00 [error] 2481#2481: *77 writev() failed (32: Broken pipe) while sending '
@@ -189,7 +195,7 @@ SIGNATURES = (
         "id": "upstream_invalid_response",
         "source_kind": "nginx",
         "prefilter": (b"upstream sent ", b"unexpected FastCGI"),
-        "regex": r"(?:upstream sent (?!too big header)(?P<detail>[^,]+?)|(?P<detail2>unexpected FastCGI [^,]+?))"
+        "regex": r"^(?:upstream sent (?!too big header)(?P<detail>[^,]+?)|(?P<detail2>unexpected FastCGI [^,]+?))"
                  r"(?: while [^,]+)?(?:,|$)",
         "fields": _NGX + ("detail",),
         "description": "Protocol garbage from upstream (unexpected FastCGI record, invalid header...).",
@@ -201,7 +207,7 @@ SIGNATURES = (
         "id": "upstream_disabled",
         "source_kind": "nginx",
         "prefilter": b"temporarily disabled",
-        "regex": r"upstream server temporarily disabled while (?P<phase>[^,]+)",
+        "regex": r"^upstream server temporarily disabled while (?P<phase>[^,]+)",
         "fields": _NGX + ("phase",),
         "description": "nginx marked a server of the upstream down (max_fails).",
         "example": '2024/01/31 12:00:00 [warn] 2481#2481: *11 upstream server temporarily disabled while reading '
@@ -212,7 +218,7 @@ SIGNATURES = (
         "id": "no_live_upstreams",
         "source_kind": "nginx",
         "prefilter": b"no live upstreams",
-        "regex": r"no live upstreams while (?P<phase>[^,]+)",
+        "regex": r"^no live upstreams while (?P<phase>[^,]+)",
         "fields": _NGX + ("phase",),
         "description": "Every server of the upstream is down (502 without trying).",
         "example": '2024/01/31 12:00:01 [error] 2481#2481: *12 no live upstreams while connecting to upstream, '
@@ -223,7 +229,7 @@ SIGNATURES = (
         "id": "primary_script_unknown",
         "source_kind": "nginx",
         "prefilter": b"Primary script unknown",
-        "regex": r"FastCGI sent in stderr: \"(?P<stderr>Primary script unknown)",
+        "regex": r"^FastCGI sent in stderr: \"(?P<stderr>Primary script unknown)",
         "fields": _NGX,
         "description": "php-fpm could not find SCRIPT_FILENAME (404 from php-fpm, wrong root).",
         "example": '2019/06/01 10:00:00 [error] 7#7: *1 FastCGI sent in stderr: "Primary script unknown" while '
@@ -234,7 +240,7 @@ SIGNATURES = (
         "id": "fastcgi_stderr",
         "source_kind": "nginx",
         "prefilter": b"FastCGI sent in stderr",
-        "regex": r"FastCGI sent in stderr: \"(?P<stderr>(?:[^\"\\]|\\.){0,512})",
+        "regex": r"^FastCGI sent in stderr: \"(?P<stderr>(?:[^\"\\]|\\.){0,512})",
         "fields": _NGX + ("stderr",),
         "description": "Any other stderr payload from php-fpm (PHP warnings, fatal errors).",
         "example": '2024/01/31 12:00:00 [error] 2481#2481: *5 FastCGI sent in stderr: "PHP message: PHP Fatal '
@@ -247,11 +253,16 @@ SIGNATURES = (
         "id": "heap_corruption",
         "source_kind": "php-fpm",
         "prefilter": (b"zend_mm_heap corrupted", b"corrupted", b"double free", b"free(): invalid",
-                      b"malloc(): ", b"munmap_chunk()", b"realloc(): invalid"),
-        "regex": _POOL + r"child (?P<pid>\d+) said into (?:stderr|stdout): \"?(?P<stderr>.*?"
+                      b"malloc(): ", b"malloc_consolidate()", b"munmap_chunk()", b"realloc(): invalid"),
+        # The message must START the child's output (zend_mm and glibc write it as one
+        # line of their own; old glibc wraps it in "*** Error in `prog': ... ***"): no
+        # leading ".*?" searched for a marker further on, which was quadratic on a
+        # 64 KiB line of "corrupted " (issue 11) and took a client's text for a crash.
+        "regex": r"^" + _POOL + r"child (?P<pid>\d+) said into (?:stderr|stdout): \"?(?P<stderr>"
+        r"(?:\*\*\* Error in `[^`]{0,256}': )?"
         r"(?:zend_mm_heap corrupted|corrupted (?:size|top size|double-linked list|unsorted chunks)"
         r"|double free or corruption|free\(\): invalid|malloc\(\): |malloc_consolidate\(\)"
-        r"|munmap_chunk\(\)|realloc\(\): invalid).*?)\"?(?:, pipe is closed)?$",
+        r"|munmap_chunk\(\)|realloc\(\): invalid)[^\"]*)\"?(?:, pipe is closed)?$",
         "fields": ("pool", "pid", "stderr"),
         "description": "A child reported memory-manager corruption (zend_mm or glibc malloc); "
                        "it is about to die.",
@@ -261,7 +272,7 @@ SIGNATURES = (
         "id": "child_stderr",
         "source_kind": "php-fpm",
         "prefilter": b"said into",
-        "regex": _POOL + r"child (?P<pid>\d+) said into (?:stderr|stdout): \"?(?P<stderr>.{0,512}?)\"?"
+        "regex": r"^" + _POOL + r"child (?P<pid>\d+) said into (?:stderr|stdout): \"?(?P<stderr>.{0,512}?)\"?"
         r"(?:, pipe is closed)?$",
         "fields": ("pool", "pid", "stderr"),
         "description": "Anything else a child wrote to stderr (catch_workers_output).",
@@ -294,7 +305,7 @@ SIGNATURES = (
         "id": "max_children",
         "source_kind": "php-fpm",
         "prefilter": b"max_children setting",
-        "regex": _POOL + r"server reached (?:pm\.)?max_children setting \((?P<max_children>\d+)\)",
+        "regex": r"^" + _POOL + r"server reached (?:pm\.)?max_children setting \((?P<max_children>\d+)\)",
         "fields": ("pool", "max_children"),
         "description": "The pool is at pm.max_children: requests queue, then 502/504.",
         "example": '[12-Apr-2019 18:55:47] WARNING: [pool www] server reached pm.max_children setting (5), '
@@ -304,7 +315,7 @@ SIGNATURES = (
         "id": "seems_busy",
         "source_kind": "php-fpm",
         "prefilter": b"seems busy",
-        "regex": _POOL + r"seems busy \((?P<hint>[^)]*)\), spawning (?P<spawning>\d+) children"
+        "regex": r"^" + _POOL + r"seems busy \((?P<hint>[^)]*)\), spawning (?P<spawning>\d+) children"
         r"(?:, there are (?P<idle>\d+) idle, and (?P<total>\d+) total children)?",
         "fields": ("pool", "spawning", "idle", "total"),
         "description": "A dynamic pool spawns hard (start/min/max spare servers too low).",
@@ -316,7 +327,7 @@ SIGNATURES = (
         "id": "exec_timeout",
         "source_kind": "php-fpm",
         "prefilter": b"execution timed out",
-        "regex": _POOL + r"child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: \"(?P<request>[^\"]*)\"\) "
+        "regex": r"^" + _POOL + r"child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: \"(?P<request>[^\"]*)\"\) "
         r"execution timed out \((?P<elapsed_s>[\d.]+) sec\), terminating",
         "fields": ("pool", "pid", "script", "request", "method", "path", "elapsed_s"),
         "description": "request_terminate_timeout killed a request (the child gets SIGTERM next).",
@@ -328,7 +339,7 @@ SIGNATURES = (
         "source_kind": "php-fpm",
         "prefilter": (b"executing too slow", b"] pid "),
         "regex": (
-            _POOL + r"child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: \"(?P<request>[^\"]*)\"\) "
+            r"^" + _POOL + r"child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: \"(?P<request>[^\"]*)\"\) "
             r"executing too slow \((?P<elapsed_s>[\d.]+) sec\), logging",
             # slowlog file header: "[05-Sep-2016 07:40:49]  [pool www] pid 15"
             r"^\[pool (?P<pool>[^\]]+)\] pid (?P<pid>\d+)\s*$",
@@ -342,7 +353,7 @@ SIGNATURES = (
         "id": "ptrace_failed",
         "source_kind": "php-fpm",
         "prefilter": b"ptrace(",
-        "regex": r"failed to ptrace\((?P<op>\w+)\) (?:child|pid) (?P<pid>\d+): (?P<reason>.*?) \((?P<errno>\d+)\)",
+        "regex": r"^failed to ptrace\((?P<op>\w+)\) (?:child|pid) (?P<pid>\d+): (?P<reason>.*?) \((?P<errno>\d+)\)",
         "fields": ("pid", "op", "reason", "errno"),
         "description": "Slowlog tracing is not permitted (containers without SYS_PTRACE, yama).",
         "example": '[05-Sep-2016 07:40:49] ERROR: failed to ptrace(ATTACH) child 15: Operation not permitted (1)',
@@ -351,7 +362,7 @@ SIGNATURES = (
         "id": "unknown_child",
         "source_kind": "php-fpm",
         "prefilter": b"unknown child",
-        "regex": r"unknown child \((?P<pid>\d+)\) exited (?:on signal (?P<signal_number>\d+)"
+        "regex": r"^(?:oops, )?unknown child \((?P<pid>\d+)\) exited (?:on signal (?P<signal_number>\d+)"
                  r"(?: \((?P<signal_name>SIG[A-Z0-9]+)[^)]*\))?|with code (?P<exit_code>\d+))",
         "fields": ("pid", "signal_number", "signal_name", "exit_code"),
         "description": "The master reaped a process it did not know (often an orphan when fpm is PID 1).",
@@ -420,8 +431,8 @@ SIGNATURES = (
         "regex": (
             r"^(?P<process>\S+?) invoked oom-killer",
             r"(?:Out of memory|Memory cgroup out of memory)(?: \(oom_kill_allocating_task\))?: "
-            r"Kill(?:ed)? process (?P<pid>\d+) \((?P<process>[^)]*)\)",
-            r"^Killed process (?P<pid>\d+) \((?P<process>[^)]*)\)",
+            r"Kill(?:ed)? process (?P<pid>\d+) \((?P<process>[^)]{0,255})\)",
+            r"^Killed process (?P<pid>\d+) \((?P<process>[^)]{0,255})\)",
         ),
         "fields": ("process", "pid", "is_php"),
         "description": "The out-of-memory killer ran or killed a process.",
@@ -435,10 +446,10 @@ SIGNATURES = (
         "tags": ("systemd-coredump", "abrt-hook-ccpp", "abrtd", "abrt", "apport", "kernel"),
         "prefilter": (b"dumped core", b"dumping core", b"Saved core dump", b"called for pid", b"killed by SIG"),
         "regex": (
-            r"Process (?P<pid>\d+) \((?P<process>[^)]*)\) of user (?P<uid>\d+) dumped core",
-            r"Process (?P<pid>\d+) \((?P<process>[^)]*)\) of user (?P<uid>\d+) killed by "
+            r"Process (?P<pid>\d+) \((?P<process>[^)]{0,255})\) of user (?P<uid>\d+) dumped core",
+            r"Process (?P<pid>\d+) \((?P<process>[^)]{0,255})\) of user (?P<uid>\d+) killed by "
             r"(?P<signal_name>SIG[A-Z0-9]+)",
-            r"Saved core dump of pid (?P<pid>\d+) \((?P<process>[^)]*)\) to (?P<core_path>\S+)",
+            r"Saved core dump of pid (?P<pid>\d+) \((?P<process>[^)]{0,255})\) to (?P<core_path>\S+)",
             r"called for pid (?P<pid>\d+), signal (?P<signal_number>\d+)",
         ),
         "fields": ("process", "pid", "uid", "signal_number", "signal_name", "is_php"),

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 import re
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import nginx_message_text
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signature_table import SIGNAL_NAMES, SIGNATURES
 
 __all__ = ["Matcher", "signature_by_id"]
@@ -85,20 +86,27 @@ class Matcher(object):
             key = c.source_kind if c.source_kind in ("nginx", "php-fpm") else "other"
             self.by_kind[key].append(c)
 
-    def match(self, kind, message, tag=None):
+    def match(self, kind, message, tag=None, kinds=None):
         """First matching signature for a record. Records without a recognised header
         ('other': kernel, syslog, pasted fragments) are tried against the kernel and
-        coredump signatures first, then the nginx and php-fpm ones."""
+        coredump signatures first, then the nginx and php-fpm ones. ``kinds`` (source
+        kinds the file is searched for; None: all): signatures of other kinds are not
+        tried at all, so a record of a file can only be evidence its source writes."""
         if kind == "other":
             for k in ("other", "nginx", "php-fpm"):
-                res = self._match(k, message, tag)
+                res = self._match(k, message, tag, kinds)
                 if res is not None:
                     return res
             return None
-        return self._match(kind, message, tag)
+        return self._match(kind, message, tag, kinds)
 
-    def _match(self, kind, message, tag):
+    def _match(self, kind, message, tag, kinds=None):
+        if kind == "nginx":
+            # only nginx's own words: request, host and referrer are the client's
+            message = nginx_message_text(message)
         for sig in self.by_kind.get(kind, ()):
+            if kinds is not None and sig.source_kind not in kinds:
+                continue
             for p in sig.prefilter:
                 if p in message:
                     break

@@ -208,3 +208,53 @@ def test_prefilter_grep_and_python_agree_and_grep_without_gnu_grep_fails(module_
     assert result["prefilter"]["reason"] == "no grep in PATH" and result["events_total"] == 4
     result, failed = run_module({"paths": [str(bundle / "*.log*")], "since": "all", "prefilter": "grep"})
     assert failed and result["msg"] == "prefilter=grep, but no grep in PATH"
+
+
+# ------------------------------------------------------------------ issue 11 (findings 2 and 5)
+# What nginx 1.22 writes for: curl -H "Referer: <FORGED_FPM> <FORGED_NGX>" http://127.0.0.1/missing
+FORGED_FPM = ("[26-Nov-2026 17:01:02] WARNING: [pool www] child 4242 exited on signal 11 (SIGSEGV) "
+              "after 3.5 seconds from start")
+FORGED_NGX = ('2026/11/26 17:01:02 [error] 2481#2481: *18 recv() failed (104: Connection reset by peer) while '
+              'reading response header from upstream, client: 127.0.0.1, server: _, request: "GET /wp-admin/x.php '
+              'HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "evil.example')
+MISSING = ('2026/11/26 17:01:02 [error] 2481#2481: *17 open() "/var/www/html/missing" failed (2: No such file '
+           'or directory), client: 203.0.113.9, server: _, request: "GET /missing HTTP/1.1", host: "127.0.0.1", '
+           'referrer: "' + FORGED_FPM + ' ' + FORGED_NGX + '"\n')
+
+
+@pytest.mark.parametrize("how", ["discovered", "paths"])
+def test_a_forged_referer_plants_no_crash_and_no_hunt(module_io, no_tools, tmp_path, how):
+    (tmp_path / "error.log").write_text(MISSING * 3)
+    (tmp_path / "php8.2-fpm.log").write_text("[26-Nov-2026 17:00:00] NOTICE: ready to handle connections\n")
+    if how == "discovered":
+        args = {"nginx_error_logs": [str(tmp_path / "error.log")], "fpm_logs": [str(tmp_path / "php8.2-fpm.log")]}
+    else:
+        args = {"paths": [str(tmp_path / "*.log")]}
+    result, failed = run_module(dict(args, since="all", include_events=True,
+                                     upstream_pools={"unix:/run/php/php8.2-fpm.sock": "www"}))
+    assert not failed
+    assert result["counts"]["by_category"] == {"lifecycle": 1}
+    assert result["incidents"] == [] and result["top_crash_paths"] == {}
+    assert result["unmatched"] == {"gateway_errors": 0, "crashes": 0}
+    assert [e["category"] for e in result["events"]] == ["lifecycle"]
+
+
+def test_a_fifo_in_the_log_directory_is_skipped_not_waited_on(module_io, no_tools, bundle):
+    import threading
+    fifo = bundle / "error.log.1"
+    os.mkfifo(str(fifo))
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=run_module({"nginx_error_logs": [str(bundle / "error.log")],
+                                                                  "since": "all"})))
+    t.daemon = True
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        os.close(os.open(str(fifo), os.O_RDWR | os.O_NONBLOCK))
+        pytest.fail("fpm_evidence blocked on a FIFO")
+    result, failed = out["r"]
+    assert not failed
+    rep = dict((r["path"], r) for r in result["files"])
+    assert rep[str(fifo)]["status"] == "skipped" and rep[str(fifo)]["reason"] == "not a regular file: FIFO"
+    assert rep[str(bundle / "error.log")]["status"] == "scanned"
+    assert result["counts"]["by_category"] == {"upstream_reset": 1}

@@ -189,3 +189,26 @@ def test_more_502s_than_crashes_still_all_tied():
     rep = correlate(events, upstream_pools={"unix:/run/php/php8.2-fpm.sock": "www"})
     (inc,) = rep["incidents"]
     assert len(inc["requests"]) == 3
+
+
+# ---------------------------------------------------------- issue 11: mutation gaps
+def test_a_worker_killed_by_sigabrt_alone_is_a_crash():
+    # glibc's abort() after heap corruption it detected without printing: signal 6 only
+    rep = correlate([crash(T0, pid=77, signum=6, name="SIGABRT")])
+    (inc,) = rep["incidents"]
+    assert inc["pid"] == 77 and inc["crash"] is True and inc["heap_corruption"] is False
+    assert sum(rep["crashes_per_hour"].values()) == 1
+    # a worker stopped by SIGTERM (request_terminate_timeout, a reload) is no crash
+    rep = correlate([crash(T0, pid=78, signum=15, name="SIGTERM")])
+    assert rep["incidents"] == [] and rep["crashes_per_hour"] == {}
+
+
+def test_a_crash_after_the_502_is_tied_only_within_the_window():
+    # nginx logs the reset when it reads it; php-fpm's master logs the child's death
+    # when it reaps it, usually the same second, at most window_s later
+    rep = correlate([gw(T0), crash(T0 + 1.5)], window_s=2)
+    assert [len(i["requests"]) for i in rep["incidents"]] == [1]
+    for late in (T0 + 3, T0 + 15):
+        rep = correlate([gw(T0), crash(late)], window_s=2)
+        (inc,) = rep["incidents"]
+        assert inc["requests"] == [] and rep["unmatched"] == {"gateway_errors": 1, "crashes": 1}

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""evidence/parse.py: prefixes, record stamps (local time), glued records, nginx context."""
+"""evidence/parse.py: prefixes, record stamps (local time), one record per line, nginx context."""
 
 import pytest
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_nginx_context, parse_record, split_records
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import nginx_message_text, parse_nginx_context, parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, format_ts, parse_iso
 
 REF = 1798675200.0  # 2026-12-31T00:00:00Z
@@ -114,7 +114,7 @@ def test_fpm_debug_decoration_is_removed():
     assert r.message.startswith("[pool www] child 23173")
 
 
-# ------------------------------------------------------------------ glued records
+# ------------------------------------------------------------------ one record per physical line
 
 NGX1 = ('2026/11/26 17:01:02 [error] 2481#2481: *18 recv() failed (104: Connection reset by peer) while '
         'reading response header from upstream, client: 127.0.0.1, server: _, request: "GET /a HTTP/1.1", '
@@ -123,29 +123,23 @@ FPM1 = "[26-Nov-2026 17:01:02] WARNING: [pool www] child 1 exited on signal 11 (
 FPM2 = "[26-Nov-2026 17:01:02] NOTICE: [pool www] child 2 started"
 
 
-def test_two_nginx_records_glued():
-    assert split_records(NGX1 + NGX1.replace("*18", "*19")) == [NGX1, NGX1.replace("*18", "*19")]
+def test_a_header_inside_a_line_is_text_of_the_first_record():
+    # issue 11: nginx writes the client's Referer raw; a "second record" in a line
+    # is what a stranger forges, so only the start of a physical line holds a header
+    r = rec(NGX1 + NGX1.replace("*18", "*19"))
+    assert r.kind == "nginx" and r.fields["connection"] == 18
+    assert r.message.endswith(NGX1.replace("*18", "*19"))
+    r = rec(FPM1 + FPM2)
+    assert r.kind == "php-fpm" and r.message.endswith("seconds from start" + FPM2)
+    r = rec(NGX1 + "\x00\x00" + FPM1)
+    assert r.kind == "nginx" and r.message.endswith(FPM1)
 
 
-def test_two_fpm_records_glued():
-    assert split_records(FPM1 + FPM2) == [FPM1, FPM2]
-
-
-def test_nginx_and_fpm_glued_with_garbage_between():
-    parts = split_records(NGX1 + "\x00\x00" + FPM1)
-    assert len(parts) == 2 and parts[1] == FPM1
-
-
-def test_prefix_is_not_a_record_of_its_own():
-    assert split_records("web_1  | " + NGX1) == ["web_1  | " + NGX1]
-    line = "2022-06-07T20:00:55Z stderr F " + FPM1
-    assert split_records(line) == [line]
-
-
-def test_a_single_record_is_not_split():
-    assert split_records(NGX1) == [NGX1]
-    assert split_records(FPM1) == [FPM1]
-    assert split_records("short") == ["short"]
+def test_the_client_fields_are_not_nginx_text():
+    msg = rec(NGX1 + ', referrer: "recv() failed (104: x) while reading upstream"').message
+    assert nginx_message_text(msg) == ("recv() failed (104: Connection reset by peer) while reading response "
+                                       "header from upstream")
+    assert nginx_message_text("no context here") == "no context here"
 
 
 # ------------------------------------------------------------------ nginx context

@@ -57,10 +57,18 @@ def test_crlf_lines(tmp_path):
     assert coll.events[0]["pid"] == 7 and coll.events[0]["uptime_s"] == 3.5
 
 
-def test_glued_records_share_the_physical_line_number(tmp_path):
+def test_glued_php_fpm_records_are_one_event_each(tmp_path):
     f = write(tmp_path / "php-fpm.log", ["x", FPM.format(s=1, c=7) + FPM.format(s=2, c=8)])
     _c, coll, _r = run([f])
     assert [(e["line_no"], e["pid"]) for e in coll.events] == [(2, 7), (2, 8)]
+
+
+def test_a_php_fpm_header_inside_what_a_child_said_starts_no_record(tmp_path):
+    # issue 11: a child's output (and an nginx client field) is where strangers write
+    said = '[26-Nov-2026 17:00:01] WARNING: [pool www] child 9 said into stderr: "%s"' % FPM.format(s=2, c=8)
+    f = write(tmp_path / "php-fpm.log", [said])
+    _c, coll, _r = run([f])
+    assert [e["pid"] for e in coll.events if e["category"] == "child_signal"] == []
 
 
 def test_binary_file_is_skipped_with_a_reason(tmp_path):

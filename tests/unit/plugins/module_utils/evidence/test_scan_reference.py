@@ -3,7 +3,7 @@
 """The fast scan (literal search over chunks, worker ranges, gzip thread) yields exactly
 what the plain line-by-line definition (evidence/reference.py, reference_events) yields, on a mixed
 generated sample: nginx and php-fpm records, container and syslog prefixes, glued
-records, kernel and core-dump reports, slowlog entries, undated records, non-UTF-8
+lines (one record each), kernel and core-dump reports, slowlog entries, undated records, non-UTF-8
 bytes, CRLF, over-long lines, noise that holds the search literals.
 
 Both candidate searches are held to it: the Python one (``bytes.find``) and the GNU grep
@@ -98,9 +98,9 @@ def sample(seed=7, n=1500):
         elif k < 0.66:
             line = "2026-11-26T17:%02d:%02dZ stdout F %s" % (i % 60, i % 60, fpm(rng, i))
         elif k < 0.70:
-            line = ngx(rng, i) + ngx(rng, i + 1)                       # glued records
+            line = ngx(rng, i) + ngx(rng, i + 1)                       # glued nginx: one record
         elif k < 0.73:
-            line = fpm(rng, i) + "php_1 | " + fpm(rng, i + 1)          # glued, second with a prefix
+            line = fpm(rng, i) + "php_1 | " + fpm(rng, i + 1)          # glued php-fpm records
         elif k < 0.76:
             line = rng.choice(KERNEL).format(s=i % 60, pid=i)
         elif k < 0.78:
@@ -256,7 +256,7 @@ def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_pa
 
 def test_parse_record_fast_paths_equal_the_generic_parser():
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import parse as log_parse
-    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import Record, parse_record, split_records
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import Record, parse_record
     import glob
     texts = []
     for path in glob.glob(os.path.join(FIXTURES_ROOT, "signatures", "*.log")):
@@ -267,11 +267,10 @@ def test_parse_record_fast_paths_equal_the_generic_parser():
               "svc|[26-Nov-2026 17:01:02] NOTICE: y", "a" * 95 + " | [26-Nov-2026 17:01:02] NOTICE: y",
               "web  |  [26-Nov-2026 17:01:02] NOTICE: y", "[26-Nov-2026 17:01:02.5] NOTICE: y", "2026/11"]
     fields = Record.__slots__
-    for t in texts:
-        for r in split_records(t):
-            a = parse_record(r, TimeContext(ref_epoch=1798675200.0))
-            b = log_parse._parse_record_generic(r, Record(), TimeContext(ref_epoch=1798675200.0))
-            assert [getattr(a, k) for k in fields] == [getattr(b, k) for k in fields], r
+    for r in texts:
+        a = parse_record(r, TimeContext(ref_epoch=1798675200.0))
+        b = log_parse._parse_record_generic(r, Record(), TimeContext(ref_epoch=1798675200.0))
+        assert [getattr(a, k) for k in fields] == [getattr(b, k) for k in fields], r
 
 
 # ----------------------------------------------------------------------------- grep fallback and failures

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Issue 11, finding 6: no signature takes more than linear time on a hostile line.
+
+A 64 KiB line (MAX_LINE, the longest one examined) of ``child 1 said into stderr:
+corrupted `` repeated took 2.2 s in the old heap_corruption regex; a 1.3 MB file
+43-50 s. Every signature is run on adversarial lines built from its own sample lines'
+words (prefixes of the message repeated, the message repeated, its prefilters repeated);
+a linear pattern takes milliseconds there, the bound is generous."""
+
+import json
+import os
+import re
+import time
+
+import pytest
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import limits
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signature_table import SIGNATURES
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext
+from unit_paths import FIXTURES_ROOT
+
+pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
+
+BOUND_S = 0.5
+FPM_HEAD = "[26-Nov-2026 17:01:02] WARNING: [pool www] "
+_RE_EXPECT = re.compile(rb"^# (match|no-match)(?::\s*(.*))?$")
+
+
+def load_samples(category):
+    """[(kind, expectation, raw_line, line_no)] of tests/unit/fixtures/signatures/<category>.log
+    (the format of test_signatures.py)."""
+    out = []
+    pending = None
+    with open(os.path.join(FIXTURES_ROOT, "signatures", category + ".log"), "rb") as f:
+        for no, raw in enumerate(f.read().split(b"\n"), 1):
+            if pending is not None:
+                out.append((pending[0], pending[1], raw, no))
+                pending = None
+                continue
+            m = _RE_EXPECT.match(raw)
+            if m:
+                pending = (m.group(1).decode(), json.loads(m.group(2).decode()) if m.group(2) else None)
+    return out
+
+
+def _fill(piece, n=None):
+    n = n or limits.MAX_LINE
+    return (piece * (n // max(1, len(piece)) + 1))[:n]
+
+
+def _timed(fn, *a):
+    t = time.perf_counter()
+    res = fn(*a)
+    return time.perf_counter() - t, res
+
+
+def test_the_reported_heap_corruption_line_is_linear():
+    line = FPM_HEAD + _fill("child 1 said into stderr: corrupted ", limits.MAX_LINE - len(FPM_HEAD))
+    took, events = _timed(events_from_line, line.encode(), "php-fpm.log", 1, TimeContext())
+    assert took < BOUND_S, "heap_corruption on a 64 KiB hostile line took %.2f s" % took
+    # no corruption message starts what the child said; and child_stderr keeps at
+    # most 512 characters of it, so such a line is no event at all
+    assert events == []
+
+
+@pytest.mark.parametrize("said", [
+    "zend_mm_heap corrupted",
+    "malloc(): corrupted top size",
+    "free(): invalid pointer",
+    "double free or corruption (!prev)",
+    "corrupted size vs. prev_size",
+    "malloc_consolidate(): invalid chunk size",
+    "munmap_chunk(): invalid pointer",
+    "realloc(): invalid next size",
+    "corrupted double-linked list",
+    "*** Error in `php-fpm: pool www': free(): invalid pointer: 0x00007f2b5c0b7e40 ***",
+])
+def test_real_heap_corruption_lines_still_match(said):
+    line = '%schild 1117896 said into stderr: "%s"' % (FPM_HEAD, said)
+    (ev,) = events_from_line(line.encode(), "php-fpm.log", 1, TimeContext())
+    assert ev["category"] == "heap_corruption" and ev["pid"] == 1117896 and ev["pool"] == "www"
+    assert ev["stderr"] == said
+
+
+def test_a_hostile_heap_corruption_line_with_the_marker_is_linear_and_matches():
+    line = FPM_HEAD + 'child 7 said into stderr: "malloc(): ' + _fill("corrupted ", limits.MAX_LINE - 120)
+    took, events = _timed(events_from_line, line.encode(), "php-fpm.log", 1, TimeContext())
+    assert took < BOUND_S
+    assert [e["category"] for e in events] == ["heap_corruption"]
+
+
+def _adversarial(message, prefilters):
+    words = message.split(" ")
+    pieces = [" ".join(words[:k]) + " " for k in range(1, len(words))]
+    pieces += [message, message[:len(message) // 2], message.replace(",", "").replace(")", "")]
+    pieces += [p.decode("ascii") + " " for p in prefilters]
+    pieces += ["[pool ", "(", "Process 1 (", "Kill process 1 (", "child 1, script '"]
+    return sorted(set(_fill(p) for p in pieces if p.strip()))
+
+
+def _cases():
+    for sig in SIGNATURES:
+        prefilters = sig["prefilter"] if isinstance(sig["prefilter"], tuple) else (sig["prefilter"],)
+        for kind, dummy, raw, no in load_samples(sig["id"]):
+            if kind == "match":
+                msg = parse_record(raw.decode("utf-8", "replace"), TimeContext()).message
+                yield pytest.param(sig, msg, prefilters, id="%s-%d" % (sig["id"], no))
+
+
+@pytest.mark.parametrize("sig,message,prefilters", list(_cases()))
+def test_every_signature_is_linear_on_lines_built_from_its_samples(sig, message, prefilters):
+    regexes = [re.compile(r) for r in (sig["regex"] if isinstance(sig["regex"], tuple) else (sig["regex"],))]
+    for line in _adversarial(message, prefilters):
+        for rx in regexes:
+            took, dummy = _timed(rx.search, line)
+            assert took < BOUND_S, "%s: %.2f s on %r... (pattern %r)" % (sig["id"], took, line[:60], rx.pattern)
+        took, dummy = _timed(events_from_line, (FPM_HEAD + line).encode(), "x.log", 1, TimeContext())
+        assert took < BOUND_S, "%s: the whole line took %.2f s on %r..." % (sig["id"], took, line[:60])
