@@ -8,11 +8,11 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 VENV := .venv/bin
 HOST ?= lab-web1
 
-.PHONY: setup image lab lab-down incident demo diagnose test lint unit collection sanity molecule bench help
+.PHONY: setup image lab lab-down incident demo diagnose test lint unit mutants collection sanity molecule bench help
 
 help:
 	@echo "make demo      set up, start the lab, arm the incident, run diagnose.yml"
-	@echo "make test      lint, unit tests, collection install test, ansible-test sanity, every Molecule scenario"
+	@echo "make test      lint, unit tests, mutation run, collection install test, ansible-test sanity, every Molecule scenario"
 	@echo "make lab | lab-down | incident [HOST=lab-web1] | bench"
 
 setup:
@@ -55,6 +55,10 @@ lint: setup
 unit: setup
 	@$(VENV)/pytest -q tests/unit
 
+# Every deliberate bug of tests/mutants/mutants.json must fail a unit test (scripts/mutants.py).
+mutants: setup
+	@$(VENV)/python scripts/mutants.py
+
 # The built tarball, installed elsewhere and used with a neutral ansible.cfg.
 collection: setup
 	@$(VENV)/pytest -q -p no:cacheprovider tests/collection
@@ -66,7 +70,7 @@ sanity: setup
 molecule: setup image
 	@./scripts/molecule-all.sh -q
 
-test: lint unit collection sanity molecule
+test: lint unit mutants collection sanity molecule
 
 bench: setup
 	@$(VENV)/python bench/evidence_bench.py
