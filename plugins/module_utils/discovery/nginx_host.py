@@ -37,12 +37,15 @@ CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin
 
 def find_nginx_master(procs, proc_root, vetting):
     """The nginx master of this mount namespace (nginx in containers is not ours) that
-    ``vetting`` trusts; a title alone is not enough (its -c/-p and binary would be run)."""
+    ``vetting`` trusts; a title alone is not enough (its -c/-p and binary would be run).
+    Every process with an nginx master's title is vetted, also after the trusted one is
+    found, so that an untrusted one is always named in the warnings."""
+    found = None
     for proc in procs:
         m = NGINX_MASTER_RE.match(" ".join(proc["argv"]))
         if m and same_mount_namespace(proc_root, proc["pid"]) and vetting.trusted(proc["pid"], "nginx"):
-            return {"pid": proc["pid"], "args": m.group(1).split()}
-    return None
+            found = found or {"pid": proc["pid"], "args": m.group(1).split()}
+    return found
 
 
 def describe_nginx(run_command, proc_root, procs, vetting, nginx_binary=None, fs=None):

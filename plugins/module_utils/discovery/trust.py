@@ -76,8 +76,8 @@ def _dir_problem(st, label):
     if st.st_mode & statmod.S_IWOTH:
         return "directory %s is writable by others (mode %04o)" % (label, statmod.S_IMODE(st.st_mode))
     if st.st_mode & statmod.S_IWGRP and st.st_gid != 0:
-        return "directory %s is writable by group %d (mode %04o)" % (label, st.st_gid,
-                                                                      statmod.S_IMODE(st.st_mode))
+        return "directory %s is writable by group %d (mode %04o)" % (
+            label, st.st_gid, statmod.S_IMODE(st.st_mode))
     return None
 
 

@@ -87,13 +87,13 @@ class PeerPolicy(object):
                 return
             raise FastCGIPeerError(
                 self.socket, "peer",
-                "the socket is held by pid %d (uid %d), not by php-fpm master %d or its children: "
+                "the socket is held by pid %s (uid %s), not by php-fpm master %s or its children: "
                 "refusing to send the helper request to it" % (pid, uid, self.master_pid))
         if uid in self.uids:
             return
         raise FastCGIPeerError(
             self.socket, "peer",
-            "the socket is held by pid %d uid %d, not by root, us or the pool user (uids %s): refusing "
+            "the socket is held by pid %s uid %s, not by root, us or the pool user (uids %s): refusing "
             "to send the helper request to it; give master_pid to check the master instead"
             % (pid, uid, ", ".join(str(u) for u in sorted(self.uids))))
 

@@ -244,8 +244,8 @@ def test_a_fifo_in_the_log_directory_is_skipped_not_waited_on(module_io, no_tool
     fifo = bundle / "error.log.1"
     os.mkfifo(str(fifo))
     out = {}
-    t = threading.Thread(target=lambda: out.update(r=run_module({"nginx_error_logs": [str(bundle / "error.log")],
-                                                                  "since": "all"})))
+    args = {"nginx_error_logs": [str(bundle / "error.log")], "since": "all"}
+    t = threading.Thread(target=lambda: out.update(r=run_module(args)))
     t.daemon = True
     t.start()
     t.join(10)

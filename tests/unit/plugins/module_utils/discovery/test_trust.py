@@ -212,6 +212,21 @@ def test_inventory_pid_of_an_untrusted_process_is_dropped(tmp_path):
     assert any(w.startswith("pid 4242 looks like a php-fpm master (uid 65534") for w in result["warnings"])
 
 
+def test_a_fake_nginx_master_beside_the_real_one_is_named(tmp_path):
+    """The real nginx master comes first in /proc: the fake one after it is still vetted and
+    named, not silently passed over (found on the lab: Molecule diagnose, hostile.yml)."""
+    root, proc = host(tmp_path)
+    add_process(proc, 600, ["nginx: master process /usr/sbin/nginx -g daemon on; master_process on;"],
+                ppid=1, exe="/usr/sbin/nginx")
+    add_process(proc, 700, ["nginx: master process /tmp/x/nginx -c /tmp/x/nginx.conf"],
+                ppid=1, uid=NOBODY, exe="/tmp/x/nginx")
+    result, runner = run(proc, root, stat=FakeStat(), overrides={})
+    assert result["nginx"]["master_pid"] == 600
+    assert not [c for c in runner.calls if "/tmp/x" in " ".join(c[0])]
+    assert any(w.startswith("pid 700 looks like an nginx master (uid 65534, exe /tmp/x/nginx)")
+               for w in result["warnings"])
+
+
 def test_nginx_master_of_nobody_is_not_run_but_the_package_binary_is(tmp_path):
     root, proc = host(tmp_path)
     (root / "usr" / "sbin").mkdir(parents=True)

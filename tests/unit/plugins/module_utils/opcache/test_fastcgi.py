@@ -240,8 +240,8 @@ def test_record_with_another_request_id_is_an_error(peer):
     with pytest.raises(f.FastCGIProtocolError) as exc:
         f.request(p.path, {}, timeout=5)
     assert exc.value.cause == "protocol" and "request id 2" in str(exc.value)
-    p2 = peer(lambda req: [stdout(b"Content-Type: text/plain\r\n\r\nok"), record(f.FCGI_END_REQUEST,
-                                                                                   b"\0" * 8, rid=7)])
+    p2 = peer(lambda req: [stdout(b"Content-Type: text/plain\r\n\r\nok"),
+                           record(f.FCGI_END_REQUEST, b"\0" * 8, rid=7)])
     with pytest.raises(f.FastCGIProtocolError, match="request id 7"):
         f.request(p2.path, {}, timeout=5)
 
@@ -253,7 +253,7 @@ def ok_answer(req):
 def test_peer_credentials_are_given_to_the_check(peer):
     seen = []
     p = peer(ok_answer)
-    r = f.request(p.path, {}, timeout=5, peer_check=lambda cred: seen.append(cred))
+    r = f.request(p.path, {}, timeout=5, peer_check=seen.append)
     # the fake peer listens in this process: its credentials are ours
     assert r.body == b"ok" and seen == [(os.getpid(), os.geteuid(), os.getegid())]
 

@@ -4,11 +4,8 @@
 one: stale script paths, class-collision names and files, cache-event text and files, next
 step commands, and attribute values (quote=True). Issue 11: each of these escapes was
 removable without a unit test noticing."""
-import copy
 import json
 import os
-
-import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assembly import build_report
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.next_steps import CommandContext
