@@ -174,10 +174,10 @@ class ActionModule(ActionBase):
         if inventory is None:
             inventory = suggested_inventory(task_vars.get("ansible_inventory_sources"), C.DEFAULT_HOST_LIST, cwd)
         ctx = CommandContext(inventory_args=inventory, target=p["target"], playbooks=playbooks)
-        play_check = bool(context.CLIARGS.get("check")) if context.CLIARGS else bool(self._task.check_mode)
         try:
             report = build_report(p["hosts"], generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), window=p["window"],
-                                  ctx=ctx, thresholds=p["thresholds"], check_mode=play_check or self._task.check_mode,
+                                  ctx=ctx, thresholds=p["thresholds"],
+                                  check_mode=bool(context.CLIARGS.get("check")) or self._task.check_mode,
                                   stale_cap=p["stale_cap"])
         except ValueError as exc:  # a next step that would carry a template (report/next_steps.py)
             raise AnsibleActionFail("cannot write the report: %s" % exc)

@@ -13,7 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from urllib.parse import urlsplit, urlunsplit
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.errors import HuntError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.probe import parse_probe_url
 
 SUSPECT = "opcache_suspect"
 # The report schema these filters read (report.assembly.SCHEMA_VERSION of the same collection).
@@ -129,17 +130,19 @@ def culprit_list(results):
 
 def _local_probe(url, status):
     """{url, status[, headers]}: ``url`` asked of the host's own nginx (127.0.0.1, same scheme,
-    port and path) with the URL's host as the Host header, the way opcache_culprit probes it.
-    A URL's host name may come from a log's Host header: it must select the nginx virtual
-    host, never make the managed host connect somewhere else."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("culprit_probes: not an http(s) URL with a host: %r" % (url,))
-    local = "%s://127.0.0.1%s%s" % (parts.scheme, ":%d" % parts.port if parts.port else "",
-                                    urlunsplit(("", "", parts.path or "/", parts.query, "")))
+    port and path) with the URL's host as the Host header, as opcache_culprit probes it (the
+    same culprit/probe.parse_probe_url). A URL's host name may come from a log's Host header:
+    it must select the nginx virtual host, never make the managed host connect elsewhere."""
+    try:
+        req = parse_probe_url(url)
+    except HuntError as exc:
+        raise ValueError("culprit_probes: %s" % exc)
+    default_port = 443 if req["scheme"] == "https" else 80
+    local = "%s://127.0.0.1%s%s" % (req["scheme"], "" if req["port"] == default_port else ":%d" % req["port"],
+                                    req["path"])
     probe = {"url": local, "status": [int(status)]}
-    if parts.hostname not in ("127.0.0.1", "localhost"):
-        probe["headers"] = {"Host": parts.netloc.rsplit("@", 1)[-1]}
+    if req["host"] not in ("127.0.0.1", "localhost"):
+        probe["headers"] = {"Host": req["host_header"]}
     return probe
 
 

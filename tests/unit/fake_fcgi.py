@@ -100,3 +100,11 @@ class FakePeer(object):
         self.sock.close()
         if os.path.exists(self.path):
             os.unlink(self.path)
+
+
+def helper_leftovers(base):
+    """Every directory and file left under a helper base directory (empty when it is gone):
+    what a helper run must not leave behind."""
+    if not os.path.isdir(base):
+        return []
+    return [os.path.join(d, n) for d, dirs, names in os.walk(base) for n in dirs + names]

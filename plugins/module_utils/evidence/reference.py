@@ -44,8 +44,6 @@ def reference_events(data, path, kinds=ALL_KINDS, since=None, until=None, tctx=N
         cut.append(raw)
     for i, raw in enumerate(cut):
         for ev in events_from_line(raw, path, i + 1, tctx, matcher, kinds=kinds):
-            if ev["source_kind"] not in kinds:
-                continue
             ts = ev["_ts"]
             if since is not None or until is not None:
                 if ts is None or (since is not None and ts < since) or (until is not None and ts > until):

@@ -145,7 +145,7 @@ def _prepare(path, hint, since, until, boot_time):
             rep["status"] = "skipped"
             rep["reason"] = "first record is after the window"
             return rep, None
-    kinds = Scanner.choose_kinds(head, hint, st.st_size if comp is None else None)
+    kinds = Scanner.choose_kinds(head, hint)
     return rep, {"comp": comp, "size": st.st_size, "mtime": st.st_mtime, "kinds": kinds}
 
 
@@ -359,7 +359,7 @@ def scan_bytes(name, data, sink, since=None, until=None, boot_time=None, ref_epo
         data = data.encode("utf-8", "replace")
     tctx = TimeContext(ref_epoch=ref_epoch, boot_time=boot_time)
     scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
-    kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], hint, len(data))
+    kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], hint)
     chunks = (data[i:i + limits.CHUNK_SIZE] for i in range(0, len(data), limits.CHUNK_SIZE))
     scanner.scan_chunks(chunks, name, kinds, rep, tctx)
     return rep

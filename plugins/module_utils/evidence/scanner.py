@@ -36,9 +36,9 @@ class Scanner(object):
     """Scans byte streams of one file for evidence and feeds a sink.
 
     What it yields is defined line by line (see :func:`reference_events`): every
-    physical line is cut at MAX_LINE bytes and is one record, matched against the
-    signatures of the kinds the file is searched for only; a slowlog header takes its
-    script from the next line. The literal search only decides which
+    physical line is cut at MAX_LINE bytes; its records (evidence/glued.py) are matched
+    against the signatures of the kinds the file is searched for only; a slowlog header
+    takes its script from the next line. The literal search only decides which
     lines are looked at; it never changes the result."""
 
     def __init__(self, sink, since=None, until=None, boot_time=None, matcher=None):
@@ -50,10 +50,10 @@ class Scanner(object):
 
     # -- what to look for ---------------------------------------------------------
     @staticmethod
-    def choose_kinds(head, hint=None, size=None):
-        """The evidence kinds a file is searched for, whatever its ``size`` (kept for
-        callers; a small file once got every kind, and a Referer in a small nginx log
-        could then plant php-fpm crashes): the kinds its source writes when the hint
+    def choose_kinds(head, hint=None):
+        """The evidence kinds a file is searched for, whatever its size (a small file once
+        got every kind, and a Referer in a small nginx log could then plant php-fpm
+        crashes): the kinds its source writes when the hint
         names it (search_plan._HINT_KINDS: an nginx error log holds nginx records only,
         whatever its lines look like), else those its head shows, else every kind (a
         file the operator named that nobody recognises)."""
@@ -65,8 +65,8 @@ class Scanner(object):
         return frozenset(kinds)
 
     @staticmethod
-    def choose_literals(head, hint=None, size=None):
-        return plan_for(Scanner.choose_kinds(head, hint, size)).literals
+    def choose_literals(head, hint=None):
+        return plan_for(Scanner.choose_kinds(head, hint)).literals
 
     # -- the hot loop -----------------------------------------------------------
     def scan_chunks(self, chunks, path, kinds, report, tctx, end_limit=None, first_line_partial=False,
@@ -382,8 +382,6 @@ class Scanner(object):
 
         def emit(raw, line_no, pending):
             for ev in events_from_line(raw, path, line_no, tctx, matcher, kinds=kinds):
-                if ev["source_kind"] not in kinds:
-                    continue
                 if windowed:
                     ts = ev["_ts"]
                     if ts is None:

@@ -18,6 +18,7 @@ import re
 import stat
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper_fs import DIR_FLAGS
 
 __metaclass__ = type
 
@@ -83,7 +84,6 @@ def save_state(base_dir, key, status, files_at):
 # skipped, never followed. (Dropping to the pool user's uid would need a fork and the uid;
 # the descriptors give the same guarantee in-process.)
 
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 SYSTEM_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

@@ -95,15 +95,24 @@ class CommandContext(object):
                           "limit": host, "inventory": list(self.inventory_args), "why": why})
 
 
+def _logged_page(stats, path):
+    """(url path, Host header or None) of a crashing page as the log named it, made fit for a
+    command (report/log_values.py); None when the logged path is no path."""
+    url_path = safe_path(path)
+    if url_path is None:
+        return None
+    return url_path, safe_host_header((stats.get("hosts_headers") or {}).get(path))
+
+
 def _crash_url(stats, path):
     """The page to hunt: the logged path (percent-encoded) under the logged Host header when
     that is a host name (the hunt connects to 127.0.0.1 and sends it as Host); None when the
     logged path is no path."""
-    url_path = safe_path(path)
-    if url_path is None:
+    page = _logged_page(stats, path)
+    if page is None:
         return None
-    hh = safe_host_header((stats.get("hosts_headers") or {}).get(path)) or "127.0.0.1"
-    return "http://%s%s" % (hh, url_path)
+    url_path, hh = page
+    return "http://%s%s" % (hh or "127.0.0.1", url_path)
 
 
 def _hunt_step(host, ctx, stats, path, variables, why):
@@ -115,10 +124,10 @@ def _hunt_step(host, ctx, stats, path, variables, why):
 
 def _verify_step(host, ctx, stats, path, why):
     """``ansible HOST -m ansible.builtin.uri`` of the page through the host's own nginx (fails unless 200)."""
-    url_path = safe_path(path)
-    if url_path is None:
+    page = _logged_page(stats, path)
+    if page is None:
         return []
-    hh = safe_host_header((stats.get("hosts_headers") or {}).get(path))
+    url_path, hh = page
     args = {"url": "http://127.0.0.1%s" % url_path}
     if hh and hh not in ("127.0.0.1", "localhost"):
         args["headers"] = {"Host": hh}

@@ -114,14 +114,14 @@ def test_nginx_records_are_not_taken_from_a_php_fpm_log(tmp_path, prefilter):
 
 def test_kinds_follow_the_source_whatever_the_size():
     head = (REAL_502 + "\n").encode()
-    assert Scanner.choose_kinds(head, "nginx", 100) == frozenset(["nginx"])
-    assert Scanner.choose_kinds(head, None, 100) == frozenset(["nginx"])
+    assert Scanner.choose_kinds(head, "nginx") == frozenset(["nginx"])
+    assert Scanner.choose_kinds(head, None) == frozenset(["nginx"])
     fpm = (FORGED_FPM + "\n").encode()
-    assert Scanner.choose_kinds(fpm, "php-fpm", 100) == frozenset(["php-fpm"])
-    assert Scanner.choose_kinds(fpm, "slowlog", 100) == frozenset(["php-fpm"])
-    assert Scanner.choose_kinds(fpm, None, 100) == frozenset(["php-fpm"])
+    assert Scanner.choose_kinds(fpm, "php-fpm") == frozenset(["php-fpm"])
+    assert Scanner.choose_kinds(fpm, "slowlog") == frozenset(["php-fpm"])
+    assert Scanner.choose_kinds(fpm, None) == frozenset(["php-fpm"])
     # a head nobody recognises: every kind (the operator named the file)
-    assert Scanner.choose_kinds(b"hello\n", None, 100) == frozenset(["nginx", "php-fpm", "kernel", "coredump"])
+    assert Scanner.choose_kinds(b"hello\n", None) == frozenset(["nginx", "php-fpm", "kernel", "coredump"])
 
 
 def test_the_reference_agrees_on_hostile_lines():

@@ -159,7 +159,7 @@ def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers, p
     data = sample()
     f = tmp_path / "mixed.log"
     f.write_bytes(data)
-    kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], hint, len(data))
+    kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], hint)
     events, reports = fast([(f, hint)], workers=workers, prefilter=prefilter)
     want, lines, overlong = reference_for(data, f, kinds)
     assert len(want) > 300
@@ -177,7 +177,7 @@ def test_kinds_restrict_events_the_same_way(tmp_path, small_limits, monkeypatch,
     data = b"".join(ngx(rng, i).encode() + b"\n" for i in range(40)) + sample(seed=11)
     f = tmp_path / "error.log"
     f.write_bytes(data)
-    kinds = Scanner.choose_kinds(data[:2048], "nginx", len(data))
+    kinds = Scanner.choose_kinds(data[:2048], "nginx")
     assert kinds == frozenset(["nginx"])
     events, _r = fast([(f, "nginx")], workers=1, prefilter=prefilter)
     want, _l, _o = reference_for(data, f, kinds)
@@ -231,8 +231,7 @@ def test_grep_and_python_prefilters_give_identical_results(tmp_path, small_limit
     events, _c, reports = out["grep"]
     assert len(events) > 100
     assert [r["status"] for r in reports] == ["scanned", "scanned"] + (["partial"] if gz else [])
-    want, _l, _o = reference_for(data, files[0][0], Scanner.choose_kinds(data[:limits.SNIFF_SIZE], None,
-                                                                         None if gz else len(data)),
+    want, _l, _o = reference_for(data, files[0][0], Scanner.choose_kinds(data[:limits.SNIFF_SIZE], None),
                                  kw.get("since"), kw.get("until"))
     assert [e for e in events if e["file"] == str(files[0][0])] == want
 
@@ -247,7 +246,7 @@ def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_pa
                 b"\nscript_filename = /var/www/b.php")
         f = tmp_path / "www.slow.log"
         f.write_bytes(data)
-        kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], "slowlog", len(data))
+        kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], "slowlog")
         events, _r = fast([(f, "slowlog")], workers=1, prefilter=prefilter)
         want, _l, _o = reference_for(data, f, kinds)
         assert [e["script"] for e in events] == ["/var/www/a.php", "/var/www/b.php"]

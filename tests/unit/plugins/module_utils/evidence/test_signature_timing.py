@@ -8,8 +8,6 @@ corrupted `` repeated took 2.2 s in the old heap_corruption regex; a 1.3 MB file
 words (prefixes of the message repeated, the message repeated, its prefilters repeated);
 a linear pattern takes milliseconds there, the bound is generous."""
 
-import json
-import os
 import re
 import time
 
@@ -20,7 +18,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signature_table import SIGNATURES
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext
-from unit_paths import FIXTURES_ROOT
+from signature_samples import load_samples
 
 pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
@@ -30,24 +28,6 @@ pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.
 GROWTH = 8
 SLACK_S = 0.05
 FPM_HEAD = "[26-Nov-2026 17:01:02] WARNING: [pool www] "
-_RE_EXPECT = re.compile(rb"^# (match|no-match)(?::\s*(.*))?$")
-
-
-def load_samples(category):
-    """[(kind, expectation, raw_line, line_no)] of tests/unit/fixtures/signatures/<category>.log
-    (the format of test_signatures.py)."""
-    out = []
-    pending = None
-    with open(os.path.join(FIXTURES_ROOT, "signatures", category + ".log"), "rb") as f:
-        for no, raw in enumerate(f.read().split(b"\n"), 1):
-            if pending is not None:
-                out.append((pending[0], pending[1], raw, no))
-                pending = None
-                continue
-            m = _RE_EXPECT.match(raw)
-            if m:
-                pending = (m.group(1).decode(), json.loads(m.group(2).decode()) if m.group(2) else None)
-    return out
 
 
 def _fill(piece, n=None):

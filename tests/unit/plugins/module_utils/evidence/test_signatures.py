@@ -4,9 +4,7 @@
 tests/unit/fixtures/signatures/<category>.log is checked against its expectation
 comment (fail2ban style, see the README there); a signature without samples fails."""
 
-import json
 import os
-import sys
 import re
 
 import pytest
@@ -17,34 +15,13 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sign
     SIGNATURES, SCAN_LITERALS, SCAN_LITERALS_EXTRA, CATEGORIES, SOURCE_KINDS,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import Matcher
-from unit_paths import FIXTURES_ROOT
+import signature_samples
+from signature_samples import FIXTURES, load_samples
 
-FIXTURES = os.path.join(FIXTURES_ROOT, "signatures")
 REF_EPOCH = 1798675200.0   # 2026-12-31T00:00:00Z: years of year-less stamps resolve before it
-_RE_EXPECT = re.compile(rb"^# (match|no-match)(?::\s*(.*))?$")
 
 
 pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
-
-
-def load_samples(category):
-    """[(kind, expectation, raw_line_bytes, line_no)] from <category>.log."""
-    path = os.path.join(FIXTURES, category + ".log")
-    samples = []
-    pending = None
-    with open(path, "rb") as f:
-        for no, raw in enumerate(f.read().split(b"\n"), 1):
-            if pending is not None:
-                samples.append((pending[0], pending[1], raw, no))
-                pending = None
-                continue
-            m = _RE_EXPECT.match(raw)
-            if m:
-                kind = m.group(1).decode()
-                arg = json.loads(m.group(2).decode("utf-8")) if m.group(2) else None
-                pending = (kind, arg)
-    assert pending is None, "%s: expectation comment at end of file without a line" % path
-    return samples
 
 
 def classify(raw):
@@ -142,7 +119,7 @@ def test_every_fixture_file_belongs_to_a_signature():
 def test_sample_loader_fails_on_a_signature_without_samples(tmp_path, monkeypatch):
     """The guard itself can fail: an empty sample file is reported."""
     (tmp_path / "child_signal.log").write_bytes(b"# just a comment\n")
-    monkeypatch.setattr(sys.modules[__name__], "FIXTURES", str(tmp_path))
+    monkeypatch.setattr(signature_samples, "FIXTURES", str(tmp_path))
     with pytest.raises(AssertionError, match="has no matching samples"):
         test_signature_samples("child_signal")
 

@@ -19,6 +19,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache impor
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper_php import HELPER_SHA256
 
 from fake_fcgi import FakePeer, end, stderr, stdout
+from fake_fcgi import helper_leftovers as leftovers
 
 
 HOSTILE = [
@@ -97,12 +98,6 @@ def env(tmp_path, monkeypatch):
     yield make, base, tmp_path
     for p in peers:
         p.close()
-
-
-def leftovers(base):
-    if not os.path.isdir(base):
-        return []
-    return [os.path.join(d, n) for d, dirs, names in os.walk(base) for n in dirs + names]
 
 
 def test_deploy_call_and_remove(env):

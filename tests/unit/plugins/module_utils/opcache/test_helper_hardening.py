@@ -22,6 +22,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache impor
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper_php
 
 from fake_fcgi import FakePeer, end, stderr, stdout
+from fake_fcgi import helper_leftovers as leftovers
 
 
 @pytest.fixture
@@ -37,12 +38,6 @@ def env(tmp_path, monkeypatch):
     yield make, base, tmp_path
     for p in peers:
         p.close()
-
-
-def leftovers(base):
-    if not os.path.isdir(base):
-        return []
-    return [os.path.join(d, n) for d, dirs, names in os.walk(base) for n in dirs + names]
 
 
 def json_answer(obj):
