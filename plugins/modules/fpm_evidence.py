@@ -184,6 +184,7 @@ files:
       (with C(error)).
     - "A FIFO, device or socket is C(skipped) with C(reason) C(not a regular file: FIFO)
       (C(character device), C(block device), C(socket))."
+    - C(undated), when present, counts the events of the file that carry no time at all (see C(events)).
   returned: always
   type: list
   elements: dict
@@ -292,6 +293,20 @@ last_seen:
   returned: always
   type: dict
   sample: {"child_signal": "2026-11-26T17:05:40+00:00"}
+php_messages:
+  description:
+    - "The PHP messages nginx logged from FastCGI stderr (C(PHP message: PHP Warning:  ... in /x.php on line 9)),
+      counted per severity and script. Lines whose every message is a notice (Deprecated, Notice, Warning,
+      Strict Standards and their User/Core/Compile kinds) are counted in bulk and are C(fastcgi_stderr) events
+      in C(counts), but are not returned as events, except the one a request logged just before a 502 of the
+      same nginx connection (among the 8 lines before it). Fatal errors and any other stderr are full events."
+    - C(total) messages, C(by_severity), C(top) (the 20 most frequent C(severity), C(script), C(count); C(script)
+      is null when the message names none) and C(distinct) (severity, script) pairs.
+  returned: always
+  type: dict
+  sample: {"total": 31, "by_severity": {"Warning": 30, "Fatal error": 1}, "distinct": 2,
+           "top": [{"severity": "Warning", "script": "/var/www/html/cart.php", "count": 30},
+                   {"severity": "Fatal error", "script": "/var/www/html/big.php", "count": 1}]}
 limits:
   description: What the memory caps dropped (records kept for correlation, distinct keys).
   returned: always
@@ -304,13 +319,19 @@ events:
       connection, errno, client, server, request, method, path, uri, upstream, host; php-fpm - pool, pid,
       signal_number, signal_name, core_dumped, exit_code, uptime_s, script, request; kernel and coredump -
       process, pid, module, fault_addr, ip, error_code, uid, is_php).
+    - C(time_source) says where C(timestamp) comes from - C(line) (its own stamp), C(previous_line) (an undated
+      line, such as C(journalctl -o cat), C(docker logs) or a child's output, takes the stamp of the nearest dated
+      line among the 8 before it in the same file), C(file_mtime) (no dated neighbour, the file's mtime) or null
+      (output with no stamp at all, C(timestamp) is then null). An undated event is never left out of a window
+      for lacking a stamp - with no time at all it is kept in any window.
   returned: when include_events is true
   type: list
   elements: dict
   sample:
     - {"file": "/var/log/php8.2-fpm.log", "line_no": 1, "source_kind": "php-fpm", "category": "child_signal",
        "timestamp": "2026-11-26T17:01:02+00:00", "level": "WARNING", "pool": "www", "pid": 24352,
-       "signal_number": 11, "signal_name": "SIGSEGV", "core_dumped": false, "uptime_s": 301.965713}
+       "signal_number": 11, "signal_name": "SIGSEGV", "core_dumped": false, "uptime_s": 301.965713,
+       "time_source": "line"}
 prefilter:
   description:
     - How candidate lines were found - C(mode) (the option), C(used) (C(grep) or C(python)), C(grep) (its

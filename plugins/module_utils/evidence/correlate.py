@@ -28,6 +28,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.add
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import (
     CRASH_502, CRASH_SIGNALS, KERNEL_CRASH, WORKER_CRASH,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import php_messages_of
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts
 
 __all__ = ["Correlator", "correlate"]
@@ -67,6 +68,7 @@ class Correlator(object):
         self.total = 0
         self.dropped_records = 0
         self.dropped_keys = 0
+        self.php_messages = {}      # (severity, script) -> count, of every fastcgi_stderr event
 
     # -- sink interface ------------------------------------------------------------
     def add(self, ev):
@@ -112,6 +114,55 @@ class Correlator(object):
                                      ev.get("fault_addr"), ev.get("ip"), ev.get("error_code"), f, line))
         elif cat == "coredump":
             self._keep(self.cores, (ts, ev.get("pid"), ev.get("process"), ev.get("uid"), f, line))
+        elif cat == "fastcgi_stderr":
+            self._php_messages_of_event(ev)
+
+    bulk_notices = True
+
+    def count_notices(self, path, tally, n, first, last):
+        """PHP notice lines counted in bulk (evidence/php_notices.py): what add() does
+        with their ``n`` fastcgi_stderr events, without the events. ``tally``: (severity,
+        script) -> how many of their PHP messages; ``first``, ``last``: their epochs."""
+        cat = "fastcgi_stderr"
+        self.total += n
+        self.by_category[cat] = self.by_category.get(cat, 0) + n
+        self.by_source_kind["nginx"] = self.by_source_kind.get("nginx", 0) + n
+        fc = self.by_file.get(path)
+        if fc is None:
+            if len(self.by_file) >= self.max_keys:
+                self.dropped_keys += 1
+            else:
+                fc = self.by_file[path] = {}
+        if fc is not None:
+            fc[cat] = fc.get(cat, 0) + n
+        if first is not None:
+            cur = self.first.get(cat)
+            if cur is None or first < cur:
+                self.first[cat] = first
+            cur = self.last.get(cat)
+            if cur is None or last > cur:
+                self.last[cat] = last
+        pm = self.php_messages
+        for key, count in tally.items():
+            c = pm.get(key)
+            if c is None and len(pm) >= self.max_keys:
+                self.dropped_keys += 1
+                continue
+            pm[key] = (c or 0) + count
+
+    def add_detail(self, ev):
+        """A notice line brought in full next to a 502 (scanner): already counted."""
+
+    def _php_messages_of_event(self, ev):
+        pm = self.php_messages
+        for key in php_messages_of(ev.get("stderr") or ""):
+            if key[0] is None:
+                continue
+            n = pm.get(key)
+            if n is None and len(pm) >= self.max_keys:
+                self.dropped_keys += 1
+                continue
+            pm[key] = (n or 0) + 1
 
     def _keep(self, lst, rec):
         lst.append(rec)
@@ -146,6 +197,12 @@ class Correlator(object):
                              (self.kernel, other.kernel), (self.cores, other.cores)):
             for rec in theirs:
                 self._keep(mine, rec)
+        pm = self.php_messages
+        for key, n in other.php_messages.items():
+            if key not in pm and len(pm) >= self.max_keys:
+                self.dropped_keys += 1
+                continue
+            pm[key] = pm.get(key, 0) + n
         self.dropped_records += other.dropped_records
         self.dropped_keys += other.dropped_keys
 
@@ -315,9 +372,21 @@ class Correlator(object):
             "crashes_per_hour": dict(sorted(per_hour.items())),
             "first_seen": dict((k, format_ts(v)) for k, v in sorted(self.first.items())),
             "last_seen": dict((k, format_ts(v)) for k, v in sorted(self.last.items())),
+            "php_messages": self._php_messages_report(),
             "limits": {"records_dropped": self.dropped_records, "keys_dropped": self.dropped_keys,
                        "max_records": self.max_records, "max_keys": self.max_keys},
         }
+
+    def _php_messages_report(self, top=20):
+        """PHP messages of the FastCGI stderr lines: counts per severity, and the most
+        frequent (severity, script) pairs."""
+        by_sev = {}
+        for (sev, dummy), n in self.php_messages.items():
+            by_sev[sev] = by_sev.get(sev, 0) + n
+        items = sorted(self.php_messages.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1] or ""))
+        return {"total": sum(by_sev.values()), "by_severity": by_sev,
+                "top": [{"severity": k[0], "script": k[1], "count": n} for k, n in items[:top]],
+                "distinct": len(self.php_messages)}
 
 
 def _closest(records, ts, window):

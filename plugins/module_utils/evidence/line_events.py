@@ -67,7 +67,7 @@ def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, stat
 
 def _event_of(rec, path, line_no, matcher, kinds):
     """The event of one record, or None when no signature of ``kinds`` matches it."""
-    res = matcher.match(rec.kind, rec.message, rec.tag, kinds)
+    res = matcher.match(rec.kind, rec.message, rec.tag, kinds, _cut_ok(rec))
     if res is None:
         return None
     category, source_kind, fields = res
@@ -85,6 +85,21 @@ def _event_of(rec, path, line_no, matcher, kinds):
         ev["container"] = rec.container
     ev.update(fields)
     return ev
+
+
+# An nginx record cut before it names its phase (a mail client's wrap, a paste) is
+# evidence only where its header rules out what else it could be: nginx logs a client's
+# reset at [info] and an upstream's at [error] (ngx_connection_error, the upstream
+# peer's log_error), and an upstream exchange of a request carries its "*N" connection
+# number, which a health check of a third-party module does not ("[error] 5626#0:
+# recv() failed (104: ...)"). A record without any header has nothing to rule out.
+_QUIET = frozenset(("info", "notice", "debug"))
+
+
+def _cut_ok(rec):
+    if rec.kind != "nginx":
+        return True
+    return rec.level not in _QUIET and "connection" in rec.fields
 
 
 _NGX_CTX_KEYS = ("client", "server", "request", "method", "path", "uri", "upstream", "host")

@@ -25,7 +25,9 @@ from __future__ import absolute_import, division, print_function
 
 import re
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import MONTHS, TimeContext, _frac, _hms, parse_iso
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import (
+    LOCAL_MONTHS, MONTHS, TimeContext, _frac, _hms, parse_iso,
+)
 
 __all__ = ["Record", "parse_record", "parse_nginx_context", "nginx_message_text"]
 
@@ -36,11 +38,21 @@ _ISO = (r"(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?"
 # --- transport prefixes -------------------------------------------------------
 # docker compose: "php74_1        | ", "php-fpm-mailcow_1    | ", "web-1  | "
 _RE_COMPOSE = re.compile(r"(?P<svc>[A-Za-z0-9][\w.\-]{0,80}?)\s*\| ?")
+# A syslog host name never ends in a colon: with journald's blank host ("Jan 02 03:04:05
+# kernel: php-fpm[1]: segfault ...", two blanks) "kernel:" is the tag, not the host.
+_HOST = r"[^\s\[]*[^\s\[:]"
+# A syslog tag holds no single colon; php-fpm's syslog.ident may hold "::" (cPanel's per-user
+# masters log as "php-fpm::<pool>[31361]: [NOTICE] ...").
+_TAG = r"[^\s:\[\]]+(?:::[^\s:\[\]]+)*"
 # ISO stamp first: CRI ("... stdout F "), docker logs -t, rsyslog RFC3339, journald short-iso
 _RE_ISO_PREFIX = re.compile(
     _ISO + r"\s+(?:(?P<stream>stdout|stderr)\s+(?:[FP]\s+)?"
-    r"|(?P<host>[^\s\[]+)\s+(?P<tag>[^\s:\[\]]+)(?:\[(?P<pid>\d+)\])?:\s"
+    r"|(?P<host>" + _HOST + r")\s+(?P<tag>" + _TAG + r")(?:\[(?P<pid>\d+)\])?:\s"
     r"|)")
+# a container log viewer's export, "date<TAB>stream<TAB>content" (the viewer's local time,
+# so the record's own stamp wins): "2024/11/12 14:08:57\tstderr\t[12-Nov-2024 10:08:57] ERROR: ..."
+# (an nginx header has " [level] " after its stamp, never a tab)
+_RE_VIEWER_TSV = re.compile(r"(?P<y>\d{4})/(?P<mo>\d\d)/(?P<d>\d\d) (?P<hms>\d\d:\d\d:\d\d)\t(?:stdout|stderr)\t")
 # RFC 5424: "<165>1 2003-10-11T22:14:15.003Z host app procid msgid [sd] msg"
 _RE_RFC5424 = re.compile(
     r"(?:<\d{1,3}>)?1 " + _ISO + r" (?P<host>\S+) (?P<tag>\S+) (?P<pid>\S+) \S+ "
@@ -48,10 +60,15 @@ _RE_RFC5424 = re.compile(
 # BSD syslog / journald short / short-precise: "Apr 12 14:54:39 host php-fpm[812]: "
 # (journalctl prints an empty host as two spaces)
 _RE_BSD = re.compile(
-    r"(?:<\d{1,3}>)?(?P<mon>" + _MON + r") +(?P<day>\d\d?) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)?"
-    r" +(?:(?P<host>[^\s\[]+) +)?(?P<tag>[^\s:\[\]]+)(?:\[(?P<pid>\d+)\])?: ?")
+    r"(?:<\d{1,3}>)?(?P<mon>" + _MON + r"|" + "|".join(sorted(LOCAL_MONTHS)) + r")"
+    r" +(?P<day>\d\d?) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)?"
+    r" +(?:(?P<host>" + _HOST + r") +)?(?P<tag>" + _TAG + r")(?:\[(?P<pid>\d+)\])?: ?")
+# the first characters a BSD/journald stamp can start with (English or a journalctl locale)
+_BSD_FIRST = frozenset("JFMASOND<" + "".join(m[0] for m in LOCAL_MONTHS))
 # dmesg: "[12345.678901] ", dmesg -T: "[Wed Jan 31 12:00:00 2024] "
-_RE_DMESG = re.compile(r"\[\s*(?P<up>\d+\.\d+)\] ?")
+# dmesg of a kernel built with CONFIG_PRINTK_CALLER adds the caller after the stamp,
+# "[  305.600587] [      T3327] traps: ..." (kernel/printk/printk.c: "T<tid>" or "C<cpu>")
+_RE_DMESG = re.compile(r"\[\s*(?P<up>\d+\.\d+)\] ?(?:\[ *[TC]\d+\] )?")
 _RE_DMESG_T = re.compile(
     r"\[(?:[A-Z][a-z]{2} )?(?P<mon>" + _MON + r") +(?P<day>\d\d?) (?P<hms>\d\d:\d\d:\d\d) (?P<year>\d{4})\] ?")
 _RE_ZONE_END = re.compile(r"[+-]\d\d:?\d\d$")
@@ -60,8 +77,12 @@ _RE_ZONE_END = re.compile(r"[+-]\d\d:?\d\d$")
 _RE_NGINX = re.compile(
     r"(?P<y>\d{4})/(?P<mo>\d\d)/(?P<d>\d\d) (?P<hms>\d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] "
     r"(?P<pid>\d+)#(?P<tid>\d+): (?:\*(?P<conn>\d+) )?")
-# nginx header partly lost (pasted or cut): "[error] 525#0: *4 ...", "12785#0: *1095 ..."
-_RE_NGINX_PARTIAL = re.compile(r"(?:\[(?P<level>[a-z]+)\] )?(?P<pid>\d+)#(?P<tid>\d+): (?:\*(?P<conn>\d+) )?")
+# nginx header partly lost (pasted or cut): "[error] 525#0: *4 ...", "12785#0: *1095 ...";
+# a stamp cut at its start leaves digits before the level ("12 [error] 17114#0: *54 ...",
+# "020/04/15 15:17:42 [error] 16319#16319: *129 ..."): no time is taken from them
+_RE_NGINX_PARTIAL = re.compile(
+    r"(?:[\d/:]{1,10}(?: [\d:]{1,8})? (?=\[[a-z]+\] \d+#\d+: ))?"
+    r"(?:\[(?P<level>[a-z]+)\] )?(?P<pid>\d+)#(?P<tid>\d+): (?:\*(?P<conn>\d+) )?")
 _RE_FPM = re.compile(
     r"\[(?P<d>\d\d)-(?P<mon>" + _MON + r")-(?P<y>\d{4}) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)?\] +"
     r"(?:(?P<level>[A-Z]+): +)?(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
@@ -69,13 +90,26 @@ _RE_FPM_FAST = re.compile(
     r"(?:(?P<svc>[A-Za-z0-9][\w.\-]{0,80}?)\s*\| ?)?"
     r"\[(?P<stamp>(?P<d>\d\d)-(?P<mon>" + _MON + r")-(?P<y>\d{4}) (?P<hms>\d\d:\d\d:\d\d))(?P<frac>\.\d+)?\] +"
     r"(?:(?P<level>[A-Z]+): +)?(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+# PHP 5.3 with log_level = debug printed "Jan 11 08:54:01.164325 [WARNING] fpm_children_bury(),
+# line 215: " (no pid; blog.haohtml.com, archives/11417): the decoration's pid is optional
 _RE_FPM53 = re.compile(
     r"(?P<mon>" + _MON + r") +(?P<d>\d\d?) (?P<hms>\d\d:\d\d:\d\d)(?P<frac>\.\d+)? "
-    r"\[(?P<level>[A-Z]+)\] +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+    r"\[(?P<level>[A-Z]+)\] +(?:(?:pid (?P<mpid>\d+), )?\w{1,64}\(\), line \d+: )?")
+# php-fpm records without a stamp (zlog.c, zlog_buf_prefix): through syslog the level is
+# bracketed ("[WARNING] ", log_level = debug: "[WARNING] fpm_children_bury(), line 256: ");
+# a child's own records and the lines journald or "docker logs" show without the stamp
+# are "WARNING: " (debug: "WARNING: pid 1, fpm_children_bury(), line 256: " from the
+# master, "WARNING: fpm_stdio_child_said(), line 12: " from a child).
+_FPM_DECOR = r"(?:(?:pid (?P<mpid>\d+), )?\w{1,64}\(\), line \d+: )?"
 _RE_FPM_BRACKET = re.compile(
-    r"\[(?P<level>DEBUG|NOTICE|WARNING|ERROR|ALERT|SYSTEM)\] +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+    r"\[(?P<level>DEBUG|NOTICE|WARNING|ERROR|ALERT|SYSTEM)\] +" + _FPM_DECOR)
+# Other programs write the same level words first and then name themselves, e.g. apport's
+# own log "ERROR: apport (pid 12345) Wed Jan 31 12:00:00 2024: called for pid 5678, ...";
+# php-fpm never follows its level with "<name> (pid N) ", so such a line is not its record.
 _RE_FPM_BARE = re.compile(
-    r"(?P<level>DEBUG|NOTICE|WARNING|ERROR|ALERT): +(?:pid (?P<mpid>\d+), \w+\(\), line \d+: )?")
+    r"(?P<level>DEBUG|NOTICE|WARNING|ERROR|ALERT): +(?![\w.\-]{1,64} \(pid \d+\) )" + _FPM_DECOR)
+# Tags of syslog records that are never php-fpm's, whatever their text looks like.
+_NOT_FPM_TAGS = frozenset(("kernel", "systemd-coredump", "abrt-hook-ccpp", "abrtd", "apport"))
 
 # nginx trailing context: ", client: X, server: Y, request: "...", upstream: "...", host: "..."
 _RE_NGX_FIELD = re.compile(
@@ -114,6 +148,66 @@ class Record(object):
 
 _MISSING = object()
 
+# --- what a person put around a line pasted into a bug report ----------------------
+# Leading blanks, "> " quote markers, list bullets ("- ", "* ", "1. "), one opening quote
+# or backtick run, and one short label ("php-fpm log: ", "Error: "). They are peeled only
+# at the very start of the physical line and within _PASTE_BUDGET characters, so no text
+# inside a record (an nginx quoted field, a child's output) is ever looked at; a label is
+# peeled only when a record header or transport stamp follows it, so "PHP Warning:  <a
+# script's text>" or a kernel "php-fpm[1]: segfault ..." body keeps its first word.
+_PASTE_BUDGET = 120
+_RE_PASTE = re.compile(
+    r"(?:[ \t]+|>[ \t]?|[-*+\u2022][ \t]+|\d{1,3}[.)][ \t]+|<snip>[ \t]+)"
+    r"|(?P<quote>`{1,3}|[\"'\u201c])")
+# a label: up to 40 characters of words, then ": " (never a php-fpm level word itself)
+_RE_LABEL = re.compile(r"(?P<label>[A-Za-z][\w .()/\-]{0,39}?|[\w.\-/]{1,40}\[\d+\]): +")
+# PHP's own message prefixes ("PHP Warning:  ", "Fatal error: "): what follows is a
+# script's text, so they are no label
+_RE_PHP_LABEL = re.compile(
+    r"(?:PHP(?: |$)|(?:Fatal|Parse|Catchable fatal|Recoverable fatal) error$|Warning$|Notice$|Deprecated$"
+    r"|Strict Standards$|(?:DEBUG|NOTICE|WARNING|ERROR|ALERT)$)")
+# what may follow a label: a record header or a transport stamp
+_RE_AFTER_LABEL = re.compile(
+    r"\[\d\d-" + _MON + r"-\d{4} |(?:DEBUG|NOTICE|WARNING|ERROR|ALERT): |\[(?:DEBUG|NOTICE|WARNING|ERROR|ALERT)\] "
+    r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\d[T ]\d\d:|" + _MON + r" +\d\d? \d\d:\d\d:\d\d")
+_CLOSING = {"\u201c": "\u201d"}
+
+
+def _peel_paste(s):
+    """``s`` without the wrappers of a pasted line (see _RE_PASTE); ``s`` itself when it has
+    none. A quote opened before the record is closed at the end of the line: that last
+    character is dropped too when it is the same mark."""
+    pos = 0
+    label_done = False
+    closing = None
+    n = len(s)
+    while pos < n and pos <= _PASTE_BUDGET:
+        m = _RE_PASTE.match(s, pos)
+        if m is not None and m.end() > pos:
+            q = m.group("quote")
+            if q is not None:
+                if closing is not None:
+                    break
+                closing = _CLOSING.get(q, q)
+            pos = m.end()
+            continue
+        if not label_done:
+            m = _RE_LABEL.match(s, pos)
+            if (m is not None and not _RE_PHP_LABEL.match(m.group("label"))
+                    and _RE_AFTER_LABEL.match(s, m.end())):
+                label_done = True
+                pos = m.end()
+                continue
+        break
+    if pos == 0:
+        return s
+    out = s[pos:]
+    if closing is not None:
+        t = out.rstrip()
+        if t.endswith(closing):
+            out = t[:-len(closing)]
+    return out
+
 
 def _strip_prefixes(s, rec, tctx):
     """Peel transport prefixes; returns the remaining text. Fills rec.ts with a
@@ -135,8 +229,16 @@ def _strip_prefixes(s, rec, tctx):
                         prefix_ts = ts
                         prefix_src = "prefix-zoned" if zoned else "syslog"
                 if m.group("tag"):
-                    rec.tag = m.group("tag")
-                    rec.tag_pid = m.group("pid")
+                    _set_tag(rec, m.group("tag"), m.group("pid"))
+                s = s[m.end():]
+                continue
+            m = _RE_VIEWER_TSV.match(s)
+            if m:
+                if prefix_ts is None:
+                    hh, mi, ss = _hms(m.group("hms"))
+                    ts = tctx.local(int(m.group("y")), int(m.group("mo")), int(m.group("d")), hh, mi, ss)
+                    if ts is not None:
+                        prefix_ts, prefix_src = ts, "syslog"
                 s = s[m.end():]
                 continue
         if c0 == "<" or (c0 == "1" and s[1:2] == " "):
@@ -145,23 +247,21 @@ def _strip_prefixes(s, rec, tctx):
                 ts = parse_iso(m.group("iso"), tctx)
                 if ts is not None:
                     prefix_ts, prefix_src = ts, "prefix-zoned"
-                rec.tag = m.group("tag")
                 pid = m.group("pid")
-                rec.tag_pid = pid if pid.isdigit() else None
+                _set_tag(rec, m.group("tag"), pid if pid.isdigit() else None)
                 s = s[m.end():]
                 continue
-        if c0 in "JFMASOND<":
+        if c0 in _BSD_FIRST:
             m = _RE_BSD.match(s)
             if m:
                 if prefix_ts is None:
-                    mo = MONTHS[m.group("mon")]
+                    mo = MONTHS.get(m.group("mon")) or LOCAL_MONTHS[m.group("mon")]
                     d = int(m.group("day"))
                     hh, mi, ss = _hms(m.group("hms"))
                     ts = tctx.local(tctx.year_for(mo, d), mo, d, hh, mi, ss, _frac(m.group("frac")))
                     if ts is not None:
                         prefix_ts, prefix_src = ts, "syslog"
-                rec.tag = m.group("tag")
-                rec.tag_pid = m.group("pid")
+                _set_tag(rec, m.group("tag"), m.group("pid"))
                 s = s[m.end():]
                 continue
         if c0 == "[":
@@ -184,7 +284,8 @@ def _strip_prefixes(s, rec, tctx):
                     rec.tag = "kernel"
                 s = s[m.end():]
                 continue
-        if c0 == "k" and s.startswith("kernel: "):
+        if c0 == "k" and rec.tag is None and s.startswith("kernel: "):
+            # under another program's tag, "kernel: " is that program's text (_set_tag)
             rec.tag = "kernel"
             s = s[8:]
             continue
@@ -199,6 +300,16 @@ def _strip_prefixes(s, rec, tctx):
         rec.ts = prefix_ts
         rec.ts_source = prefix_src
     return s
+
+
+def _set_tag(rec, tag, pid):
+    """The syslog tag of a record is its outermost one, the one the log daemon wrote: a
+    stamp and tag further in are text of that program's message ("php[374]: Jan 02
+    03:04:05 web1 kernel: php-fpm[1]: segfault ..." is what any PHP script's syslog()
+    can write), so they never make it the kernel's or a crash handler's (issue 11)."""
+    if rec.tag is None:
+        rec.tag = tag
+        rec.tag_pid = pid
 
 
 def parse_record(text, tctx=None):
@@ -260,7 +371,7 @@ def parse_record(text, tctx=None):
 
 def _parse_record_generic(text, rec, tctx):
     """parse_record without its fast paths (tests compare the two)."""
-    s = _strip_prefixes(text, rec, tctx)
+    s = _strip_prefixes(_peel_paste(text), rec, tctx)
     c0 = s[:1]
     m = None
     if c0.isdigit():
@@ -291,13 +402,15 @@ def _parse_record_generic(text, rec, tctx):
             _set_record_ts(rec, ts)
             rec.message = s[m.end():]
             return rec
+        # a header-less php-fpm record ("[WARNING] ", "[pool www] ") from a program whose
+        # syslog tag says it is the kernel or a crash handler is not php-fpm's
         m = _RE_FPM_BRACKET.match(s)
-        if m:
+        if m and rec.tag not in _NOT_FPM_TAGS:
             rec.kind = "php-fpm"
             rec.level = m.group("level")
             rec.message = s[m.end():]
             return rec
-        if s.startswith("[pool "):
+        if s.startswith("[pool ") and rec.tag not in _NOT_FPM_TAGS:
             rec.kind = "php-fpm"
             rec.message = s
             return rec
@@ -316,6 +429,8 @@ def _parse_record_generic(text, rec, tctx):
             _set_record_ts(rec, ts)
             rec.message = s[m.end():]
             return rec
+    if c0 in "DNWEA" and rec.tag not in _NOT_FPM_TAGS:
+        # "WARNING: [pool www] child 1 exited ..." (no stamp: journalctl -o cat, a child)
         m = _RE_FPM_BARE.match(s)
         if m:
             rec.kind = "php-fpm"

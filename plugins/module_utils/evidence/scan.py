@@ -70,7 +70,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.read
     NotRegularFile, _ReadError, _detect, _gzip_chunks_threaded, _looks_binary, _open_chunks, _plain_chunks,
     file_kind, open_regular,
 )
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scanner import Scanner
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scanner import _NEAR, Scanner
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.search_plan import plan_for
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, format_ts
 
@@ -191,6 +191,7 @@ def _run_task(task):
     rep = {}
     scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
     tctx = TimeContext(ref_epoch=plan["mtime"], boot_time=boot_time)
+    tctx.file_mtime = plan["mtime"]     # the time of undated lines with no dated neighbour
     nl = 0
     feed = None
     try:
@@ -201,7 +202,7 @@ def _run_task(task):
             if grep:
                 try:
                     pl = plan_for(plan["kinds"])
-                    feed = _GrepFeed(grep, pl.literals, path, begin, pl.gate, keep_text=nowindow)
+                    feed = _GrepFeed(grep, pl.grep_literals, path, begin, pl.grep_gate, keep_text=nowindow)
                 except (OSError, ValueError):
                     feed = None                     # grep cannot start: the Python search
             if feed is not None and nowindow:
@@ -209,12 +210,13 @@ def _run_task(task):
                 nl = scanner.scan_grep_range(path, plan["kinds"], rep, tctx, begin, end, start > 0, feed)
             else:
                 nl = scanner.scan_chunks(_plain_chunks(path, begin), path, plan["kinds"], rep, tctx,
-                                         end_limit=limit, first_line_partial=start > 0, grep=feed)
+                                         end_limit=limit, first_line_partial=start > 0, grep=feed,
+                                         before=_bytes_before(path, begin))
         else:
             if grep and plan["comp"] == "gzip":
                 try:
                     pl = plan_for(plan["kinds"])
-                    feed = _GrepStream(grep, pl.literals, pl.gate)
+                    feed = _GrepStream(grep, pl.grep_literals, pl.grep_gate)
                 except (OSError, ValueError):
                     feed = None
             if feed is not None:
@@ -239,6 +241,18 @@ def _run_task(task):
         if feed is not None:
             feed.close()
     return idx, sink, rep, nl
+
+
+def _bytes_before(path, pos):
+    """The file's bytes before ``pos`` that may hold an undated line's dated neighbours
+    (scanner._NEAR of them)."""
+    if pos <= 0:
+        return b""
+    fd, dummy = open_regular(path)
+    try:
+        return os.pread(fd, min(pos, _NEAR), max(0, pos - _NEAR))
+    finally:
+        os.close(fd)
 
 
 def scan(files, sink_factory, since=None, until=None, boot_time=None, workers=None, prefilter="auto"):
@@ -358,6 +372,7 @@ def scan_bytes(name, data, sink, since=None, until=None, boot_time=None, ref_epo
     if isinstance(data, str):
         data = data.encode("utf-8", "replace")
     tctx = TimeContext(ref_epoch=ref_epoch, boot_time=boot_time)
+    tctx.file_mtime = None      # output, not a file: an undated line with no dated neighbour stays undated
     scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
     kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], hint)
     chunks = (data[i:i + limits.CHUNK_SIZE] for i in range(0, len(data), limits.CHUNK_SIZE))

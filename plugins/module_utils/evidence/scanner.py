@@ -22,7 +22,11 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line
     _count_nl, _count_overlong, _nl_forward, _overlong_between,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import (
+    CACHE_SIZE, MESSAGE, NEAR, NEAR_LINES, NOTICE_LINE, NOTICE_SEVERITIES, message_of, notice_before, notice_time,
+)
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import undated_time
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.search_plan import (
     ALL_KINDS, _HINT_KINDS, _sniff_kinds, plan_for,
 )
@@ -30,6 +34,8 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sear
 __metaclass__ = type
 
 __all__ = ["Scanner"]
+
+_MISSING = object()
 
 
 class Scanner(object):
@@ -70,21 +76,31 @@ class Scanner(object):
 
     # -- the hot loop -----------------------------------------------------------
     def scan_chunks(self, chunks, path, kinds, report, tctx, end_limit=None, first_line_partial=False,
-                    grep=None):
+                    grep=None, before=b""):
         """Scan an iterator of byte chunks for evidence of ``kinds``. ``end_limit``:
         number of bytes after which the range ends at the next newline (worker
         ranges). ``first_line_partial``: drop everything up to the first newline
         (range starting mid-line). ``grep``: a _GrepFeed over the same bytes (offsets
         from the start of ``chunks``) that replaces the ``bytes.find`` passes; everything
         else (line numbers, window, over-long lines, slowlog next lines) is the same
-        code. Returns the number of newlines consumed."""
+        code. ``before``: the bytes of the file just before the first chunk (at most
+        _NEAR; the previous lines of an undated line there). Returns the number of
+        newlines consumed."""
         plan = plan_for(kinds)
         literals, gate, kinds = plan.literals, plan.gate, plan.kinds
         gate_search = plan.gate_search
         gated = grep is not None and plan.gate_in_grep
         lshift = 2 if first_line_partial else 1   # grep's line number -> 0-based line index
         max_line = limits.MAX_LINE
-        emit = self._emitter(path, tctx, kinds, report)
+        loc = [b"", 0]        # buffer and start of the line being emitted (undated events)
+
+        def near():
+            buf, ls = loc
+            b = buf[max(0, ls - _NEAR):ls]
+            if len(b) < _NEAR and last_work[0]:
+                b = (last_work[0] + b)[-_NEAR:]     # the lines before this chunk
+            return b
+        emit = self._emitter(path, tctx, kinds, report, near)
         since, until = self.since, self.until
         lo = since - limits.WINDOW_SLACK if since is not None else None
         hi = until + limits.WINDOW_SLACK if until is not None else None
@@ -102,6 +118,9 @@ class Scanner(object):
         done = False
         after = b""           # what follows the end of a worker range (next line lookup)
         spos = 0              # stream offset of the next chunk
+        # the last _NEAR bytes of complete lines before the current work (undated events)
+        last_work = [before]
+        prev_end = before
         for data in chunks:
             if done:
                 break
@@ -110,6 +129,7 @@ class Scanner(object):
             if skip_to_nl:
                 i = data.find(b"\n")
                 consumed += len(data) if i < 0 else i + 1
+                prev_end = (prev_end + (data if i < 0 else data[:i + 1]))[-_NEAR:]
                 if end_limit is not None and consumed >= end_limit:
                     done = True         # one line covers the whole range: the previous range's
                     break
@@ -125,7 +145,10 @@ class Scanner(object):
                     continue
                 consumed += i + 1
                 self._flush_pending(pending, long_head)
+                loc[0] = b""
+                last_work[0] = prev_end         # the lines before the over-long one
                 emit(long_head, nl_total + 1, pending)
+                last_work[0] = prev_end = b""   # nothing before an over-long line is a neighbour
                 nl_total += 1
                 lines_scanned += 1
                 long_head = None
@@ -160,6 +183,8 @@ class Scanner(object):
             work = buf
             wend = last_nl + 1
             tail = buf[wend:]
+            last_work[0] = prev_end
+            prev_end = work[max(0, wend - _NEAR):wend]
             if pending:
                 e0 = work.find(b"\n")
                 self._flush_pending(pending, work[:min(e0, max_line)])
@@ -205,6 +230,7 @@ class Scanner(object):
                         if gate_search(raw) is None:
                             continue
                     n_pend = len(pending)
+                    loc[0], loc[1] = work, s
                     emit(raw, line_idx + 1, pending)
                     if len(pending) > n_pend and e + 1 < wlen:
                         nxt = find(work, b"\n", e + 1)
@@ -241,6 +267,7 @@ class Scanner(object):
                     line_idx += count(b"\n", prev, s)
                     prev = s
                     n_pend = len(pending)
+                    loc[0], loc[1] = work, s
                     emit(raw, line_idx + 1, pending)
                     if len(pending) > n_pend and e + 1 < wlen:
                         nxt = find(work, b"\n", e + 1)
@@ -264,6 +291,8 @@ class Scanner(object):
         else:
             if long_head is not None:
                 self._flush_pending(pending, long_head)
+                loc[0] = b""
+                last_work[0] = prev_end
                 emit(long_head, nl_total + 1, pending)
                 lines_scanned += 1
             elif tail:
@@ -275,9 +304,12 @@ class Scanner(object):
                 self._flush_pending(pending, tail)
                 for g in gate:
                     if g in tail:
+                        loc[0], loc[1] = b"", 0
+                        last_work[0] = prev_end
                         emit(tail, nl_total + 1, pending)
                         break
             self._flush_pending(pending, None)
+        emit.flush()
         report["lines"] = report.get("lines", 0) + lines_scanned
         if overlong:
             report["overlong_lines"] = report.get("overlong_lines", 0) + overlong
@@ -297,7 +329,12 @@ class Scanner(object):
         gate_search = plan.gate_search
         gated = plan.gate_in_grep
         max_line = limits.MAX_LINE
-        emit = self._emitter(path, tctx, plan.kinds, report)
+        loc = [0]             # start of the line being emitted (undated events)
+
+        def near():
+            ls = loc[0]
+            return os.pread(fd, min(ls, _NEAR), max(0, ls - _NEAR))
+        emit = self._emitter(path, tctx, plan.kinds, report, near)
         lshift = 2 if partial else 1
         fd, dummy = open_regular(path)
         try:
@@ -350,6 +387,7 @@ class Scanner(object):
                             continue
                     elif not gated and gate_search(raw) is None:
                         continue
+                    loc[0] = s
                     emit(raw, idx + 1, pending)
                     if pending:
                         nxt = os.pread(fd, max_line, e + 1) if e + 1 < size else None
@@ -360,6 +398,7 @@ class Scanner(object):
                         self._flush_pending(pending, nxt)
             if stop - cur > max_line:
                 overlong += _overlong_between(fd, cur, stop)
+            emit.flush()
             nl = idx + 1 + _count_nl(fd, cur, stop)
             lines = nl
             if stop == size and stop > cur and os.pread(fd, 1, stop - 1) != b"\n":
@@ -371,25 +410,118 @@ class Scanner(object):
         finally:
             os.close(fd)
 
-    def _emitter(self, path, tctx, kinds, report):
+    def _emitter(self, path, tctx, kinds, report, near=None):
         """The per-candidate-line step: events of the line, filtered by kind and
         window, into the sink. Slowlog headers without a script are parked in
-        ``pending`` until their next line is known."""
+        ``pending`` until their next line is known. ``near``: a callable that gives
+        the file's bytes before the line being emitted (at most _NEAR).
+
+        PHP notice lines (evidence/php_notices.py) are counted in bulk when the sink
+        can: per (severity, script) pairs, handed over by ``emit.flush()`` at the end of
+        a range (``sink.count_notices``). A full nginx event brings in, as a full event
+        before it (``sink.add_detail``: counted already), the notice line of its
+        connection when that is the nearest line of the connection among the lines
+        before it (php_notices.notice_before): the warning a request logged before
+        its 502.
+
+        An undated event takes the time of the nearest dated line of the same file
+        before it, else the file's mtime (``tctx.file_mtime``); the event says which in
+        ``time_source``: 'line' (its own stamp), 'previous_line', 'file_mtime' or None
+        (no time at all: kept in any window, and counted in ``report["undated"]``)."""
         since, until = self.since, self.until
         windowed = since is not None or until is not None
-        sink_add = self.sink.add
+        sink = self.sink
+        sink_add = sink.add
         matcher = self.matcher
+        bulk = "nginx" in kinds and getattr(sink, "bulk_notices", False)
+        notice_match = NOTICE_LINE.match if bulk else None
+        add_detail = sink.add_detail if bulk and near is not None else None
+        mcache = {}             # PHP message text -> (severity, script)
+        tally = {}              # (severity, script) -> messages of the notice lines, sent by flush()
+        # the last stamp text, its epoch, the first and last epoch kept, the window keeps
+        # it, the notice lines counted, the line number of the last one
+        span = [None, None, None, None, False, 0, -NEAR_LINES - 1]
+        near_lines = NEAR_LINES
+        file_mtime = getattr(tctx, "file_mtime", None)
+        end_quote = _END_QUOTE
+        msg_sep = MESSAGE
+        notice_sev = NOTICE_SEVERITIES
+        cache_size = CACHE_SIZE
+
+        def in_window(ts):
+            return not ((since is not None and ts < since) or (until is not None and ts > until))
 
         def emit(raw, line_no, pending):
+            if notice_match is not None:
+                m = notice_match(raw)
+                if m is not None:
+                    p = m.end()
+                    q = raw.find(end_quote, p)
+                    parts = (raw[p:q] if q >= 0 else raw[p:]).split(msg_sep)
+                    del parts[0]            # b"": the payload starts with a message (NOTICE_LINE)
+                    for k in range(len(parts)):
+                        r = mcache.get(parts[k])
+                        if r is None:
+                            r = message_of(parts[k])
+                            if len(mcache) >= cache_size:
+                                mcache.clear()
+                            mcache[parts[k]] = r
+                        if r[0] not in notice_sev:
+                            break
+                        parts[k] = r
+                    else:
+                        stamp = m.group(1)
+                        if stamp != span[0]:
+                            # a new second: its epoch, and whether the window keeps it
+                            ts = parse_record(raw[:p].decode("ascii", "replace"), tctx).ts
+                            keep = ts is not None and (not windowed or in_window(ts))
+                            span[0], span[1], span[4] = stamp, ts, keep
+                            if keep:
+                                if span[2] is None or ts < span[2]:
+                                    span[2] = ts
+                                if span[3] is None or ts > span[3]:
+                                    span[3] = ts
+                        if span[4]:
+                            for r in parts:
+                                tally[r] = tally.get(r, 0) + 1
+                            span[5] += 1
+                            span[6] = line_no
+                            return
+                        if span[1] is not None:
+                            return          # outside the window
+            before = None
             for ev in events_from_line(raw, path, line_no, tctx, matcher, kinds=kinds):
-                if windowed:
-                    ts = ev["_ts"]
+                ts = ev["_ts"]
+                if ts is None:
+                    if before is None and near is not None:
+                        before = near()
+                    ts, ev["time_source"] = undated_time(_nearby_stamp(before, tctx) if before else None,
+                                                         file_mtime)
                     if ts is None:
                         report["undated"] = report.get("undated", 0) + 1
-                        continue
-                    if (since is not None and ts < since) or (until is not None and ts > until):
-                        continue
+                    ev["_ts"] = ts
+                else:
+                    ev["time_source"] = "line"
+                # an event with no time at all (in-memory output without stamps) is kept:
+                # never dropped from a window only for lacking a stamp
+                if windowed and ts is not None and not in_window(ts):
+                    continue
                 report["events"] = report.get("events", 0) + 1
+                # the notice line can only be among the lines before when one was counted that
+                # near, or when this line is near the start of the range (line numbers count
+                # from it): the lines before it belong to another range
+                if (add_detail is not None and ev["source_kind"] == "nginx" and ev.get("connection") is not None
+                        and (line_no - span[6] <= near_lines or line_no <= near_lines + 1)):
+                    if before is None:
+                        before = near()
+                    found = notice_before(before, ev["connection"])
+                    if found is not None:
+                        nraw, back = found
+                        nts = notice_time(nraw, tctx)
+                        if nts is not None and (not windowed or in_window(nts)):
+                            for dev in events_from_line(nraw, path, line_no - back, tctx, matcher, kinds=kinds):
+                                dev["time_source"] = "line"
+                                add_detail(dev)
                 if ev["category"] == "slow_request" and ev.get("script") is None:
                     pending.append(ev)
                     continue
@@ -397,6 +529,18 @@ class Scanner(object):
                     pending.append(ev)      # keep the order
                     continue
                 sink_add(ev)
+
+        def flush():
+            """Hand the notice lines counted so far to the sink (at the end of a range;
+            the window was applied line by line, first and last are of the lines kept)."""
+            n = span[5]
+            if n:
+                report["events"] = report.get("events", 0) + n
+                sink.count_notices(path, tally, n, span[2], span[3])
+                tally.clear()
+            span[2] = span[3] = None
+            span[5] = 0
+        emit.flush = flush
         self._sink_add = sink_add
         return emit
 
@@ -438,3 +582,31 @@ class Scanner(object):
                     return ts
             s = e + 1
         return None
+
+
+_END_QUOTE = b'" while '    # where nginx closes a FastCGI stderr payload (php_notices.payload_of)
+# how far before an undated line its neighbours' stamps are looked for (and a 502's
+# notice line: the same neighbourhood)
+_NEAR = NEAR
+_NEAR_LINES = NEAR_LINES
+
+
+def _nearby_stamp(before, tctx):
+    """The time of the nearest dated line before an undated one, or None. ``before``:
+    the file's bytes that end where the undated line starts (at most _NEAR; when it is
+    that long, its first line may be cut and is not read). Up to _NEAR_LINES lines are
+    looked at, nearest first, and none past an over-long line (its start is not where
+    the scan keeps it). Only called for undated events; reference.py states the same
+    rule line by line."""
+    lines = before.split(b"\n")[:-1]       # ``before`` ends with the previous line's newline
+    if len(before) >= _NEAR:
+        lines = lines[1:]
+    max_line = limits.MAX_LINE
+    for line in reversed(lines[-_NEAR_LINES:]):
+        if len(line) > max_line:
+            return None
+        if line:
+            ts = parse_record(line[:512].rstrip(b"\r").decode("utf-8", "replace"), tctx).ts
+            if ts is not None:
+                return ts
+    return None

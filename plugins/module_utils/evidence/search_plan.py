@@ -14,7 +14,7 @@ from __future__ import absolute_import, division, print_function
 import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signature_table import (
-    GATE_LITERALS, SCAN_LITERALS, SCAN_LITERALS_EXTRA, SOURCE_KINDS,
+    GATE_LITERALS, GREP_LITERALS, SCAN_LITERALS, SCAN_LITERALS_EXTRA, SOURCE_KINDS,
 )
 
 __metaclass__ = type
@@ -30,23 +30,34 @@ class _Plan(object):
     event of those kinds holds one of them) and the ``gate`` (the signature
     prefilters of those kinds, checked on each candidate line before decoding)."""
 
-    __slots__ = ("kinds", "literals", "gate", "gate_search", "gate_in_grep")
+    __slots__ = ("kinds", "literals", "gate", "gate_search", "gate_in_grep", "grep_literals", "grep_gate")
 
     def __init__(self, kinds):
         self.kinds = frozenset(kinds)
         lits = set()
+        glits = set()
         gate = set()
         for k in self.kinds:
             lits.update(SCAN_LITERALS.get(k, ()))
             lits.update(SCAN_LITERALS_EXTRA.get(k, ()))
+            glits.update(GREP_LITERALS.get(k, SCAN_LITERALS.get(k, ())))
+            glits.update(SCAN_LITERALS_EXTRA.get(k, ()))
             gate.update(GATE_LITERALS.get(k, ()))
         self.literals = _minimal_literals(lits)
+        self.grep_literals = _minimal_literals(glits)
         self.gate = tuple(sorted(gate))
         # one C-level search instead of a Python loop over the literals
         self.gate_search = re.compile(b"|".join(re.escape(g) for g in self.gate)).search
         # the grep prefilter gates its output lines ("offset:line") with the same literals:
         # exact for a line not cut at MAX_LINE when no literal can match the offset
         self.gate_in_grep = bool(self.gate) and all(g.strip(b"0123456789:") for g in self.gate)
+        # the literals given to the second grep: none when every grep literal holds a gate literal
+        # (then each line the first grep reports passes the gate; one process and one pipe of
+        # candidate text less, which is most of the grep side's cost on a notice-heavy log)
+        self.grep_gate = self.gate
+        if self.gate and all(any(g in lit for g in self.gate) for lit in self.grep_literals):
+            self.grep_gate = ()
+            self.gate_in_grep = True
 
 
 def _minimal_literals(lits):

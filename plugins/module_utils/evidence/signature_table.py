@@ -39,20 +39,62 @@ match contains at least one of them (a unit test checks this on all samples).
 
 from __future__ import absolute_import, division, print_function
 
+import re
+
 __metaclass__ = type
 
-__all__ = ["SIGNATURES", "SCAN_LITERALS", "SCAN_LITERALS_EXTRA", "GATE_LITERALS", "CATEGORIES", "SOURCE_KINDS",
+__all__ = ["SIGNATURES", "SCAN_LITERALS", "SCAN_LITERALS_EXTRA", "GREP_LITERALS", "GATE_LITERALS", "CATEGORIES", "SOURCE_KINDS",
            "SIGNAL_NAMES"]
 
 SOURCE_KINDS = ("nginx", "php-fpm", "kernel", "coredump")
 
 _POOL = r"(?:\[pool (?P<pool>[^\]]+)\] +)?"
-_ERRNO = r"\((?P<errno>%s): [^)]*\)"
+# The strerror text after the errno. nginx for Windows prints WSA codes with their long
+# texts ("(10054: An existing connection was forcibly closed by the remote host)"), or
+# "(10060: FormatMessage() error:(15105))" when it has none: one level of parentheses.
+_ERRTXT = r"[^()]*(?:\([^()]*\)[^()]*)*"
+_ERRNO = r"\((?P<errno>%s): " + _ERRTXT + r"\)"
 _NGX = ("errno", "client", "server", "request", "method", "path", "uri", "upstream", "host")
-_KMOD = r"(?: in (?P<module>[^\[\s][^\[]*?)\[(?P<module_base>[0-9a-fA-F]+)\+(?P<module_size>[0-9a-fA-F]+)\])?"
+# " in <object>[<base>+<size>]"; recent kernels (6.x) put the ip's offset in the object
+# first, "[6ad57,7f75ec6a8000+a1000]" (mm/memory.c, print_vma_addr)
+_KMOD = (r"(?: in (?P<module>[^\[\s][^\[]*?)\[(?:[0-9a-fA-F]+,)?(?P<module_base>[0-9a-fA-F]+)"
+         r"\+(?P<module_size>[0-9a-fA-F]+)\])?")
 _PROC = r"(?P<process>[^\[\]\s][^\[\]]{0,63}?)\[(?P<pid>\d+)\]"
 _KFIELDS = ("process", "pid", "module", "fault_addr", "ip", "sp", "error_code", "is_php")
 _KTAGS = ("kernel",)
+# PHP 5.3.0-5.3.2 named the pool after the pid: "child 4074 (pool www) exited on signal 15"
+_POOL_AFTER = r"(?: \(pool (?P<pool2>[^)]{1,256})\))?"
+
+
+def _prefix_of(*phrases):
+    """A regex for any prefix of one of ``phrases``, the empty one included (a trie of
+    nested optional groups: linear, whatever the cut)."""
+    trie = {}
+    for phrase in phrases:
+        node = trie
+        for ch in phrase:
+            node = node.setdefault(ch, {})
+
+    def emit(node):
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items())]
+        return "(?:%s)?" % "|".join(alts) if alts else ""
+    return emit(trie)
+
+
+def _cut_after_errno(*phrases):
+    """The end of an nginx record cut after its errno: by nginx's own 2 KiB limit in a long
+    message, by a mail client wrapping it at 72 columns ("connect() failed (111: Connection"
+    / "refused) while connecting to upstream, ..." on the next line), by a person pasting
+    half of it. What is left must run to the end of nginx's text, so a complete record with
+    another phase ("... while sending to client") never takes this branch. The group is
+    named ``cut``: such a match counts only where the record's header rules out a client's
+    reset or a health check, which the lost phase would have told (line_events._cut_ok)."""
+    return r"(?P<cut>:[^)]*(?:\)" + _prefix_of(*phrases) + r")?$)"
+
+
+# the phases of a FastCGI exchange, as nginx names them (ngx_http_upstream.c)
+_UPSTREAM_IO = (" while reading response header from upstream", " while reading upstream",
+                " while sending request to upstream", " while sending to upstream")
 
 SIGNATURES = (
     # ------------------------------------------------------------------ nginx
@@ -73,13 +115,16 @@ SIGNATURES = (
     {
         "id": "upstream_reset",
         "source_kind": "nginx",
-        "prefilter": b"(104: ",
-        "regex": r"^(?P<syscall>\w+)\(\) failed " + _ERRNO % "104" +
-                 r" while (?P<phase>(?:reading|sending)[^,]*?upstream)",
+        "prefilter": (b"(104: ", b"(10054: "),
+        # 10054 is WSAECONNRESET (nginx for Windows: "WSARecv() failed (10054: ...)"); a reset
+        # on connect() is a connect error (upstream_connect_other), also when the phase is cut
+        "regex": r"^(?!connect\(\))(?P<syscall>\w+)\(\) failed \((?P<errno>104|10054)"
+                 r"(?:: " + _ERRTXT + r"\) while (?P<phase>(?:reading|sending)[^,]*?upstream)"
+                 r"|" + _cut_after_errno(*_UPSTREAM_IO) + r")",
         "fields": _NGX + ("syscall", "phase"),
-        "description": "The FastCGI peer reset the connection (104) while nginx read or sent: "
-                       "the php-fpm child died mid-request (502). A reset during a TLS handshake "
-                       "to an https upstream is not this.",
+        "description": "The FastCGI peer reset the connection (104, WSA 10054) while nginx read or "
+                       "sent: the php-fpm child died mid-request (502). A reset during a TLS handshake "
+                       "to an https upstream is not this. A record cut before its phase has phase null.",
         "example": '2026/11/26 17:01:02 [error] 2481#2481: *18 recv() failed (104: Connection reset by peer) '
                    'while reading response header from upstream, client: 127.0.0.1, server: _, request: '
                    '"GET /a/crash.php HTTP/1.1", upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:", '
@@ -101,8 +146,11 @@ SIGNATURES = (
     {
         "id": "upstream_connect_refused",
         "source_kind": "nginx",
-        "prefilter": b"(111: ",
-        "regex": r"^connect\(\) (?:to (?P<target>\S+) )?failed " + _ERRNO % "111" + r" while connecting to upstream",
+        "prefilter": (b"(111: ", b"(10061: "),
+        # 10061 is WSAECONNREFUSED (nginx for Windows)
+        "regex": r"^connect\(\) (?:to (?P<target>\S+) )?failed \((?P<errno>111|10061)"
+                 r"(?:: " + _ERRTXT + r"\) while connecting to upstream"
+                 r"|" + _cut_after_errno(" while connecting to upstream") + r")",
         "fields": _NGX + ("target",),
         "description": "Nothing listens on the socket or port (php-fpm down or pool missing).",
         "example": '2015/02/13 20:04:29 [error] 31031#0: *13047 connect() failed (111: Connection refused) while '
@@ -161,7 +209,8 @@ SIGNATURES = (
         "id": "upstream_timeout",
         "source_kind": "nginx",
         "prefilter": b"upstream timed out",
-        "regex": r"^upstream timed out " + _ERRNO % r"\d+" + r" while (?P<phase>(?:reading|sending)[^,]*)",
+        "regex": r"^upstream timed out \((?P<errno>\d+)(?:: " + _ERRTXT + r"\) while (?P<phase>(?:reading|sending)[^,]*)"
+                 r"|" + _cut_after_errno(" while reading", " while sending") + r")",
         "fields": _NGX + ("phase",),
         "description": "The upstream was too slow (fastcgi_read_timeout): 504.",
         "example": '2016/05/31 10:00:00 [error] 12785#0: *1095 upstream timed out (110: Connection timed out) '
@@ -240,7 +289,9 @@ SIGNATURES = (
         "id": "fastcgi_stderr",
         "source_kind": "nginx",
         "prefilter": b"FastCGI sent in stderr",
-        "regex": r"^FastCGI sent in stderr: \"(?P<stderr>(?:[^\"\\]|\\.){0,512})",
+        # nginx writes the payload raw, quotes and all ("Undefined array key "id" in ..."):
+        # it ends where nginx closes it, at '" while ', or where the line was cut
+        "regex": r"^FastCGI sent in stderr: \"(?P<stderr>.{0,2048}?)(?:\" while |\"?$)",
         "fields": _NGX + ("stderr",),
         "description": "Any other stderr payload from php-fpm (PHP warnings, fatal errors).",
         "example": '2024/01/31 12:00:00 [error] 2481#2481: *5 FastCGI sent in stderr: "PHP message: PHP Fatal '
@@ -282,7 +333,7 @@ SIGNATURES = (
         "id": "child_signal",
         "source_kind": "php-fpm",
         "prefilter": b"exited on signal",
-        "regex": r"^" + _POOL + r"child (?P<pid>\d+) exited on signal (?P<signal_number>\d+)"
+        "regex": r"^" + _POOL + r"child (?P<pid>\d+)" + _POOL_AFTER + r" exited on signal (?P<signal_number>\d+)"
                  r"(?: (?:\((?P<signal_name>SIG[A-Z0-9]+)?[^)]*\)|(?P<signal_name2>SIG[A-Z0-9]+)))?"
                  r"(?: after (?P<uptime_s>\d+(?:\.\d+)?) seconds from start)?",
         "fields": ("pool", "pid", "signal_number", "signal_name", "core_dumped", "uptime_s"),
@@ -294,7 +345,7 @@ SIGNATURES = (
         "id": "child_exit_code",
         "source_kind": "php-fpm",
         "prefilter": b"exited with code",
-        "regex": r"^" + _POOL + r"child (?P<pid>\d+) exited with code (?P<exit_code>[1-9]\d*)"
+        "regex": r"^" + _POOL + r"child (?P<pid>\d+)" + _POOL_AFTER + r" exited with code (?P<exit_code>[1-9]\d*)"
                  r"(?: after (?P<uptime_s>\d+(?:\.\d+)?) seconds from start)?",
         "fields": ("pool", "pid", "exit_code", "uptime_s"),
         "description": "A worker exited with a non-zero code. Code 11 is NOT signal 11.",
@@ -327,8 +378,14 @@ SIGNATURES = (
         "id": "exec_timeout",
         "source_kind": "php-fpm",
         "prefilter": b"execution timed out",
-        "regex": r"^" + _POOL + r"child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: \"(?P<request>[^\"]*)\"\) "
-        r"execution timed out \((?P<elapsed_s>[\d.]+) sec\), terminating",
+        "regex": (
+            r"^" + _POOL + r"child (?P<pid>\d+), script '(?P<script>[^']*)' \(request: \"(?P<request>[^\"]*)\"\) "
+            r"execution timed out \((?P<elapsed_s>[\d.]+) sec\), terminating",
+            # PHP 5.3 named no request; the whole message, so that a script path holding the
+            # words cannot pass for it
+            r"^" + _POOL + r"child (?P<pid>\d+), script '(?P<script>[^']*)' "
+            r"execution timed out \((?P<elapsed_s>[\d.]+) sec\), terminating\s*$",
+        ),
         "fields": ("pool", "pid", "script", "request", "method", "path", "elapsed_s"),
         "description": "request_terminate_timeout killed a request (the child gets SIGTERM next).",
         "example": '[12-Apr-2016 14:54:39] WARNING: [pool www] child 123, script \'/var/www/x.php\' '
@@ -352,10 +409,15 @@ SIGNATURES = (
     {
         "id": "ptrace_failed",
         "source_kind": "php-fpm",
-        "prefilter": b"ptrace(",
-        "regex": r"^failed to ptrace\((?P<op>\w+)\) (?:child|pid) (?P<pid>\d+): (?P<reason>.*?) \((?P<errno>\d+)\)",
+        "prefilter": (b"ptrace(", b"/mem: "),
+        "regex": (
+            r"^failed to ptrace\((?P<op>\w+)\) (?:child|pid) (?P<pid>\d+): (?P<reason>.*?) \((?P<errno>\d+)\)",
+            # fpm_trace_pread.c reads the traced child's memory through /proc/<pid>/mem
+            r"^failed to (?P<op>open) /proc/(?P<pid>\d+)/mem: (?P<reason>[^()]{1,128}?) \((?P<errno>\d+)\)",
+        ),
         "fields": ("pid", "op", "reason", "errno"),
-        "description": "Slowlog tracing is not permitted (containers without SYS_PTRACE, yama).",
+        "description": "Slowlog tracing is not permitted (containers without SYS_PTRACE, yama, "
+                       "/proc/<pid>/mem of a child of another user).",
         "example": '[05-Sep-2016 07:40:49] ERROR: failed to ptrace(ATTACH) child 15: Operation not permitted (1)',
     },
     {
@@ -374,15 +436,40 @@ SIGNATURES = (
         "source_kind": "php-fpm",
         "prefilter": (b"fpm is running", b"ready to handle", b"eloading", b"Terminating", b"bye-bye",
                       b"re-opened", b"started", b"exited with code 0", b"Finishing", b"inherited socket",
-                      b"monitor interval"),
-        "regex": r"^" + _POOL + r"(?:child (?P<pid>\d+) (?P<child_event>started|exited with code 0)\b"
+                      b"monitor interval", b"configuration file", b"unknown entry", b"post process",
+                      b"can't be greater", b"initialization failed", b"listening socket", b"failed to listen",
+                      b"already listen", b"failed to reload", b"ignored when FPM", b"implicitly binding"),
+        "regex": r"^" + _POOL + r"(?:child (?P<pid>\d+)" + _POOL_AFTER + r" (?P<child_event>started|exited with code 0)\b"
                  r"|(?P<phrase>fpm is running, pid (?P<master_pid>\d+)|ready to handle connections"
                  r"|Reloading in progress|reloading: |Terminating \.\.\.|exiting, bye-bye"
                  r"|error log file re-opened|Finishing \.\.\.|using inherited socket"
-                 r"|systemd monitor interval set))",
-        "fields": ("pool", "pid", "lifecycle_event"),
+                 r"|systemd monitor interval set"
+                 # why a master is not there (fpm_conf.c, fpm.c, fpm_sockets.c, fpm_unix.c,
+                 # fpm_process_ctl.c): php-fpm -t, a bad directive at file:line, an impossible
+                 # pair of timeouts, a listen address that cannot be bound (the ": strerror (errno)"
+                 # of glibc, musl or BSD follows; PHP 5 left the address unquoted), a second
+                 # master on the same socket ("An another" before PHP 7.4), a re-exec that failed
+                 r"|configuration file (?P<config_file>\S{1,512}) test is successful"
+                 r"|\[(?P<config_file2>[^\]\s]{1,512}):(?P<config_line>\d+)\] unknown entry '(?P<directive>[^']{0,128})'"
+                 r"|failed to load configuration file '(?P<config_file3>[^']{0,512})'"
+                 r"|failed to post process the configuration"
+                 r"|'(?P<directive2>request_slowlog_timeout)' \(\d+\) can't be greater than 'request_terminate_timeout'"
+                 r"|FPM initialization failed"
+                 r"|(?:unable to bind listening socket for address|failed to listen to address) "
+                 r"(?:'(?P<listen>[^']{0,512})'|(?P<listen2>\S{1,512}?)(?=: ))"
+                 r"(?:: (?P<reason>[^()]{1,128}?) \((?P<errno>\d+)\))?"
+                 r"|failed to create new listening socket: socket\(\)(?:: (?P<reason2>[^()]{1,128}?) \((?P<errno2>\d+)\))?"
+                 r"|An(?:other| another) FPM instance seems to already listen on (?P<listen3>\S{1,512})"
+                 r"|failed to reload: (?P<reason3>.{1,256}?)(?: \((?P<errno3>\d+)\))?$"
+                 r"|'?(?P<directive3>user|group)'? directive is ignored when FPM is not running as root"
+                 r"|Failed implicitly binding to ::, retrying with 0\.0\.0\.0))",
+        "fields": ("pool", "pid", "lifecycle_event", "config_file", "config_line", "directive", "listen",
+                   "reason", "errno"),
         "description": "Master start, ready, reload, stop, exit, log reopen; child started or "
-                       "recycled (exit code 0).",
+                       "recycled (exit code 0); and why no master serves: config test passed or "
+                       "config error (file, line, directive), initialization failed, listen "
+                       "address not bindable or already served, reload failed, user/group "
+                       "ignored when not root, the IPv6 wildcard fallback.",
         "example": '[13-Jan-2019 10:42:49] NOTICE: ready to handle connections',
     },
     # ----------------------------------------------------------------- kernel
@@ -391,8 +478,9 @@ SIGNATURES = (
         "source_kind": "kernel",
         "tags": _KTAGS,
         "prefilter": b"segfault at",
-        "regex": r"^" + _PROC + r": segfault at (?P<fault_addr>[0-9a-fA-F]+) ip (?P<ip>[0-9a-fA-F]+) "
-                 r"sp (?P<sp>[0-9a-fA-F]+) error (?P<error_code>[0-9a-fA-F]+)(?: cpu \d+)?" + _KMOD,
+        # older x86_64 kernels (2.6.18 of RHEL 5) named the registers "rip" and "rsp"
+        "regex": r"^" + _PROC + r": segfault at (?P<fault_addr>[0-9a-fA-F]+) r?ip (?P<ip>[0-9a-fA-F]+) "
+                 r"r?sp (?P<sp>[0-9a-fA-F]+) error (?P<error_code>[0-9a-fA-F]+)(?: cpu \d+)?" + _KMOD,
         "fields": _KFIELDS,
         "description": "The kernel reported a segfault; `module` is the ELF object the ip was in "
                        "(opcache.so, php-fpm8.2, libc...), null when the kernel did not say.",
@@ -432,7 +520,9 @@ SIGNATURES = (
             r"^(?P<process>\S+?) invoked oom-killer",
             r"(?:Out of memory|Memory cgroup out of memory)(?: \(oom_kill_allocating_task\))?: "
             r"Kill(?:ed)? process (?P<pid>\d+) \((?P<process>[^)]{0,255})\)",
-            r"^Killed process (?P<pid>\d+) \((?P<process>[^)]{0,255})\)",
+            # RHEL 6 kernels (2.6.32) named the uid between pid and name:
+            # "Killed process 12081, UID 48, (php-fpm) total-vm:455224kB, ..."
+            r"^Killed process (?P<pid>\d+)(?:, UID \d+,)? \((?P<process>[^)]{0,255})\)",
         ),
         "fields": ("process", "pid", "is_php"),
         "description": "The out-of-memory killer ran or killed a process.",
@@ -443,14 +533,20 @@ SIGNATURES = (
     {
         "id": "coredump",
         "source_kind": "coredump",
-        "tags": ("systemd-coredump", "abrt-hook-ccpp", "abrtd", "abrt", "apport", "kernel"),
+        "tags": ("systemd-coredump", "abrt-hook-ccpp", "abrtd", "abrt", "apport", "kernel", "systemd"),
         "prefilter": (b"dumped core", b"dumping core", b"Saved core dump", b"called for pid", b"killed by SIG"),
         "regex": (
-            r"Process (?P<pid>\d+) \((?P<process>[^)]{0,255})\) of user (?P<uid>\d+) dumped core",
+            # people mask pid and uid when they paste coredumpctl info ("Process xxx (...) of
+            # user xxx dumped core."): the event keeps the process, pid and uid are null
+            r"Process (?P<pid>\d+|[xX]{2,16}) \((?P<process>[^)]{0,255})\) of user (?P<uid>\d+|[xX]{2,16}) "
+            r"dumped core",
             r"Process (?P<pid>\d+) \((?P<process>[^)]{0,255})\) of user (?P<uid>\d+) killed by "
             r"(?P<signal_name>SIG[A-Z0-9]+)",
             r"Saved core dump of pid (?P<pid>\d+) \((?P<process>[^)]{0,255})\) to (?P<core_path>\S+)",
             r"called for pid (?P<pid>\d+), signal (?P<signal_number>\d+)",
+            # PID 1 itself (systemd src/core/main.c, crash()): it forks, the child dumps
+            # core, PID 1 freezes - every service, php-fpm's too, stops being supervised
+            r"^Caught <(?P<signal_name>[A-Z0-9]{2,8})>, dumped core as pid (?P<pid>\d+)",
         ),
         "fields": ("process", "pid", "uid", "signal_number", "signal_name", "is_php"),
         "description": "A crash handler (systemd-coredump, ABRT, apport) saved a core.",
@@ -467,12 +563,26 @@ CATEGORIES = tuple(s["id"] for s in SIGNATURES)
 # (GATE_LITERALS) sort the candidate lines out before any decoding.
 # php-fpm: "child" (workers, max_children, spawning N children, unknown child, ptrace of
 # a child), "NOTICE" (lifecycle), " pid " (slowlog entry headers "[pool www] pid 15",
-# ptrace of a pid).
+# ptrace of a pid), "ERROR" (a master that failed to start or reload: bind, config).
 SCAN_LITERALS = {
-    "nginx": (b"upstream", b"FastCGI sent"),
-    "php-fpm": (b"child", b"NOTICE", b" pid "),
+    # " failed (1": a record cut before "upstream" by a mail client or a paste (104, 111
+    # and their WSA codes: _cut_after_errno above)
+    "nginx": (b"upstream", b"FastCGI sent", b" failed (1"),
+    "php-fpm": (b"child", b"NOTICE", b" pid ", b"ERROR"),
     "kernel": (b"segfault at", b"general protection", b" trap ", b"oom-killer", b"Kill"),
     "coredump": (b"dumped core", b"dumping core", b"Saved core dump", b"called for pid", b"killed by SIG"),
+}
+
+# The first GNU grep's literals, where they differ from SCAN_LITERALS: grep -F finds any
+# number of literals in one pass, so they can be precise phrases, each holding a signature
+# prefilter (GATE_LITERALS) - then no second grep is needed to gate grep's output.
+# nginx: "upstream" alone is in the upstream field of most lines of a PHP site's error
+# log ("an upstream response is buffered", every FastCGI stderr notice).
+GREP_LITERALS = {
+    "nginx": (b"FastCGI sent in stderr", b"to upstream", b"(104: ", b"(10054: ", b"(111: ", b"(10061: ",
+              b"upstream prematurely closed",
+              b"client prematurely closed connection", b"no live upstreams", b"temporarily disabled",
+              b"unexpected FastCGI", b"upstream sent ", b"upstream timed out"),
 }
 
 # Second-stage gate on raw candidate lines, before any decoding: the union of the

@@ -21,12 +21,19 @@ __all__ = ["Matcher", "signature_by_id"]
 _SIGNUM = dict((v, k) for k, v in SIGNAL_NAMES.items())
 
 _INT_FIELDS = frozenset(("pid", "errno", "signal_number", "exit_code", "uid", "max_children", "spawning",
-                         "idle", "total"))
+                         "idle", "total", "config_line"))
 _FLOAT_FIELDS = frozenset(("uptime_s", "elapsed_s"))
 _LIFECYCLE = {
     "fpm is running": "start", "ready to handle": "ready", "Reloading": "reload", "reloading": "reload",
     "Terminating": "stop", "Finishing": "stop", "exiting": "exit", "error log": "log_reopen",
     "using inherited": "start", "systemd monitor": "start",
+    # why no master serves (see the lifecycle entry of the signature table)
+    "configuration file": "config_ok", "[": "config_error", "failed to load": "config_error",
+    "failed to post": "config_error", "'request_slowlog": "config_error",
+    "FPM initialization": "init_failed", "unable to bind": "listen_failed", "failed to listen": "listen_failed",
+    "failed to create": "listen_failed", "An": "already_listening", "failed to reload": "reload_failed",
+    "'user'": "directive_ignored", "'group'": "directive_ignored", "user ": "directive_ignored",
+    "group ": "directive_ignored", "Failed implicitly": "ipv6_fallback",
 }
 _RE_REQ = re.compile(r"(?P<method>[A-Z][A-Z_\-]{0,19}) (?P<uri>\S*)")
 
@@ -86,21 +93,23 @@ class Matcher(object):
             key = c.source_kind if c.source_kind in ("nginx", "php-fpm") else "other"
             self.by_kind[key].append(c)
 
-    def match(self, kind, message, tag=None, kinds=None):
+    def match(self, kind, message, tag=None, kinds=None, cut_ok=True):
         """First matching signature for a record. Records without a recognised header
         ('other': kernel, syslog, pasted fragments) are tried against the kernel and
         coredump signatures first, then the nginx and php-fpm ones. ``kinds`` (source
         kinds the file is searched for; None: all): signatures of other kinds are not
-        tried at all, so a record of a file can only be evidence its source writes."""
+        tried at all, so a record of a file can only be evidence its source writes.
+        ``cut_ok``: whether a match of a record cut before its phase (the ``cut`` group
+        of signature_table._cut_after_errno) counts; the caller knows the record's header."""
         if kind == "other":
             for k in ("other", "nginx", "php-fpm"):
-                res = self._match(k, message, tag, kinds)
+                res = self._match(k, message, tag, kinds, cut_ok)
                 if res is not None:
                     return res
             return None
-        return self._match(kind, message, tag, kinds)
+        return self._match(kind, message, tag, kinds, cut_ok)
 
-    def _match(self, kind, message, tag, kinds=None):
+    def _match(self, kind, message, tag, kinds=None, cut_ok=True):
         if kind == "nginx":
             # only nginx's own words: request, host and referrer are the client's
             message = nginx_message_text(message)
@@ -117,6 +126,8 @@ class Matcher(object):
             for rx in sig.regexes:
                 m = rx.search(message)
                 if m is not None:
+                    if not cut_ok and "cut" in rx.groupindex and m.group("cut") is not None:
+                        continue
                     return sig.id, sig.source_kind, self._fields(sig, m, message)
         return None
 
@@ -139,6 +150,9 @@ class Matcher(object):
             out["core_dumped"] = "core dumped" in message
         if "signal_number" in out or "signal_name" in out:
             num, name = out.get("signal_number"), out.get("signal_name")
+            if name and not name.startswith("SIG"):
+                # systemd writes the short name: "Caught <SEGV>, dumped core as pid 9102."
+                name = out["signal_name"] = "SIG" + name
             if num is None and name:
                 out["signal_number"] = _SIGNUM.get(name)
             if name is None and num is not None:

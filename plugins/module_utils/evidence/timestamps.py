@@ -18,11 +18,20 @@ import time
 
 __metaclass__ = type
 
-__all__ = ["TimeContext", "parse_iso", "format_ts", "parse_window_time", "parse_window"]
+__all__ = ["TimeContext", "parse_iso", "format_ts", "parse_window_time", "parse_window", "MONTHS", "LOCAL_MONTHS"]
 
 MONTHS = {
     "Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
     "Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12,
+}
+
+# journalctl writes its short stamps in the reader's LC_TIME (strftime %b): under a
+# Russian locale "июл 27 14:08:03 laptop kernel: ..." (ask.fedoraproject.org, "Laptop
+# freezes after kernel bug"). The names are glibc's (localedata ru_RU, abmon and
+# ab_alt_mon); only locales a published log line shows are here.
+LOCAL_MONTHS = {
+    u"янв": 1, u"фев": 2, u"мар": 3, u"апр": 4, u"мая": 5, u"май": 5, u"июн": 6, u"июл": 7,
+    u"авг": 8, u"сен": 9, u"окт": 10, u"ноя": 11, u"дек": 12,
 }
 
 
@@ -42,6 +51,8 @@ class TimeContext(object):
         self.ref_year = ref.tm_year
         self.ref_md = (ref.tm_mon, ref.tm_mday)
         self.boot_time = boot_time
+        # the time of an undated line with no dated neighbour (the scan sets the file's mtime)
+        self.file_mtime = None
         self._minute_cache = {}
         self._stamp_cache = {}    # "2024/01/31 12:00:00" -> epoch (the same second repeats a lot)
 
@@ -158,3 +169,14 @@ def parse_window(since="24h", until=None, now=None):
     if s is not None and u is not None and s > u:
         raise ValueError("since (%s) is after until (%s)" % (since, until))
     return s, u
+
+
+def undated_time(near_ts, file_mtime):
+    """(epoch, time_source) of an event whose line has no stamp: the nearest dated line
+    before it (``near_ts``, 'previous_line'), else the file's mtime ('file_mtime'), else
+    none (None, None)."""
+    if near_ts is not None:
+        return near_ts, "previous_line"
+    if file_mtime is not None:
+        return file_mtime, "file_mtime"
+    return None, None

@@ -150,6 +150,8 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     if model.invalidations_error:
         entry["notes"].append({"code": "invalidations_unreadable", "text": "%s/invalidated.json (the record of "
                                "opcache_reset's invalidations): %s" % ("helper_dir", model.invalidations_error)})
+    for text in _failed_starts(model.evidence.get("events")):
+        entry["notes"].append({"code": "fpm_failed_start", "text": text})
     entry["discovery_warnings"] = list(model.discovery.get("warnings_found") or [])
     ev = model.evidence
     gateway = [e for e in model.events if e.get("category") in GATEWAY_502 or e.get("category") == "upstream_timeout"]
@@ -164,6 +166,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
                   for f in ev.get("files") or []],
         "missing": list(ev.get("missing") or []), "kernel_sources": list(ev.get("kernel_sources") or []),
         "events_total": as_int(ev.get("events_total")), "events_truncated": bool(ev.get("events_truncated")),
+        "php_messages": _php_messages(ev.get("php_messages")),
         "incidents": [_incident_summary(i) for i in model.incidents[-20:]],
         "recent_gateway_errors": [dict((k, e.get(k)) for k in ("timestamp", "category", "request", "upstream",
                                                                "client", "host"))
@@ -278,3 +281,36 @@ _CTRL = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def _printable(s):
     """No terminal control characters from logs in what is printed."""
     return _CTRL.sub(lambda m: "\\x%02x" % ord(m.group(0)), s)
+
+
+def _php_messages(pm):
+    """The PHP messages nginx logged from FastCGI stderr (fpm_evidence php_messages):
+    counts per severity and the 10 most frequent (severity, script) pairs."""
+    pm = pm if isinstance(pm, dict) else {}
+    return {"total": as_int(pm.get("total")) or 0,
+            "by_severity": dict((str(k), as_int(v) or 0) for k, v in (pm.get("by_severity") or {}).items()),
+            "top": [{"severity": t.get("severity"), "script": t.get("script"), "count": as_int(t.get("count")) or 0}
+                    for t in (pm.get("top") or [])[:10] if isinstance(t, dict)],
+            "distinct": as_int(pm.get("distinct")) or 0}
+
+
+# php-fpm lifecycle records that say why no master serves a pool: what explains a storm of
+# "connect() failed" or 502s better than any crash (evidence/signature_table.py lifecycle)
+_FAILED_START = ("config_error", "init_failed", "listen_failed", "already_listening", "reload_failed")
+
+
+def _failed_starts(events, cap=5):
+    """Note texts for the last ``cap`` failed php-fpm starts, config tests and reloads."""
+    out = []
+    for e in events or []:
+        if not isinstance(e, dict) or e.get("category") != "lifecycle" or e.get("lifecycle_event") not in _FAILED_START:
+            continue
+        what = [str(e["lifecycle_event"]).replace("_", " ")]
+        if e.get("config_file"):
+            what.append("%s%s" % (e["config_file"], ":%s" % e["config_line"] if e.get("config_line") else ""))
+        for k in ("directive", "listen", "reason"):
+            if e.get(k):
+                what.append("%s %s" % (k, e[k]))
+        when = e.get("timestamp") or "an unknown time"
+        out.append("php-fpm %s at %s (%s:%s)" % (", ".join(what), when, e.get("file"), e.get("line_no")))
+    return out[-cap:]

@@ -167,6 +167,14 @@ def render_markdown(report):
             for g in ev["recent_gateway_errors"][-10:]:
                 out.append("- %s %s %s" % (md_code(g.get("timestamp")), md_code(g.get("category")),
                                            md_code(g.get("request"))))
+        pm = ev.get("php_messages") or {}
+        if pm.get("total"):
+            out.append("")
+            out.append("PHP messages in FastCGI stderr: %d (%s); most frequent:" % (pm["total"], ", ".join(
+                "%s %d" % (md_text(k), v) for k, v in sorted(pm["by_severity"].items(), key=lambda kv: -kv[1]))))
+            out.append("")
+            for t in pm["top"][:5]:
+                out.append("- %d %s %s" % (t["count"], md_text(t["severity"]), md_code(t["script"] or "-")))
     out.append("")
     return "\n".join(out)
 
@@ -364,6 +372,15 @@ def render_html(report):
             for g in ev["recent_gateway_errors"]:
                 h_.append("<tr><td>%s</td><td>%s</td><td><code>%s</code></td><td><code>%s</code></td></tr>" % (
                     esc(g.get("timestamp")), esc(g.get("category")), esc(g.get("request")), esc(g.get("upstream"))))
+            h_.append("</table>")
+        pm = ev.get("php_messages") or {}
+        if pm.get("total"):
+            h_.append("<p>PHP messages in FastCGI stderr: %d (%s)</p><table><tr><th>count</th><th>severity</th>"
+                      "<th>script</th></tr>" % (pm["total"], esc(", ".join(
+                          "%s %d" % (k, v) for k, v in sorted(pm["by_severity"].items(), key=lambda kv: -kv[1])))))
+            for t in pm["top"]:
+                h_.append("<tr><td>%d</td><td>%s</td><td><code>%s</code></td></tr>" % (
+                    t["count"], esc(t["severity"]), esc(t["script"] or "-")))
             h_.append("</table>")
         if (h.get("collisions") or {}).get("items"):
             h_.append("<p>Class names declared twice (per code root):</p><ul>%s</ul>" % "".join(

@@ -169,3 +169,18 @@ def test_heap_corruption_is_what_the_child_said_first_not_text_it_quoted():
             '"search for: zend_mm_heap corrupted"')
     (ev,) = _events(line, kinds=frozenset(["php-fpm"]))
     assert ev["category"] == "child_stderr" and ev["stderr"] == "search for: zend_mm_heap corrupted"
+
+
+def test_a_stderr_payload_never_reaches_into_the_client_fields():
+    """A FastCGI stderr record whose payload nginx did not close with '" while ...' (cut
+    short, or written so) ends at ", client: ": the request line and Referer after it are
+    the client's, and a PHP fatal error written there is not PHP's (nor counted)."""
+    line = ('2026/11/26 17:01:02 [error] 2481#2481: *17 FastCGI sent in stderr: "PHP message: PHP Warning:  x in '
+            '/srv/a.php on line 3", client: 203.0.113.9, server: _, request: "GET /?PHP message: PHP Fatal error:  '
+            'forged in /srv/forged.php on line 1 HTTP/1.1", host: "x"')
+    evs = events_from_line(line.encode(), "/x", 1, kinds=frozenset(["nginx"]))
+    assert [e["category"] for e in evs] == ["fastcgi_stderr"]
+    assert evs[0]["stderr"] == "PHP message: PHP Warning:  x in /srv/a.php on line 3"
+    c = Correlator()
+    c.add(evs[0])
+    assert c.report()["php_messages"]["by_severity"] == {"Warning": 1}

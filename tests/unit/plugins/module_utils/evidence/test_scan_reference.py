@@ -43,7 +43,16 @@ NGX_MSGS = [
     'writev() failed (32: Broken pipe) while sending request to upstream',
     'no live upstreams while connecting to upstream',
     'client prematurely closed connection, so upstream connection is closed too while sending request to upstream',
+    # PHP notices counted in bulk (php_notices.py), and stderr that takes the full path
+    'FastCGI sent in stderr: "PHP message: PHP Deprecated:  strlen(): Passing null in /srv/b.php on line 9'
+    'PHP message: PHP Notice:  Undefined index: q in /srv/a.php on line 4" while reading response header from upstream',
+    'FastCGI sent in stderr: "PHP message: PHP Warning:  x in /srv/a.php on line 3PHP message: PHP Fatal error:  '
+    'Uncaught Error: boom in /srv/c.php:7" while reading response header from upstream',
+    'FastCGI sent in stderr: "PHP message: PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted'
+    ' in /srv/d.php on line 88" while reading upstream',
 ]
+NOTICE = ('FastCGI sent in stderr: "PHP message: PHP Warning:  Undefined variable $cart in /srv/cart.php on line 7"'
+          ' while reading response header from upstream')
 FPM_MSGS = [
     'WARNING: [pool www] child {pid} exited on signal 11 (SIGSEGV) after 3.5 seconds from start',
     'WARNING: [pool shop.example-com] child {pid} exited on signal 6 (SIGABRT - core dumped) after 1.0 seconds from start',
@@ -70,9 +79,9 @@ KERNEL = [
 pytestmark = pytest.mark.usefixtures("utc")   # TZ=UTC for every test (conftest.py)
 
 
-def ngx(rng, i):
+def ngx(rng, i, msg=None):
     s = i % 60
-    msg = rng.choice(NGX_MSGS)
+    msg = msg or rng.choice(NGX_MSGS)
     ctx = (', client: 2001:db8::%x, server: example.com, request: "GET /p%d.php?x=%s HTTP/1.1", upstream: '
            '"fastcgi://unix:/run/php/php8.2-fpm.sock:", host: "example.com"' % (i, i % 7, "y" * (i % 5)))
     return "2026/11/26 17:%02d:%02d [error] 2481#2481: *%d %s%s" % (i % 60, s, i, msg, ctx)
@@ -89,7 +98,11 @@ def sample(seed=7, n=1500):
     out = []
     for i in range(n):
         k = rng.random()
-        if k < 0.35:
+        if k < 0.03:
+            # a notice, then the 502 of the same nginx connection: the notice comes in full
+            out.append(ngx(rng, i, NOTICE).encode())
+            line = ngx(rng, i, NGX_MSGS[0])
+        elif k < 0.35:
             line = ngx(rng, i)
         elif k < 0.55:
             line = fpm(rng, i, frac=rng.random() < 0.3)
@@ -132,13 +145,39 @@ PREFILTERS = ["python", pytest.param("grep", marks=needs_gnu_grep)]
 def fast(files, **kw):
     sink, reports = scan([(str(f), h) for f, h in files],
                          lambda: CompositeSink(Correlator(), EventCollector(max_events=10 ** 6)), **kw)
+    fast.php_messages = sink.sinks[0].php_messages
+    fast.fastcgi_stderr = sink.sinks[0].by_category.get("fastcgi_stderr", 0)
     return sink.sinks[1].events, reports
 
 
 def reference_for(data, path, kinds, since=None, until=None):
     tctx = TimeContext(ref_epoch=os.stat(str(path)).st_mtime)
-    evs, lines, overlong = reference_events(data, str(path), kinds, since, until, tctx)
+    tctx.file_mtime = os.stat(str(path)).st_mtime
+    notices = []
+    evs, lines, overlong = reference_events(data, str(path), kinds, since, until, tctx, notices=notices)
+    reference_for.php_messages = notice_tally(notices, evs)
+    reference_for.fastcgi_stderr = len(notices) + sum(
+        1 for e in evs if e["category"] == "fastcgi_stderr" and not e.get("_detail"))
+    for e in evs:
+        e.pop("_detail", None)
     return [public_event(e) for e in evs], lines, overlong
+
+
+def notice_tally(notices, events):
+    """(severity, script) -> count of the reference: notice lines counted in bulk, plus
+    the PHP messages of the fastcgi_stderr events that took the full path (the notice
+    lines brought in full are in both: once)."""
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import php_messages_of
+    out = {}
+    for dummy, msgs in notices:
+        for key in msgs:
+            out[key] = out.get(key, 0) + 1
+    for ev in events:
+        if ev["category"] == "fastcgi_stderr" and not ev.get("_detail"):
+            for key in php_messages_of(ev.get("stderr") or ""):
+                if key[0] is not None:
+                    out[key] = out.get(key, 0) + 1
+    return out
 
 
 @pytest.fixture
@@ -164,6 +203,12 @@ def test_fast_scan_equals_the_reference(tmp_path, small_limits, hint, workers, p
     want, lines, overlong = reference_for(data, f, kinds)
     assert len(want) > 300
     assert events == want
+    # PHP notices: counted in bulk, per severity and script, exactly as the reference
+    assert fast.php_messages == reference_for.php_messages
+    assert fast.fastcgi_stderr == reference_for.fastcgi_stderr
+    assert (hint not in (None, "nginx")) or (
+        reference_for.php_messages.get(("Notice", "/srv/a.php"), 0) > 5 and
+        reference_for.php_messages.get(("Fatal error", "/srv/d.php"), 0) > 5)
     assert reports[0]["lines"] == lines
     assert reports[0].get("overlong_lines", 0) == overlong > 0
 

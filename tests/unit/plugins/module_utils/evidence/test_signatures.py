@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, parse_iso
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line, public_event
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signature_table import (
-    SIGNATURES, SCAN_LITERALS, SCAN_LITERALS_EXTRA, CATEGORIES, SOURCE_KINDS,
+    SIGNATURES, SCAN_LITERALS, SCAN_LITERALS_EXTRA, GREP_LITERALS, CATEGORIES, SOURCE_KINDS,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import Matcher
 import signature_samples
@@ -80,6 +80,9 @@ def test_scan_literals_cover_samples(category):
             continue
         lits = SCAN_LITERALS[kind] + SCAN_LITERALS_EXTRA.get(kind, ())
         assert any(l in raw for l in lits), "%s.log:%d has none of %r" % (category, no, lits)
+        # the first GNU grep's literals (precise phrases where they differ) find it too
+        glits = GREP_LITERALS.get(kind, SCAN_LITERALS[kind]) + SCAN_LITERALS_EXTRA.get(kind, ())
+        assert any(l in raw for l in glits), "%s.log:%d has none of the grep literals %r" % (category, no, glits)
 
 
 @pytest.mark.parametrize("entry", SIGNATURES, ids=[s["id"] for s in SIGNATURES])

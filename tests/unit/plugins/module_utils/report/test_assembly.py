@@ -196,3 +196,24 @@ def test_summary_lines_strip_terminal_escapes():
     lines = summary_lines(build_report([raw], generated_at="x"))
     assert not any("\x1b" in line for line in lines)
     assert any("\\x1b[31mred.php" in line for line in lines)
+
+
+def test_a_failed_php_fpm_start_is_a_note():
+    """A master that could not bind its socket explains the 502s: the report says so
+    (lifecycle events of issue 12), and the ordinary lifecycle stays out of it."""
+    raw = healthy(load("lab-web2"))
+    raw["evidence"]["events"] = [
+        {"category": "lifecycle", "lifecycle_event": "ready", "timestamp": "2026-11-26T17:00:00+00:00",
+         "file": "/var/log/php-fpm/error.log", "line_no": 1},
+        {"category": "lifecycle", "lifecycle_event": "listen_failed", "listen": "/run/php-fpm/www.sock",
+         "reason": "Address already in use", "errno": 98, "timestamp": "2026-11-26T17:01:00+00:00",
+         "file": "/var/log/php-fpm/error.log", "line_no": 7},
+        {"category": "lifecycle", "lifecycle_event": "config_error", "config_file": "/etc/php-fpm.d/www.conf",
+         "config_line": 12, "directive": "pm.max_chidlren", "timestamp": None,
+         "file": "/var/log/php-fpm/error.log", "line_no": 9}]
+    notes = [n["text"] for n in evaluate_host(raw)["notes"] if n["code"] == "fpm_failed_start"]
+    assert notes == [
+        "php-fpm listen failed, listen /run/php-fpm/www.sock, reason Address already in use at "
+        "2026-11-26T17:01:00+00:00 (/var/log/php-fpm/error.log:7)",
+        "php-fpm config error, /etc/php-fpm.d/www.conf:12, directive pm.max_chidlren at an unknown time "
+        "(/var/log/php-fpm/error.log:9)"]

@@ -171,3 +171,28 @@ def test_resolved_report_follows_the_json_schema():
     rep["hosts"][0]["reset_check"]["state"] = "fixed"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(rep, schema)
+
+
+def test_php_messages_are_in_every_output():
+    """fpm_evidence's php_messages (notices counted in bulk, issue 12) reach report.json,
+    report.md and report.html, script names escaped."""
+    raw = load("lab-web2")
+    raw["evidence"]["php_messages"] = {
+        "total": 46, "by_severity": {"Warning": 31, "Deprecated": 15}, "distinct": 12,
+        "top": ([{"severity": "Warning", "script": "/var/www/html/cart.php", "count": 30},
+                 {"severity": "Deprecated", "script": HOSTILE, "count": 15}] +
+                [{"severity": "Notice", "script": "/x%d.php" % i, "count": 1} for i in range(20)])}
+    rep = build_report([raw], generated_at="2026-11-26T17:20:00Z", window={"since": "24h"})
+    pm = json.loads(render_json(rep))["hosts"][0]["evidence"]["php_messages"]
+    assert pm["total"] == 46 and pm["by_severity"] == {"Warning": 31, "Deprecated": 15}
+    assert pm["top"][0] == {"severity": "Warning", "script": "/var/www/html/cart.php", "count": 30}
+    assert len(pm["top"]) == 10
+    md = render_markdown(rep)
+    assert "PHP messages in FastCGI stderr: 46 (Warning 31, Deprecated 15)" in md
+    assert "- 30 Warning `/var/www/html/cart.php`" in md
+    page = render_html(rep)
+    assert "PHP messages in FastCGI stderr: 46" in page and "<td>/var/www/html/cart.php</td>" not in page
+    assert "<code>/var/www/html/cart.php</code>" in page and "<script>alert(1)" not in page
+    # a host without notices says nothing about them
+    plain = build_report([load("lab-web2")], generated_at="2026-11-26T17:20:00Z", window={"since": "24h"})
+    assert "PHP messages" not in render_markdown(plain)
