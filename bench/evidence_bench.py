@@ -387,10 +387,7 @@ def machine():
 def measure(name, files, pattern, a):
     """One shape: grep and the engine on the plain files, then zgrep and the engine on
     gzip copies. Returns the figures (dict) and prints its rows."""
-    warm(files)
-    g, _ = best(lambda: run_cmd(["grep", "-c", "-E", pattern] + files), a.runs)
-    e, _ = best(lambda: run_engine(files, a.workers, a.prefilter), a.runs)
-    rss = max(e["rss_self_kb"], e["rss_workers_kb"]) / 1024.0
+    g, e, rss = _side_by_side(["grep", "-c", "-E", pattern], files, a)
     fig = {"shape": name, "files": [os.path.basename(f) for f in files],
            "size_bytes": sum(os.path.getsize(f) for f in files),
            "grep_s": round(g[0], 3), "grep_lines": g[1], "grep_cpu_s": round(g[2], 3),
@@ -401,16 +398,22 @@ def measure(name, files, pattern, a):
     _row(name, "plain", fig["size_bytes"], "grep -c -E", g[0], g[1], e, rss, 1.5)
     if not a.no_gzip:
         gz = gzip_copies(files)
-        warm(gz)
-        zg, _ = best(lambda: run_cmd(["zgrep", "-c", "-E", pattern] + gz), a.runs)
-        ze, _ = best(lambda: run_engine(gz, a.workers, a.prefilter), a.runs)
-        zrss = max(ze["rss_self_kb"], ze["rss_workers_kb"]) / 1024.0
+        zg, ze, zrss = _side_by_side(["zgrep", "-c", "-E", pattern], gz, a)
         fig.update({"zgrep_s": round(zg[0], 3), "zgrep_lines": zg[1], "zgrep_cpu_s": round(zg[2], 3),
                     "engine_gz_wall_s": round(ze["wall"], 3), "engine_gz_cpu_s": round(ze["cpu"], 3),
                     "engine_gz_events": ze["events"], "gz_ratio": round(ze["wall"] / zg[0], 2),
                     "gz_peak_rss_mb": round(zrss, 1), "engine_gz_errors": ze["errors"]})
         _row(name, "gzip", sum(os.path.getsize(f) for f in gz), "zgrep -c -E", zg[0], zg[1], ze, zrss, 1.0)
     return fig
+
+
+def _side_by_side(cmd, files, a):
+    """The tool ``cmd`` and the engine on ``files``, page cache warm, best of a.runs each:
+    (tool (wall, hits, cpu), engine figures, engine peak RSS in MB)."""
+    warm(files)
+    t, _ = best(lambda: run_cmd(cmd + files), a.runs)
+    e, _ = best(lambda: run_engine(files, a.workers, a.prefilter), a.runs)
+    return t, e, max(e["rss_self_kb"], e["rss_workers_kb"]) / 1024.0
 
 
 _HEAD = "%-8s %-6s %8s %-12s %8s %9s %8s %10s %7s %7s  %s"

@@ -142,27 +142,26 @@ class Correlator(object):
             cur = self.last.get(cat)
             if cur is None or last > cur:
                 self.last[cat] = last
-        pm = self.php_messages
         for key, count in tally.items():
-            c = pm.get(key)
-            if c is None and len(pm) >= self.max_keys:
-                self.dropped_keys += 1
-                continue
-            pm[key] = (c or 0) + count
+            self._count_php_message(key, count)
 
     def add_detail(self, ev):
         """A notice line brought in full next to a 502 (scanner): already counted."""
 
     def _php_messages_of_event(self, ev):
-        pm = self.php_messages
         for key in php_messages_of(ev.get("stderr") or ""):
-            if key[0] is None:
-                continue
-            n = pm.get(key)
-            if n is None and len(pm) >= self.max_keys:
-                self.dropped_keys += 1
-                continue
-            pm[key] = (n or 0) + 1
+            if key[0] is not None:
+                self._count_php_message(key, 1)
+
+    def _count_php_message(self, key, n):
+        """``n`` more PHP messages of (severity, script) ``key``; a new key past
+        max_keys is dropped (and counted)."""
+        pm = self.php_messages
+        c = pm.get(key)
+        if c is None and len(pm) >= self.max_keys:
+            self.dropped_keys += 1
+            return
+        pm[key] = (c or 0) + n
 
     def _keep(self, lst, rec):
         lst.append(rec)
@@ -197,12 +196,8 @@ class Correlator(object):
                              (self.kernel, other.kernel), (self.cores, other.cores)):
             for rec in theirs:
                 self._keep(mine, rec)
-        pm = self.php_messages
         for key, n in other.php_messages.items():
-            if key not in pm and len(pm) >= self.max_keys:
-                self.dropped_keys += 1
-                continue
-            pm[key] = pm.get(key, 0) + n
+            self._count_php_message(key, n)
         self.dropped_records += other.dropped_records
         self.dropped_keys += other.dropped_keys
 

@@ -21,3 +21,7 @@ SPLIT_MIN = 48 << 20          # plain files above this are split across workers
 RANGES_PER_WORKER = 2        # ranges per worker process (balance at the end of a scan)
 WINDOW_SLACK = 3600.0         # tolerance for unordered stamps when skipping chunks
 MTIME_SLACK = 300.0
+# the neighbourhood of a line: where an undated line takes its time from, and where a
+# 502 finds the notice its request logged (the nearest lines, starting this close before)
+NEAR_BYTES = 4096
+NEAR_LINES = 8

@@ -102,3 +102,20 @@ def _count_overlong(work, end=None):
             n += 1
         i = (e // step + 1) * step
     return n
+
+
+def lines_before(before):
+    """The complete lines of ``before`` (the file's bytes that end where a line starts,
+    at most NEAR_BYTES: when that long, its first line may be cut and is left out),
+    nearest first, as (line, how many lines back): at most NEAR_LINES of them, and none
+    past an over-long line (its start is not where the scan keeps it)."""
+    lines = before.split(b"\n")[:-1]       # ``before`` ends with the previous line's newline
+    if len(before) >= limits.NEAR_BYTES:
+        lines = lines[1:]
+    max_line = limits.MAX_LINE
+    back = 0
+    for line in reversed(lines[-limits.NEAR_LINES:]):
+        if len(line) > max_line:
+            return
+        back += 1
+        yield line, back

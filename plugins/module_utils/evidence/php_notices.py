@@ -25,13 +25,13 @@ from __future__ import absolute_import, division, print_function
 
 import re
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import limits
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_offsets import lines_before
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
 
 __metaclass__ = type
 
-__all__ = ["NOTICE_SEVERITIES", "NOTICE_LINE", "notice_before", "notice_messages", "notice_time", "payload_of",
-           "message_of", "php_messages_of", "MESSAGE", "CACHE_SIZE"]
+__all__ = ["NOTICE_SEVERITIES", "NOTICE_LINE", "notice_before", "notice_messages", "payload_of", "message_of",
+           "php_messages_of"]
 
 # PHP's error type names as its log writes them (main.c php_error_cb); those that do
 # not stop the script. "Fatal error", "Parse error", "Recoverable fatal error",
@@ -51,11 +51,8 @@ NOTICE_LINE = re.compile(
 # The same plain header, naming its connection: which nginx request a line belongs to.
 CONNECTION_HEAD = re.compile(br"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: \*(\d+) ")
 
-NEAR = 4096         # how far before a line its neighbours are looked at (as for undated lines)
-NEAR_LINES = 8
-
-MESSAGE = b"PHP message: "
-CACHE_SIZE = 16384        # messages remembered per scanned range (a few MB at most)
+_MESSAGE = b"PHP message: "
+_CACHE_SIZE = 16384        # messages remembered per scanned range (a few MB at most)
 # "PHP Warning:  Undefined variable $x in /srv/a.php on line 12" -> severity, script
 _RE_SEVERITY = re.compile(br"PHP ([A-Z][A-Za-z ]{1,30}?):  ?")
 _ON_LINE = b" on line "
@@ -76,7 +73,7 @@ def php_messages_of(payload):
     an event's ``stderr``); see message_of."""
     if not isinstance(payload, bytes):
         payload = payload.encode("utf-8", "replace")
-    return [message_of(part) for part in payload.split(MESSAGE)[1:]]
+    return [message_of(part) for part in payload.split(_MESSAGE)[1:]]
 
 
 def message_of(part):
@@ -112,12 +109,12 @@ def notice_messages(payload, cache=None):
     a dict of message -> pair kept by the caller (the same warning of the same line
     repeats on every request), bounded here."""
     out = []
-    for part in payload.split(MESSAGE)[1:]:
+    for part in payload.split(_MESSAGE)[1:]:
         r = cache.get(part) if cache is not None else None
         if r is None:
             r = message_of(part)
             if cache is not None:
-                if len(cache) >= CACHE_SIZE:
+                if len(cache) >= _CACHE_SIZE:
                     cache.clear()
                 cache[part] = r
         if r[0] not in NOTICE_SEVERITIES:
@@ -126,35 +123,20 @@ def notice_messages(payload, cache=None):
     return tuple(out) or None
 
 
-def notice_before(before, conn):
+def notice_before(before, conn, tctx):
     """The notice line that nginx connection ``conn`` logged just before a line: the
-    nearest of the lines in ``before`` (the file's bytes up to that line, at most
-    NEAR; when that long, its first line may be cut and is not looked at) whose
-    header names ``conn``, among the NEAR_LINES nearest, when it is a notice line.
-    Returns (line, how many lines back) or None; none past an over-long line."""
+    nearest of the lines before it (``before``: the file's bytes up to that line, see
+    line_offsets.lines_before) whose header names ``conn``, when it is a notice line.
+    Returns (line, how many lines back, its epoch) or None."""
     if b" *%d " % conn not in before:
         return None
-    lines = before.split(b"\n")[:-1]       # ``before`` ends with the previous line's newline
-    if len(before) >= NEAR:
-        lines = lines[1:]
     want = b"%d" % conn
-    max_line = limits.MAX_LINE
-    back = 0
-    for line in reversed(lines[-NEAR_LINES:]):
-        back += 1
-        if len(line) > max_line:
-            return None
+    for line, back in lines_before(before):
         h = CONNECTION_HEAD.match(line)
         if h is None or h.group(1) != want:
             continue
         m = NOTICE_LINE.match(line)
         if m is None or notice_messages(payload_of(line, m.end())) is None:
             return None
-        return line, back
+        return line, back, parse_record(line[:m.end()].decode("ascii", "replace"), tctx).ts
     return None
-
-
-def notice_time(line, tctx):
-    """The epoch of a notice line's header (None for an impossible date)."""
-    m = NOTICE_LINE.match(line)
-    return parse_record(line[:m.end()].decode("ascii", "replace"), tctx).ts if m else None

@@ -36,19 +36,19 @@ def reference_events(data, path, kinds=ALL_KINDS, since=None, until=None, tctx=N
     with no literal search (slow; the tests hold the scanner to it). Returns
     (events, lines, overlong_lines): the events a sink's add() gets, plus, just before
     each nginx event of a connection, the notice line of that connection when it is
-    the nearest line naming the connection among the 8 before the event that start
-    less than 4 KiB before it (no further than an over-long line) and the window keeps it.
+    the nearest line naming the connection among the NEAR_LINES before the event that
+    start less than NEAR_BYTES before it (no further than an over-long line, see limits)
+    and the window keeps it.
 
     PHP notice lines (evidence/php_notices.py) are counted, not events: when
     ``notices`` (a list) is given, their (epoch, messages) pairs are appended to it.
 
-    An undated event takes the time of the nearest dated line among the 8 before it
-    that start less than 4 KiB before it, looking no further than an over-long line
-    (``time_source`` 'previous_line'), else ``tctx.file_mtime`` ('file_mtime'), else
+    An undated event takes the time of the nearest dated line among those same
+    neighbours (``time_source`` 'previous_line'), else ``tctx.file_mtime`` ('file_mtime'), else
     it has none (None); dated ones say 'line'. An event with no time passes any window."""
     kinds = frozenset(kinds)
     tctx = tctx or TimeContext()
-    file_mtime = getattr(tctx, "file_mtime", None)
+    file_mtime = tctx.file_mtime
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -99,14 +99,20 @@ def _in_window(ts, since, until):
     return not ((since is not None and ts < since) or (until is not None and ts > until))
 
 
+def _neighbours(lines, starts, i):
+    """The indexes of the lines before line ``i``, nearest first: the NEAR_LINES before
+    it that start less than NEAR_BYTES before it, no further than an over-long line."""
+    for j in range(i - 1, max(-1, i - 1 - limits.NEAR_LINES), -1):
+        if starts[i] - starts[j] >= limits.NEAR_BYTES or len(lines[j]) > limits.MAX_LINE:
+            return
+        yield j
+
+
 def _notice_of_connection(lines, starts, i, conn):
-    """The index of the nearest line before line ``i`` whose nginx header names
-    connection ``conn``, among the 8 before it that start less than 4 KiB before it,
-    looking no further than an over-long line; None when there is none."""
+    """The index of the nearest neighbour of line ``i`` whose nginx header names
+    connection ``conn``; None when there is none."""
     head = re.compile(br"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: \*%d " % conn)
-    for j in range(i - 1, max(-1, i - 9), -1):
-        if starts[i] - starts[j] >= 4096 or len(lines[j]) > limits.MAX_LINE:
-            return None
+    for j in _neighbours(lines, starts, i):
         if head.match(lines[j]):
             return j
     return None
@@ -121,9 +127,8 @@ def _notice_messages(raw, tctx):
 
 
 def _previous_stamp(lines, starts, i, tctx):
-    for j in range(i - 1, max(-1, i - 9), -1):
-        if starts[i] - starts[j] >= 4096 or len(lines[j]) > limits.MAX_LINE:
-            return None
+    """The time of the nearest dated neighbour of line ``i``, or None."""
+    for j in _neighbours(lines, starts, i):
         if lines[j]:
             ts = parse_record(lines[j][:512].rstrip(b"\r").decode("utf-8", "replace"), tctx).ts
             if ts is not None:

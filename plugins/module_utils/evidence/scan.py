@@ -70,7 +70,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.read
     NotRegularFile, _ReadError, _detect, _gzip_chunks_threaded, _looks_binary, _open_chunks, _plain_chunks,
     file_kind, open_regular,
 )
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scanner import _NEAR, Scanner
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scanner import Scanner
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.search_plan import plan_for
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, format_ts
 
@@ -244,13 +244,14 @@ def _run_task(task):
 
 
 def _bytes_before(path, pos):
-    """The file's bytes before ``pos`` that may hold an undated line's dated neighbours
-    (scanner._NEAR of them)."""
+    """The file's bytes before ``pos`` that may hold the neighbours of a line there
+    (limits.NEAR_BYTES of them)."""
     if pos <= 0:
         return b""
+    near = limits.NEAR_BYTES
     fd, dummy = open_regular(path)
     try:
-        return os.pread(fd, min(pos, _NEAR), max(0, pos - _NEAR))
+        return os.pread(fd, min(pos, near), max(0, pos - near))
     finally:
         os.close(fd)
 
@@ -372,7 +373,6 @@ def scan_bytes(name, data, sink, since=None, until=None, boot_time=None, ref_epo
     if isinstance(data, str):
         data = data.encode("utf-8", "replace")
     tctx = TimeContext(ref_epoch=ref_epoch, boot_time=boot_time)
-    tctx.file_mtime = None      # output, not a file: an undated line with no dated neighbour stays undated
     scanner = Scanner(sink, since=since, until=until, boot_time=boot_time)
     kinds = Scanner.choose_kinds(data[:limits.SNIFF_SIZE], hint)
     chunks = (data[i:i + limits.CHUNK_SIZE] for i in range(0, len(data), limits.CHUNK_SIZE))

@@ -19,11 +19,11 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line
     _default_matcher, _slowlog_script_of, events_from_line,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_offsets import (
-    _count_nl, _count_overlong, _nl_forward, _overlong_between,
+    _count_nl, _count_overlong, _nl_forward, _overlong_between, lines_before,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import (
-    CACHE_SIZE, MESSAGE, NEAR, NEAR_LINES, NOTICE_LINE, NOTICE_SEVERITIES, message_of, notice_before, notice_time,
+    NOTICE_LINE, notice_before, notice_messages, payload_of,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import undated_time
@@ -34,8 +34,6 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sear
 __metaclass__ = type
 
 __all__ = ["Scanner"]
-
-_MISSING = object()
 
 
 class Scanner(object):
@@ -84,7 +82,7 @@ class Scanner(object):
         from the start of ``chunks``) that replaces the ``bytes.find`` passes; everything
         else (line numbers, window, over-long lines, slowlog next lines) is the same
         code. ``before``: the bytes of the file just before the first chunk (at most
-        _NEAR; the previous lines of an undated line there). Returns the number of
+        limits.NEAR_BYTES; the previous lines of a line there). Returns the number of
         newlines consumed."""
         plan = plan_for(kinds)
         literals, gate, kinds = plan.literals, plan.gate, plan.kinds
@@ -92,13 +90,14 @@ class Scanner(object):
         gated = grep is not None and plan.gate_in_grep
         lshift = 2 if first_line_partial else 1   # grep's line number -> 0-based line index
         max_line = limits.MAX_LINE
-        loc = [b"", 0]        # buffer and start of the line being emitted (undated events)
+        near_bytes = limits.NEAR_BYTES
+        loc = [b"", 0]        # buffer and start of the line being emitted (its neighbours)
 
         def near():
             buf, ls = loc
-            b = buf[max(0, ls - _NEAR):ls]
-            if len(b) < _NEAR and last_work[0]:
-                b = (last_work[0] + b)[-_NEAR:]     # the lines before this chunk
+            b = buf[max(0, ls - near_bytes):ls]
+            if len(b) < near_bytes and last_work[0]:
+                b = (last_work[0] + b)[-near_bytes:]     # the lines before this chunk
             return b
         emit = self._emitter(path, tctx, kinds, report, near)
         since, until = self.since, self.until
@@ -118,7 +117,7 @@ class Scanner(object):
         done = False
         after = b""           # what follows the end of a worker range (next line lookup)
         spos = 0              # stream offset of the next chunk
-        # the last _NEAR bytes of complete lines before the current work (undated events)
+        # the last NEAR_BYTES of complete lines before the current work (their neighbours)
         last_work = [before]
         prev_end = before
         for data in chunks:
@@ -129,7 +128,7 @@ class Scanner(object):
             if skip_to_nl:
                 i = data.find(b"\n")
                 consumed += len(data) if i < 0 else i + 1
-                prev_end = (prev_end + (data if i < 0 else data[:i + 1]))[-_NEAR:]
+                prev_end = (prev_end + (data if i < 0 else data[:i + 1]))[-near_bytes:]
                 if end_limit is not None and consumed >= end_limit:
                     done = True         # one line covers the whole range: the previous range's
                     break
@@ -184,7 +183,7 @@ class Scanner(object):
             wend = last_nl + 1
             tail = buf[wend:]
             last_work[0] = prev_end
-            prev_end = work[max(0, wend - _NEAR):wend]
+            prev_end = work[max(0, wend - near_bytes):wend]
             if pending:
                 e0 = work.find(b"\n")
                 self._flush_pending(pending, work[:min(e0, max_line)])
@@ -329,11 +328,12 @@ class Scanner(object):
         gate_search = plan.gate_search
         gated = plan.gate_in_grep
         max_line = limits.MAX_LINE
-        loc = [0]             # start of the line being emitted (undated events)
+        near_bytes = limits.NEAR_BYTES
+        loc = [0]             # start of the line being emitted (its neighbours)
 
         def near():
             ls = loc[0]
-            return os.pread(fd, min(ls, _NEAR), max(0, ls - _NEAR))
+            return os.pread(fd, min(ls, near_bytes), max(0, ls - near_bytes))
         emit = self._emitter(path, tctx, plan.kinds, report, near)
         lshift = 2 if partial else 1
         fd, dummy = open_regular(path)
@@ -414,7 +414,7 @@ class Scanner(object):
         """The per-candidate-line step: events of the line, filtered by kind and
         window, into the sink. Slowlog headers without a script are parked in
         ``pending`` until their next line is known. ``near``: a callable that gives
-        the file's bytes before the line being emitted (at most _NEAR).
+        the file's bytes before the line being emitted (at most limits.NEAR_BYTES).
 
         PHP notice lines (evidence/php_notices.py) are counted in bulk when the sink
         can: per (severity, script) pairs, handed over by ``emit.flush()`` at the end of
@@ -438,15 +438,11 @@ class Scanner(object):
         add_detail = sink.add_detail if bulk and near is not None else None
         mcache = {}             # PHP message text -> (severity, script)
         tally = {}              # (severity, script) -> messages of the notice lines, sent by flush()
+        near_lines = limits.NEAR_LINES
         # the last stamp text, its epoch, the first and last epoch kept, the window keeps
         # it, the notice lines counted, the line number of the last one
-        span = [None, None, None, None, False, 0, -NEAR_LINES - 1]
-        near_lines = NEAR_LINES
-        file_mtime = getattr(tctx, "file_mtime", None)
-        end_quote = _END_QUOTE
-        msg_sep = MESSAGE
-        notice_sev = NOTICE_SEVERITIES
-        cache_size = CACHE_SIZE
+        span = [None, None, None, None, False, 0, -near_lines - 1]
+        file_mtime = tctx.file_mtime
 
         def in_window(ts):
             return not ((since is not None and ts < since) or (until is not None and ts > until))
@@ -456,20 +452,8 @@ class Scanner(object):
                 m = notice_match(raw)
                 if m is not None:
                     p = m.end()
-                    q = raw.find(end_quote, p)
-                    parts = (raw[p:q] if q >= 0 else raw[p:]).split(msg_sep)
-                    del parts[0]            # b"": the payload starts with a message (NOTICE_LINE)
-                    for k in range(len(parts)):
-                        r = mcache.get(parts[k])
-                        if r is None:
-                            r = message_of(parts[k])
-                            if len(mcache) >= cache_size:
-                                mcache.clear()
-                            mcache[parts[k]] = r
-                        if r[0] not in notice_sev:
-                            break
-                        parts[k] = r
-                    else:
+                    msgs = notice_messages(payload_of(raw, p), mcache)
+                    if msgs is not None:
                         stamp = m.group(1)
                         if stamp != span[0]:
                             # a new second: its epoch, and whether the window keeps it
@@ -482,7 +466,7 @@ class Scanner(object):
                                 if span[3] is None or ts > span[3]:
                                     span[3] = ts
                         if span[4]:
-                            for r in parts:
+                            for r in msgs:
                                 tally[r] = tally.get(r, 0) + 1
                             span[5] += 1
                             span[6] = line_no
@@ -514,10 +498,9 @@ class Scanner(object):
                         and (line_no - span[6] <= near_lines or line_no <= near_lines + 1)):
                     if before is None:
                         before = near()
-                    found = notice_before(before, ev["connection"])
+                    found = notice_before(before, ev["connection"], tctx)
                     if found is not None:
-                        nraw, back = found
-                        nts = notice_time(nraw, tctx)
+                        nraw, back, nts = found
                         if nts is not None and (not windowed or in_window(nts)):
                             for dev in events_from_line(nraw, path, line_no - back, tctx, matcher, kinds=kinds):
                                 dev["time_source"] = "line"
@@ -584,27 +567,11 @@ class Scanner(object):
         return None
 
 
-_END_QUOTE = b'" while '    # where nginx closes a FastCGI stderr payload (php_notices.payload_of)
-# how far before an undated line its neighbours' stamps are looked for (and a 502's
-# notice line: the same neighbourhood)
-_NEAR = NEAR
-_NEAR_LINES = NEAR_LINES
-
-
 def _nearby_stamp(before, tctx):
-    """The time of the nearest dated line before an undated one, or None. ``before``:
-    the file's bytes that end where the undated line starts (at most _NEAR; when it is
-    that long, its first line may be cut and is not read). Up to _NEAR_LINES lines are
-    looked at, nearest first, and none past an over-long line (its start is not where
-    the scan keeps it). Only called for undated events; reference.py states the same
-    rule line by line."""
-    lines = before.split(b"\n")[:-1]       # ``before`` ends with the previous line's newline
-    if len(before) >= _NEAR:
-        lines = lines[1:]
-    max_line = limits.MAX_LINE
-    for line in reversed(lines[-_NEAR_LINES:]):
-        if len(line) > max_line:
-            return None
+    """The time of the nearest dated line before an undated one, or None (``before``:
+    see line_offsets.lines_before). Only called for undated events; reference.py states
+    the same rule line by line."""
+    for line, dummy in lines_before(before):
         if line:
             ts = parse_record(line[:512].rstrip(b"\r").decode("utf-8", "replace"), tctx).ts
             if ts is not None:

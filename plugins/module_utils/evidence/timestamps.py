@@ -51,7 +51,8 @@ class TimeContext(object):
         self.ref_year = ref.tm_year
         self.ref_md = (ref.tm_mon, ref.tm_mday)
         self.boot_time = boot_time
-        # the time of an undated line with no dated neighbour (the scan sets the file's mtime)
+        # the time of an undated line with no dated neighbour: the file's mtime, set by the
+        # scan of a file (in-memory output has none)
         self.file_mtime = None
         self._minute_cache = {}
         self._stamp_cache = {}    # "2024/01/31 12:00:00" -> epoch (the same second repeats a lot)

@@ -170,13 +170,18 @@ def render_markdown(report):
         pm = ev.get("php_messages") or {}
         if pm.get("total"):
             out.append("")
-            out.append("PHP messages in FastCGI stderr: %d (%s); most frequent:" % (pm["total"], ", ".join(
-                "%s %d" % (md_text(k), v) for k, v in sorted(pm["by_severity"].items(), key=lambda kv: -kv[1]))))
+            out.append("PHP messages in FastCGI stderr: %d (%s); most frequent:" % (
+                pm["total"], ", ".join("%s %d" % (md_text(k), v) for k, v in _by_severity(pm))))
             out.append("")
             for t in pm["top"][:5]:
                 out.append("- %d %s %s" % (t["count"], md_text(t["severity"]), md_code(t["script"] or "-")))
     out.append("")
     return "\n".join(out)
+
+
+def _by_severity(php_messages):
+    """(severity, count) of a host's PHP messages, most frequent first."""
+    return sorted(php_messages["by_severity"].items(), key=lambda kv: -kv[1])
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -376,8 +381,7 @@ def render_html(report):
         pm = ev.get("php_messages") or {}
         if pm.get("total"):
             h_.append("<p>PHP messages in FastCGI stderr: %d (%s)</p><table><tr><th>count</th><th>severity</th>"
-                      "<th>script</th></tr>" % (pm["total"], esc(", ".join(
-                          "%s %d" % (k, v) for k, v in sorted(pm["by_severity"].items(), key=lambda kv: -kv[1])))))
+                      "<th>script</th></tr>" % (pm["total"], esc(", ".join("%s %d" % kv for kv in _by_severity(pm)))))
             for t in pm["top"]:
                 h_.append("<tr><td>%d</td><td>%s</td><td><code>%s</code></td></tr>" % (
                     t["count"], esc(t["severity"]), esc(t["script"] or "-")))
