@@ -8,11 +8,12 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 VENV := .venv/bin
 HOST ?= lab-web1
 
-.PHONY: setup image lab lab-down incident demo diagnose test lint unit mutants collection sanity molecule bench help
+.PHONY: setup image lab lab-down incident demo eda-demo diagnose test lint unit mutants collection sanity molecule bench help
 
 help:
 	@echo "make demo      set up, start the lab, arm the incident, run diagnose.yml"
 	@echo "make test      lint, unit tests, mutation run, collection install test, ansible-test sanity, every Molecule scenario"
+	@echo "make eda-demo  the crash_storm rulebook sees the incident's crash storm and runs diagnose [HOST=lab-web1]"
 	@echo "make lab | lab-down | incident [HOST=lab-web1] | bench"
 
 setup:
@@ -45,12 +46,18 @@ demo: setup lab
 	@d=$$(ls -d $(CURDIR)/reports/*/ 2>/dev/null | tail -n1); \
 	    echo "demo: the fleet report is in $$d: report.html (open in a browser), report.md, report.json"
 
+# Event-Driven Ansible: arm the incident, start the crash_storm rulebook against the lab, make
+# the storm, wait for the rulebook's report; last line: EDA report=<dir> trigger=<host>.
+eda-demo: setup lab
+	@$(MAKE) --no-print-directory incident HOST=$(HOST)
+	@HOST=$(HOST) ./scripts/eda-demo.sh
+
 lint: setup
-	@$(VENV)/ansible-lint --offline -q playbooks roles
+	@$(VENV)/ansible-lint --offline -q playbooks roles extensions/eda/rulebooks
 	@$(VENV)/python -m compileall -q plugins > /dev/null
 	@for m in plugins/modules/*.py; do \
 	    $(VENV)/ansible-doc "phpfpm.opcache_fleet.$$(basename $$m .py)" > /dev/null || { echo "ansible-doc failed: $$m"; exit 1; }; \
-	done; echo "lint: ansible-lint and ansible-doc ok"
+	done; echo "lint: ansible-lint (playbooks, roles, rulebooks) and ansible-doc ok"
 
 unit: setup
 	@$(VENV)/pytest -q tests/unit

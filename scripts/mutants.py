@@ -5,7 +5,8 @@
     .venv/bin/python scripts/mutants.py            # all (make mutants)
     .venv/bin/python scripts/mutants.py -k ini     # those whose group or file contains "ini"
 
-Each mutant is (file, old text, new text): a plain replace of text found exactly once. The
+Each mutant is (file, old text, new text; optionally the tests to run, when only a few
+cover that file): a plain replace of text found exactly once. The
 run works on a copy of plugins/, tests/ and pytest.ini in a temporary directory (the checkout
 is never touched, even when the run is interrupted), applies one mutant at a time, runs the
 unit tests of the mutated file's area (-x, stop at the first failure) and restores the file.
@@ -37,6 +38,8 @@ def test_targets(path):
         return ["%s/modules" % UNIT]
     if parts[:2] in (["plugins", "action"], ["plugins", "filter"]):
         return ["%s/%s" % (UNIT, parts[1])]
+    if parts[:2] == ["extensions", "eda"]:
+        return ["tests/unit/extensions/eda"]
     return ["tests/unit"]
 
 
@@ -90,7 +93,7 @@ def main():
             with open(path, "w", encoding="utf-8") as fh:
                 fh.write(original.replace(m["old"], m["new"]))
             try:
-                rc, failed, last = run_tests(work, test_targets(m["file"]))
+                rc, failed, last = run_tests(work, m.get("tests") or test_targets(m["file"]))
             finally:
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write(original)

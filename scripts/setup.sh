@@ -13,6 +13,9 @@ need_apt=()
 for cmd in podman runc debootstrap; do
     command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$cmd")
 done
+# ansible-rulebook (Event-Driven Ansible) runs its rules engine on a Java 17+ runtime.
+java_ok() { command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])'; }
+java_ok || need_apt+=(openjdk-17-jre-headless)
 # Debian splits venv/ensurepip out of python3.
 "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

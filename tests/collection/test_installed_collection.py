@@ -170,3 +170,51 @@ def test_users_playbook_writes_the_report_with_the_action_plugin(installed, tmp_
     report = json.loads((cwd / "reports" / "20261126T172000Z" / "report.json").read_text())
     reset = [s for s in report["hosts"][0]["next_steps"] if s["kind"] == "reset"][0]
     assert reset["command"].startswith("ansible-playbook phpfpm.opcache_fleet.emergency_reset ")
+
+
+EVENT_SOURCE_RUN = r"""
+import asyncio, json, runpy, sys
+source = runpy.run_path(sys.argv[1])   # as ansible-rulebook loads a collection's source
+nginx, fpm = sys.argv[2], sys.argv[3]
+events = []
+
+class Queue:
+    async def put(self, event):
+        events.append(event)
+
+async def scenario():
+    task = asyncio.ensure_future(source["main"](Queue(), {
+        "hosts": [{"host": "web1", "nginx_logs": [nginx], "fpm_logs": [fpm]}], "poll_interval": 0.05}))
+    await asyncio.sleep(0.5)
+    for i in range(3):
+        with open(nginx, "a") as f:
+            f.write(sys.argv[4].replace("*1828457", "*%d" % i))
+        with open(fpm, "a") as f:
+            f.write(sys.argv[5].replace("child 24352", "child %d" % (100 + i)))
+    await asyncio.sleep(1.0)
+    task.cancel()
+
+asyncio.run(scenario())
+storm = sys.modules["ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.storm"]
+print(json.dumps({"events": events, "storm_from": storm.__file__}))
+"""
+
+
+def test_installed_rulebook_and_event_source_work_outside_the_checkout(installed, tmp_path):
+    """The installed collection ships the rulebook and its source; the source, run with
+    runpy by a Python that has no ansible_collections on its path (as ansible-rulebook runs
+    it), imports its helpers from the installed copy and fires on a storm in real files."""
+    coll = installed["collections"] / "ansible_collections" / "phpfpm" / "opcache_fleet"
+    assert (coll / "extensions" / "eda" / "rulebooks" / "crash_storm.yml").is_file()
+    assert not (coll / "inventories" / "lab").exists()
+    nginx, fpm = tmp_path / "error.log", tmp_path / "php-fpm.log"
+    nginx.write_text("")
+    fpm.write_text("")
+    plugin = coll / "extensions" / "eda" / "plugins" / "event_source" / "crash_storm.py"
+    _rc, out = run([sys.executable, "-I", "-c", EVENT_SOURCE_RUN, str(plugin), str(nginx), str(fpm), NGINX_LINE,
+                    FPM_LINE], cwd=str(installed["user"]), env=installed["env"])
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["storm_from"].startswith(str(installed["collections"]))
+    assert len(result["events"]) == 1
+    body = result["events"][0]["opcache_fleet"]
+    assert (body["host"], body["tied_crashes"], body["reset_approved"]) == ("web1", 3, False)
