@@ -13,7 +13,8 @@ from __future__ import absolute_import, division, print_function
 import errno
 import json
 import os
-import stat
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import NotRegularFile, open_regular
 
 __metaclass__ = type
 
@@ -22,7 +23,6 @@ __all__ = ["FileFollower", "journal_message", "MAX_LINE"]
 # A line longer than this is cut (its head is kept; signatures read the head).
 MAX_LINE = 64 * 1024
 _READ = 1024 * 1024
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 
 
 class FileFollower:
@@ -78,14 +78,12 @@ class FileFollower:
 
     def _open(self, at_end):
         try:
-            fd = os.open(self.path, _OPEN_FLAGS)
+            fd, st = open_regular(self.path)
+        except NotRegularFile as exc:
+            self.problem = "not a regular file: %s" % exc.kind
+            return
         except OSError as exc:
             self.problem = "cannot open: %s" % (os.strerror(exc.errno) if exc.errno else exc)
-            return
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            self.problem = "not a regular file"
             return
         self.fd = fd
         self.ident = (st.st_dev, st.st_ino)

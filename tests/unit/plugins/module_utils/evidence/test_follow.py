@@ -68,7 +68,7 @@ def test_a_fifo_is_not_read_and_does_not_hang(tmp_path):
     os.mkfifo(str(fifo))
     f = FileFollower(str(fifo))
     assert f.poll() == []
-    assert f.problem == "not a regular file"
+    assert f.problem == "not a regular file: FIFO"
 
 
 def test_an_endless_line_is_cut_to_its_head(tmp_path):
