@@ -3,6 +3,7 @@
 that appears later, special files, and journald records that may or may not be trusted."""
 import json
 import os
+import threading
 
 import pytest
 
@@ -64,11 +65,24 @@ def test_a_missing_file_is_named_and_read_from_its_start_once_it_exists(tmp_path
 
 
 def test_a_fifo_is_not_read_and_does_not_hang(tmp_path):
+    """In a thread with a deadline, so that a regression fails instead of hanging the run
+    (the FIFO is then opened for writing to free the blocked open)."""
     fifo = tmp_path / "error.log"
     os.mkfifo(str(fifo))
-    f = FileFollower(str(fifo))
-    assert f.poll() == []
-    assert f.problem == "not a regular file: FIFO"
+    out = {}
+
+    def body():
+        f = FileFollower(str(fifo))
+        out["lines"], out["problem"] = f.poll(), f.problem
+    t = threading.Thread(target=body, name="follow-under-test")
+    t.daemon = True
+    t.start()
+    t.join(10)
+    if t.is_alive():
+        os.close(os.open(str(fifo), os.O_RDWR | os.O_NONBLOCK))
+        t.join(5)
+        pytest.fail("FileFollower did not return within 10 s (blocked on a FIFO)")
+    assert out == {"lines": [], "problem": "not a regular file: FIFO"}
 
 
 def test_an_endless_line_is_cut_to_its_head(tmp_path):
