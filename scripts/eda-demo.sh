@@ -44,7 +44,6 @@ wait_for() {  # wait_for SECONDS PATTERN: until the rulebook log has PATTERN
     done
 }
 
-n_streams=$(grep -c "^  - host: " inventories/lab/eda.yml)
 echo "eda-demo: ansible-rulebook started (log $log), waiting for its followers"
 wait_for 120 "crash_storm: $HOST: following .*fpm" || { tail -n 30 "$log"; echo "eda-demo: the source never followed $HOST" >&2; exit 1; }
 sleep 1   # tail -F starts at the end of the file: let every follower open it first
