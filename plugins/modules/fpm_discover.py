@@ -250,22 +250,10 @@ warnings_found:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.runner import make_runner
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover
 
 MASTER_KEYS = ("config", "binary", "pid", "php_ini", "ini_scan_dir", "error_log")
-
-
-def make_runner(module):
-    """run_command(argv, environ_update=None) for the discovery code; missing programs give rc 127."""
-
-    def run(args, environ_update=None):
-        try:
-            return module.run_command(args, environ_update=environ_update or None,
-                                      expand_user_and_vars=False, handle_exceptions=False)
-        except (OSError, IOError) as exc:
-            return 127, "", str(exc)
-
-    return run
 
 
 def check_masters(module, masters):

@@ -352,115 +352,16 @@ events_truncated:
   sample: false
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts, parse_window
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.crash_sources import collect_kernel
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import grep_prefilter
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.log_files import expand_paths
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
-
-
-def boot_time():
-    try:
-        with open("/proc/stat") as f:
-            for line in f:
-                if line.startswith("btime "):
-                    return float(line.split()[1])
-    except (IOError, OSError, ValueError):
-        pass
-    return None
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.collect import EVIDENCE_ARGS, collect_evidence
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            paths=dict(type="list", elements="path"),
-            nginx_error_logs=dict(type="list", elements="path", default=[]),
-            fpm_logs=dict(type="list", elements="path", default=[]),
-            slowlogs=dict(type="list", elements="path", default=[]),
-            include_rotated=dict(type="bool", default=True),
-            kernel=dict(type="bool", default=True),
-            since=dict(type="str", default="24h"),
-            until=dict(type="str"),
-            upstream_pools=dict(type="dict", default={}),
-            correlation_window=dict(type="float", default=2.0),
-            include_events=dict(type="bool", default=False),
-            max_events=dict(type="int", default=1000),
-            workers=dict(type="int", default=0),
-            prefilter=dict(type="str", default="auto", choices=["auto", "grep", "python"]),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
+    module = AnsibleModule(argument_spec=dict(EVIDENCE_ARGS), supports_check_mode=True)
     try:
-        since, until = parse_window(p["since"], p["until"])
+        result = collect_evidence(module, module.params)
     except ValueError as e:
         module.fail_json(msg=str(e))
-    if p["max_events"] < 0:
-        module.fail_json(msg="max_events must be 0 or more; got %d" % p["max_events"])
-    if p["correlation_window"] <= 0:
-        module.fail_json(msg="correlation_window must be more than 0 seconds; got %s" % p["correlation_window"])
-    if p["workers"] < 0:
-        module.fail_json(msg="workers must be 0 (automatic) or more; got %d" % p["workers"])
-    for k, v in p["upstream_pools"].items():
-        if not isinstance(v, str) or not v:
-            module.fail_json(msg="upstream_pools maps an upstream to a pool name; %r maps to %r" % (k, v))
-    if p["paths"] is not None:
-        specs = [(x, None) for x in p["paths"]]
-    else:
-        specs = ([(x, "nginx") for x in p["nginx_error_logs"]] + [(x, "php-fpm") for x in p["fpm_logs"]] +
-                 [(x, "slowlog") for x in p["slowlogs"]])
-    if not specs and not p["kernel"]:
-        module.fail_json(msg="nothing to scan: give paths, nginx_error_logs, fpm_logs or slowlogs, "
-                             "or set kernel=true")
-
-    try:
-        prefilter = grep_prefilter(p["prefilter"])
-    except ValueError as e:
-        module.fail_json(msg=str(e))
-    upstream_pools = dict(p["upstream_pools"])
-    window_s = p["correlation_window"]
-    max_events = p["max_events"]
-    include_events = p["include_events"]
-
-    def sink_factory():
-        return CompositeSink(Correlator(upstream_pools=upstream_pools, window_s=window_s),
-                             EventCollector(max_events=max_events, enabled=include_events))
-
-    started = time.time()
-    files, missing = expand_paths(specs, include_rotated=p["include_rotated"])
-    btime = boot_time()
-    kernel_sink = sink_factory()
-    kernel_sources = []
-    if p["kernel"]:
-        kernel_sources = collect_kernel(module, kernel_sink, since, until, btime, files)
-    sink, reports = scan(files, sink_factory, since=since, until=until, boot_time=btime,
-                         workers=p["workers"] or None, prefilter=prefilter["used"])
-    sink.merge(kernel_sink)
-    correlator, collector = sink.sinks
-    for src in kernel_sources:
-        if src["status"] == "queued":
-            rep = [r for r in reports if r["path"] == src["source"]]
-            src["status"] = rep[0]["status"] if rep else "absent"
-            src["events"] = rep[0].get("events", 0) if rep else 0
-    result = correlator.report()
-    result.update(
-        changed=False,
-        window={"since": format_ts(since), "until": format_ts(until)},
-        files=reports,
-        missing=missing,
-        kernel_sources=kernel_sources,
-        prefilter=prefilter,
-        events_total=collector.total,
-        events_truncated=collector.truncated,
-        elapsed_s=round(time.time() - started, 3),
-    )
-    if include_events:
-        result["events"] = collector.events
     module.exit_json(**result)
 
 

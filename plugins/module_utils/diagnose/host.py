@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: opcache-fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Everything diagnose.yml needs from one host, in one module call (diagnose_host).
+
+The steps are those of the small modules, run in-process on their own code: discovery
+(fpm_discover), crash evidence (fpm_evidence), OPcache status with stale scripts
+(opcache_status), the record of invalidated files, release folders, and the class-name
+scan (php_class_collisions). Discovery is run once and its result feeds the others.
+A step that fails is recorded as that step's ``{"failed": true, "msg": ...}`` and the
+others still run; the result is the role's per-host record (``diagnose_result``), which
+the fleet report reads. Private to opcache-fleet."""
+from __future__ import absolute_import, division, print_function
+
+import base64
+import os
+import re
+import time
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.collect import EVIDENCE_ARGS, collect_evidence
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import master_status
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import targets_from_discovery
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.class_collisions import find_collisions
+
+STALE_KINDS = ("certain", "possible")
+# invalidated.json is written by opcache_reset and the hunt: a few KiB; more is not ours.
+MAX_INVALIDATIONS_BYTES = 16 * 1024 * 1024
+INVALIDATIONS_FILE = "invalidated.json"
+
+
+class StepError(Exception):
+    """A step could not run; its message is the step's ``msg``."""
+
+
+def failed_step(exc):
+    return {"failed": True, "msg": str(exc) or exc.__class__.__name__}
+
+
+def upstream_pools(discovery):
+    """nginx fastcgi_pass target -> pool name, for the targets discovery tied to a pool."""
+    out = {}
+    for t in (discovery.get("nginx") or {}).get("fastcgi_targets") or []:
+        if t.get("pool") and t.get("target") is not None:
+            out[t["target"]] = t["pool"]
+    return out
+
+
+def slowlogs(discovery):
+    out = []
+    for m in discovery.get("masters") or []:
+        for p in m.get("pools") or []:
+            if p.get("slowlog") and p["slowlog"] not in out:
+                out.append(p["slowlog"])
+    return out
+
+
+def evidence_params(discovery, opts):
+    """fpm_evidence's options for the discovered logs and the window of ``opts``."""
+    p = dict((k, v.get("default")) for k, v in EVIDENCE_ARGS.items())
+    p.update(
+        nginx_error_logs=list((discovery.get("nginx") or {}).get("error_logs") or []),
+        fpm_logs=list(discovery.get("fpm_error_logs") or []),
+        slowlogs=slowlogs(discovery),
+        since=opts["since"],
+        until=opts.get("until") or None,
+        upstream_pools=upstream_pools(discovery),
+        correlation_window=opts["correlation_window"],
+        kernel=opts["kernel"],
+        include_events=True,
+        max_events=opts["max_events"],
+    )
+    return p
+
+
+def opcache_state(discovery, helper_dir, stale_cap, timeout):
+    """opcache_status of every discovered master with only its stale scripts (at most
+    ``stale_cap``), as the role kept them: ``{msg, failed_masters, masters}``."""
+    targets = targets_from_discovery(discovery)
+    if not targets:
+        return {"msg": "no running php-fpm master found", "failed_masters": [], "masters": []}
+    masters, failed = [], []
+    for target in targets:
+        try:
+            status = master_status(target, scripts=True, timeout=timeout, helper_dir=helper_dir)
+        except ControlError as exc:
+            failed.append({"master_pid": target.get("master_pid"), "config": target.get("config"),
+                           "sockets": target.get("sockets"), "cause": exc.cause, "msg": str(exc),
+                           "tried": exc.details.get("tried")})
+            continue
+        stale = [s for s in status.get("scripts") or [] if s.get("stale") in STALE_KINDS]
+        status["scripts"] = stale[:stale_cap]
+        masters.append(status)
+    msg = "; ".join(f["msg"] for f in failed) if failed else None
+    return {"msg": msg, "failed_masters": failed, "masters": masters}
+
+
+def read_invalidations(helper_dir):
+    """invalidated.json as the report reads it: ``{content: base64}``, or ``{failed, msg}``
+    when it is absent (nothing was invalidated) or cannot be read."""
+    path = os.path.join(helper_dir, INVALIDATIONS_FILE)
+    try:
+        fd, st = open_regular(path)
+    except (OSError, IOError, ValueError) as exc:
+        return failed_step(exc if not isinstance(exc, (OSError, IOError)) or exc.strerror is None
+                           else "%s: %s" % (path, exc.strerror))
+    with os.fdopen(fd, "rb") as f:
+        if st.st_size > MAX_INVALIDATIONS_BYTES:
+            return {"failed": True, "msg": "%s: %d bytes, more than the %d this tool writes; not read"
+                    % (path, st.st_size, MAX_INVALIDATIONS_BYTES)}
+        data = f.read(MAX_INVALIDATIONS_BYTES + 1)
+    return {"content": base64.b64encode(data).decode("ascii"), "source": path, "encoding": "base64"}
+
+
+def document_roots(discovery):
+    """nginx roots that reach php-fpm and the pools' chdir, without a trailing slash, once each."""
+    out = []
+    for t in (discovery.get("nginx") or {}).get("fastcgi_targets") or []:
+        if t.get("root"):
+            out.append(t["root"])
+    for m in discovery.get("masters") or []:
+        for p in m.get("pools") or []:
+            if p.get("chdir"):
+                out.append(p["chdir"])
+    roots = []
+    for r in out:
+        r = re.sub(r"(.)/+$", r"\1", r)
+        if r not in roots:
+            roots.append(r)
+    return roots
+
+
+def release_folders(path):
+    """The visible sub-directories of ``path`` (not symlinks: ``current`` is a name for one
+    of them), sorted; [] when ``path`` is not a directory that can be listed."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return []
+    return sorted(e.path for e in entries
+                  if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+
+
+def code_roots(discovery, release_dir_pattern, extra_roots):
+    """``(releases, roots)``: ``{releases dir: [folders]}`` for document roots named like a
+    releases directory, and the code roots to scan: each release folder, every other root
+    (and a releases dir with no folders), and ``extra_roots``."""
+    docroots = document_roots(discovery)
+    pattern = re.compile(release_dir_pattern)
+    releases = dict((d, release_folders(d)) for d in docroots if pattern.search(d))
+    roots = [p for folders in releases.values() for p in folders]
+    roots += [d for d in docroots if not releases.get(d)]
+    roots += list(extra_roots or [])
+    return releases, sorted(set(roots))
+
+
+def collisions(roots):
+    if not roots:
+        return {"skipped": True, "skip_reason": "no code roots found"}
+    result = find_collisions(roots, scope="per_root")
+    result["warnings_found"] = result.pop("warnings", [])
+    return result
+
+
+def diagnose(module, run_command, opts):
+    """The per-host record of diagnose.yml. ``opts``: the module's params. Raises StepError
+    when discovery fails (nothing else can run without it)."""
+    timings = {}
+    started = time.monotonic()
+    overrides = {"fpm_error_logs": opts.get("fpm_error_logs"), "nginx_error_logs": opts.get("nginx_error_logs")}
+    try:
+        found = discover(run_command, overrides=overrides)
+    except (OSError, IOError, ValueError) as exc:
+        raise StepError("discovery failed: %s" % exc)
+    discovery = {"masters": found["masters"], "nginx": found["nginx"],
+                 "fpm_error_logs": found["fpm_error_logs"], "warnings_found": found["warnings"]}
+    timings["discovery"] = round(time.monotonic() - started, 3)
+    record = {"status": "ok", "error": None, "discovery": discovery,
+              "upstream_pools": upstream_pools(discovery)}
+
+    step = time.monotonic()
+    try:
+        record["evidence"] = collect_evidence(module, evidence_params(discovery, opts))
+    except (OSError, IOError, ValueError) as exc:
+        record["evidence"] = failed_step(exc)
+    timings["evidence"] = round(time.monotonic() - step, 3)
+
+    step = time.monotonic()
+    if "opcache" in opts["skip"]:
+        record["opcache"], record["opcache_invalidations"] = {"msg": "skipped"}, {}
+    else:
+        try:
+            record["opcache"] = opcache_state(discovery, opts["helper_dir"], opts["stale_cap"],
+                                              opts["request_timeout"])
+        except (OSError, IOError, ValueError) as exc:
+            record["opcache"] = failed_step(exc)
+        record["opcache_invalidations"] = read_invalidations(opts["helper_dir"])
+    timings["opcache"] = round(time.monotonic() - step, 3)
+
+    step = time.monotonic()
+    record["releases"], roots = code_roots(discovery, opts["release_dir_pattern"], opts["extra_code_roots"])
+    if "collisions" in opts["skip"]:
+        record["collisions"], record["collision_roots"] = {"skipped": True, "skip_reason": "skipped on request"}, []
+    else:
+        record["collision_roots"] = roots
+        try:
+            record["collisions"] = collisions(roots)
+        except (OSError, IOError, ValueError) as exc:
+            record["collisions"] = failed_step(exc)
+    timings["collisions"] = round(time.monotonic() - step, 3)
+    timings["total"] = round(time.monotonic() - started, 3)
+    record["timings"] = timings
+    return record

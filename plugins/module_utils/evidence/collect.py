@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: opcache-fleet contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One evidence collection, as fpm_evidence and diagnose_host run it: check the options,
+scan the files and the kernel sources, correlate, and return fpm_evidence's result.
+Private to opcache-fleet."""
+from __future__ import absolute_import, division, print_function
+
+import time
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts, parse_window
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.crash_sources import collect_kernel
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import grep_prefilter
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.log_files import expand_paths
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
+
+# fpm_evidence's options with their defaults (the module's argument_spec is built from them;
+# diagnose_host passes the same names).
+EVIDENCE_ARGS = dict(
+    paths=dict(type="list", elements="path"),
+    nginx_error_logs=dict(type="list", elements="path", default=[]),
+    fpm_logs=dict(type="list", elements="path", default=[]),
+    slowlogs=dict(type="list", elements="path", default=[]),
+    include_rotated=dict(type="bool", default=True),
+    kernel=dict(type="bool", default=True),
+    since=dict(type="str", default="24h"),
+    until=dict(type="str"),
+    upstream_pools=dict(type="dict", default={}),
+    correlation_window=dict(type="float", default=2.0),
+    include_events=dict(type="bool", default=False),
+    max_events=dict(type="int", default=1000),
+    workers=dict(type="int", default=0),
+    prefilter=dict(type="str", default="auto", choices=["auto", "grep", "python"]),
+)
+
+
+def boot_time():
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except (IOError, OSError, ValueError):
+        pass
+    return None
+
+
+def check_evidence_args(p):
+    """The checked options: ``(since, until, specs, prefilter)``; ValueError names a bad one."""
+    since, until = parse_window(p["since"], p["until"])
+    if p["max_events"] < 0:
+        raise ValueError("max_events must be 0 or more; got %d" % p["max_events"])
+    if p["correlation_window"] <= 0:
+        raise ValueError("correlation_window must be more than 0 seconds; got %s" % p["correlation_window"])
+    if p["workers"] < 0:
+        raise ValueError("workers must be 0 (automatic) or more; got %d" % p["workers"])
+    for k, v in p["upstream_pools"].items():
+        if not isinstance(v, str) or not v:
+            raise ValueError("upstream_pools maps an upstream to a pool name; %r maps to %r" % (k, v))
+    if p["paths"] is not None:
+        specs = [(x, None) for x in p["paths"]]
+    else:
+        specs = ([(x, "nginx") for x in p["nginx_error_logs"]] + [(x, "php-fpm") for x in p["fpm_logs"]] +
+                 [(x, "slowlog") for x in p["slowlogs"]])
+    if not specs and not p["kernel"]:
+        raise ValueError("nothing to scan: give paths, nginx_error_logs, fpm_logs or slowlogs, "
+                         "or set kernel=true")
+    return since, until, specs, grep_prefilter(p["prefilter"])
+
+
+def collect_evidence(module, p):
+    """fpm_evidence's result for the options ``p`` (every key of EVIDENCE_ARGS). ``module``
+    runs the kernel-log commands (run_command, get_bin_path). ValueError: a bad option."""
+    since, until, specs, prefilter = check_evidence_args(p)
+    upstream_pools = dict(p["upstream_pools"])
+    window_s = p["correlation_window"]
+    max_events = p["max_events"]
+    include_events = p["include_events"]
+
+    def sink_factory():
+        return CompositeSink(Correlator(upstream_pools=upstream_pools, window_s=window_s),
+                             EventCollector(max_events=max_events, enabled=include_events))
+
+    started = time.time()
+    files, missing = expand_paths(specs, include_rotated=p["include_rotated"])
+    btime = boot_time()
+    kernel_sink = sink_factory()
+    kernel_sources = []
+    if p["kernel"]:
+        kernel_sources = collect_kernel(module, kernel_sink, since, until, btime, files)
+    sink, reports = scan(files, sink_factory, since=since, until=until, boot_time=btime,
+                         workers=p["workers"] or None, prefilter=prefilter["used"])
+    sink.merge(kernel_sink)
+    correlator, collector = sink.sinks
+    for src in kernel_sources:
+        if src["status"] == "queued":
+            rep = [r for r in reports if r["path"] == src["source"]]
+            src["status"] = rep[0]["status"] if rep else "absent"
+            src["events"] = rep[0].get("events", 0) if rep else 0
+    result = correlator.report()
+    result.update(
+        changed=False,
+        window={"since": format_ts(since), "until": format_ts(until)},
+        files=reports,
+        missing=missing,
+        kernel_sources=kernel_sources,
+        prefilter=prefilter,
+        events_total=collector.total,
+        events_truncated=collector.truncated,
+        elapsed_s=round(time.time() - started, 3),
+    )
+    if include_events:
+        result["events"] = collector.events
+    return result

@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""diagnose_host: everything diagnose.yml reads from one host, in one round trip."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: diagnose_host
+short_description: Everything the fleet diagnosis reads from one host, in one module call
+description:
+  - Runs, in one module call, the read-only steps of P(phpfpm.opcache_fleet.diagnose#role),
+    that is discovery as M(phpfpm.opcache_fleet.fpm_discover), crash evidence as
+    M(phpfpm.opcache_fleet.fpm_evidence) over the discovered nginx and php-fpm logs, slowlogs
+    and kernel sources, OPcache status with the stale scripts as
+    M(phpfpm.opcache_fleet.opcache_status), the record of files opcache_reset and the culprit
+    hunt invalidated, the release folders, and the class-name scan as
+    M(phpfpm.opcache_fleet.php_class_collisions). Each step runs the same code as its module.
+  - One call instead of one per step. On a fleet, each task is a round trip to every host, and
+    the diagnosis of one host used to take about twenty. The small modules stay usable alone.
+  - Discovery runs once and feeds the other steps. When discovery itself fails the module
+    fails; a later step that fails is recorded as that step's C(failed) and C(msg), and the
+    other steps still run.
+  - The OPcache step writes a temporary PHP helper under O(helper_dir) and removes it, as
+    M(phpfpm.opcache_fleet.opcache_status) does. Nothing else is written; C(changed) is
+    always false.
+version_added: "0.2.0"
+author:
+  - opcache-fleet contributors (@opcache-fleet)
+options:
+  fpm_error_logs:
+    description: Use these php-fpm error logs instead of the discovered ones.
+    type: list
+    elements: path
+  nginx_error_logs:
+    description: Use these nginx error logs instead of the discovered ones.
+    type: list
+    elements: path
+  since:
+    description: Evidence window start (C(30m), C(2h), C(3d), C(all), or an ISO time).
+    type: str
+    default: 24h
+  until:
+    description: Evidence window end, same forms; unset means now.
+    type: str
+  correlation_window:
+    description: Seconds between an nginx 502 and a worker crash for them to be tied together.
+    type: float
+    default: 2.0
+  kernel:
+    description: Also read the kernel log, the journal and coredumpctl.
+    type: bool
+    default: true
+  max_events:
+    description: Most evidence events returned (counts and incidents do not depend on it).
+    type: int
+    default: 3000
+  stale_cap:
+    description: Most stale cached scripts returned per php-fpm master.
+    type: int
+    default: 50
+  release_dir_pattern:
+    description:
+      - A Python regular expression; a document root that matches it is a releases directory,
+        and each of its sub-directories (not symlinks such as C(current)) is scanned as its own
+        code root and reported as a release folder.
+    type: str
+    default: '/(releases?|deploys?|deployments|versions?|builds?)/*$'
+  extra_code_roots:
+    description: More directories to scan for class collisions.
+    type: list
+    elements: path
+    default: []
+  helper_dir:
+    description:
+      - Where the temporary OPcache helper is written, and where opcache_reset and the culprit
+        hunt keep C(invalidated.json). Same default as those modules.
+    type: path
+    default: /var/lib/opcache-fleet
+  request_timeout:
+    description: Seconds to wait for each FastCGI answer.
+    type: float
+    default: 10.0
+  skip:
+    description: Steps not to run.
+    type: list
+    elements: str
+    choices: [opcache, collisions]
+    default: []
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
+    support: none
+seealso:
+  - module: phpfpm.opcache_fleet.fpm_discover
+  - module: phpfpm.opcache_fleet.fpm_evidence
+  - module: phpfpm.opcache_fleet.opcache_status
+  - module: phpfpm.opcache_fleet.php_class_collisions
+"""
+
+EXAMPLES = r"""
+- name: Read everything the fleet report needs from this host
+  phpfpm.opcache_fleet.diagnose_host:
+    since: 2h
+  register: diagnosis
+
+- name: Evidence and discovery only
+  phpfpm.opcache_fleet.diagnose_host:
+    since: all
+    skip: [opcache, collisions]
+"""
+
+RETURN = r"""
+status:
+  description: C(ok) when discovery ran (later steps may still have failed, see each step).
+  returned: success
+  type: str
+  sample: ok
+discovery:
+  description: What M(phpfpm.opcache_fleet.fpm_discover) returns (C(masters), C(nginx), C(fpm_error_logs), C(warnings_found)).
+  returned: success
+  type: dict
+evidence:
+  description:
+    - What M(phpfpm.opcache_fleet.fpm_evidence) returns with C(include_events=true), or
+      C(failed) and C(msg) when the scan could not run.
+  returned: success
+  type: dict
+upstream_pools:
+  description: The nginx C(fastcgi_pass) targets that discovery tied to a pool, and the pool's name.
+  returned: success
+  type: dict
+  sample: {"unix:/run/php/php8.2-fpm.sock": "www"}
+opcache:
+  description:
+    - C(masters) as M(phpfpm.opcache_fleet.opcache_status) returns them, each with its stale
+      scripts only (at most O(stale_cap)); C(failed_masters) for masters that could not be read;
+      C(msg) names what failed (C(skipped) when O(skip) holds C(opcache)).
+  returned: success
+  type: dict
+opcache_invalidations:
+  description:
+    - C(invalidated.json) of O(helper_dir) as C(content) (base64), or C(failed) and C(msg) when
+      it is absent (nothing was invalidated) or cannot be read.
+  returned: success
+  type: dict
+releases:
+  description: Each document root named like a releases directory, with its release folders.
+  returned: success
+  type: dict
+  sample: {"/srv/app/releases": ["/srv/app/releases/a", "/srv/app/releases/b"]}
+collision_roots:
+  description: The code roots scanned for class collisions.
+  returned: success
+  type: list
+  elements: str
+collisions:
+  description:
+    - What M(phpfpm.opcache_fleet.php_class_collisions) returns (its warnings in
+      C(warnings_found)), C(skipped) with C(skip_reason), or C(failed) and C(msg).
+  returned: success
+  type: dict
+timings:
+  description: Seconds each step took on the host, and in all.
+  returned: success
+  type: dict
+  sample: {"discovery": 0.41, "evidence": 0.05, "opcache": 0.12, "collisions": 0.03, "total": 0.61}
+"""
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.runner import make_runner
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.host import StepError, diagnose
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import check_helper_dir
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            fpm_error_logs=dict(type="list", elements="path"),
+            nginx_error_logs=dict(type="list", elements="path"),
+            since=dict(type="str", default="24h"),
+            until=dict(type="str"),
+            correlation_window=dict(type="float", default=2.0),
+            kernel=dict(type="bool", default=True),
+            max_events=dict(type="int", default=3000),
+            stale_cap=dict(type="int", default=50),
+            release_dir_pattern=dict(type="str", default=r"/(releases?|deploys?|deployments|versions?|builds?)/*$"),
+            extra_code_roots=dict(type="list", elements="path", default=[]),
+            helper_dir=dict(type="path", default="/var/lib/opcache-fleet"),
+            request_timeout=dict(type="float", default=10.0),
+            skip=dict(type="list", elements="str", choices=["opcache", "collisions"], default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    check_helper_dir(module)
+    if p["stale_cap"] < 0:
+        module.fail_json(msg="stale_cap must be 0 or more; got %d" % p["stale_cap"])
+    if p["request_timeout"] <= 0:
+        module.fail_json(msg="request_timeout must be more than 0 seconds; got %s" % p["request_timeout"])
+    try:
+        re.compile(p["release_dir_pattern"])
+    except re.error as exc:
+        module.fail_json(msg="release_dir_pattern is not a regular expression: %s" % exc)
+    for root in p["extra_code_roots"]:
+        if not root.startswith("/"):
+            module.fail_json(msg="extra_code_roots: %r is not an absolute path" % root)
+    try:
+        record = diagnose(module, make_runner(module), p)
+    except StepError as exc:
+        module.fail_json(msg=str(exc))
+    for text in record["discovery"]["warnings_found"]:
+        module.warn(text)
+    module.exit_json(changed=False, **record)
+
+
+if __name__ == "__main__":
+    main()
