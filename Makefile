@@ -8,13 +8,13 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 VENV := .venv/bin
 HOST ?= lab-web1
 
-.PHONY: setup image lab lab-down incident demo eda-demo diagnose test lint unit mutants collection sanity molecule bench help
+.PHONY: setup image lab lab-down lab-scale incident demo eda-demo diagnose test lint unit browser mutants collection sanity molecule bench help
 
 help:
 	@echo "make demo      set up, start the lab, arm the incident, run diagnose.yml"
-	@echo "make test      lint, unit tests, mutation run, collection install test, ansible-test sanity, every Molecule scenario"
+	@echo "make test      lint, unit tests, headless-browser test, mutation run, collection install test, ansible-test sanity, every Molecule scenario"
 	@echo "make eda-demo  the crash_storm rulebook sees the incident's crash storm and runs diagnose [HOST=lab-web1]"
-	@echo "make lab | lab-down | incident [HOST=lab-web1] | bench"
+	@echo "make lab | lab-down | lab-scale [N=24] | incident [HOST=lab-web1] | bench"
 
 setup:
 	@./scripts/setup.sh
@@ -27,6 +27,11 @@ lab: setup
 
 lab-down:
 	@./scripts/lab-down.sh
+
+# N more light lab hosts (group scale in inventories/lab/scale.yml) for fleet-scale runs.
+N ?= 24
+lab-scale: setup
+	@N=$(N) ./scripts/lab-scale.sh
 
 incident: setup
 	@mkdir -p .cache && rm -f .cache/incident-$(HOST).txt
@@ -62,6 +67,10 @@ lint: setup
 unit: setup
 	@$(VENV)/pytest -q tests/unit
 
+# report.html of 1,000 generated hosts in headless Chromium: summary, collapse, search, filter, CSP.
+browser: setup
+	@$(VENV)/pytest -q tests/browser
+
 # Every deliberate bug of tests/mutants/mutants.json must fail a unit test (scripts/mutants.py).
 mutants: setup
 	@$(VENV)/python scripts/mutants.py
@@ -77,7 +86,7 @@ sanity: setup
 molecule: setup image
 	@./scripts/molecule-all.sh -q
 
-test: lint unit mutants collection sanity molecule
+test: lint unit browser mutants collection sanity molecule
 
 bench: setup
 	@$(VENV)/python bench/evidence_bench.py

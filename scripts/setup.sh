@@ -18,6 +18,8 @@ java_ok() { command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 've
 java_ok || need_apt+=(openjdk-17-jre-headless)
 # Debian splits venv/ensurepip out of python3.
 "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# tests/browser (make browser) opens report.html in headless Chromium through chromedriver.
+{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]} uidmap"
     export DEBIAN_FRONTEND=noninteractive
