@@ -33,12 +33,7 @@ for host in $HOSTS; do
 done
 
 # systemd needs a moment before systemctl answers inside a fresh container.
-for host in $HOSTS; do
-    for _ in $(seq 1 60); do
-        state=$(podman exec "$host" systemctl is-system-running 2>/dev/null || true)
-        case "$state" in running|degraded) break ;; esac
-        sleep 0.5
-    done
-done
+# shellcheck disable=SC2086
+./scripts/lab-wait-systemd.sh $HOSTS
 
 .venv/bin/ansible-playbook -i inventories/lab/hosts.yml playbooks/lab.yml --limit "$(echo $HOSTS | tr ' ' ',')"
