@@ -702,12 +702,11 @@ def _host_html(h, now, is_open):
         h_.append("</table>")
     col = h.get("collisions") or {}
     if col.get("items"):
-        h_.append("<p>Class names declared twice (per code root):</p><ul>%s%s</ul>" % ("".join(
-            "<li><code>%s</code> in <code>%s</code>: %s</li>" % (
-                    esc(c["name"]), esc(c["root"]),
-                    ", ".join("<code>%s</code>" % esc(p) for p in c["files"]))
-            for c in col["items"][:CAPS["collisions"]]), _more_html(
-                CAPS["collisions"], max(as_int(col.get("total")), len(col["items"])), "class names", "li")))
+        items = "".join("<li><code>%s</code> in <code>%s</code>: %s</li>" % (
+            esc(c["name"]), esc(c["root"]), ", ".join("<code>%s</code>" % esc(p) for p in c["files"]))
+            for c in col["items"][:CAPS["collisions"]])
+        more = _more_html(CAPS["collisions"], max(as_int(col.get("total")), len(col["items"])), "class names", "li")
+        h_.append("<p>Class names declared twice (per code root):</p><ul>%s%s</ul>" % (items, more))
     h_.append("</details>")
     return "".join(h_)
 
