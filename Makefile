@@ -48,7 +48,7 @@ demo: setup lab
 	@./scripts/demo-traffic.sh
 	@# The evidence window starts with this demo (older lab experiments stay out of it).
 	@$(VENV)/ansible-playbook playbooks/diagnose.yml -e since=$$(cat .cache/demo-since)
-	@d=$$(ls -d $(CURDIR)/reports/*/ 2>/dev/null | tail -n1); \
+	@d=$$(ls -d $(CURDIR)/reports/[0-9]*/ 2>/dev/null | tail -n1); \
 	    echo "demo: the fleet report is in $$d: report.html (open in a browser), report.md, report.json"
 
 # Event-Driven Ansible: arm the incident, start the crash_storm rulebook against the lab, make
