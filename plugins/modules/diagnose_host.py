@@ -138,6 +138,18 @@ upstream_pools:
   returned: success
   type: dict
   sample: {"unix:/run/php/php8.2-fpm.sock": "www"}
+upstream_probes:
+  description:
+    - One entry per nginx C(fastcgi_pass) target on this host (a unix socket, loopback or a local
+      address) that no discovered php-fpm pool listens on, after one C(connect()) (closed at once,
+      nothing sent). C(state) is C(listening), C(refused) (nothing listens), C(missing) (no such
+      socket file), C(timeout) or C(error); C(uses) lists the nginx server, location and root.
+    - C(refused) and C(missing) mean php-fpm is stopped or listens elsewhere while nginx routes to it.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"target": "unix:/run/php/php8.2-fpm.sock", "state": "missing", "detail": "no such socket file",
+            "uses": [{"server_name": "_", "location": "~ \\.php$", "root": "/srv/app/releases"}]}]
 opcache:
   description:
     - C(masters) as M(phpfpm.opcache_fleet.opcache_status) returns them, each with its stale

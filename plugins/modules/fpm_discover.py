@@ -228,7 +228,12 @@ nginx:
       sample:
         - {target: "unix:/run/php/php8.2-fpm.sock", via: null, pool: www, master_pid: 812,
            config: /etc/php/8.2/fpm/php-fpm.conf, server_name: _, root: /srv/app/releases, location: "~ \\.php$"}
-    unmatched_targets: {description: "fastcgi_pass uses that reach no discovered pool: {target, via, server_name, root, location, reason}", type: list}
+    unmatched_targets:
+      description:
+        - "fastcgi_pass uses that reach no discovered pool: {target, via, server_name, root, location, reason}."
+        - "With reason C(no discovered pool listens there), C(local) tells whether the target is on this host
+          (a unix socket, loopback or one of its addresses: a php-fpm should listen there) or elsewhere."
+      type: list
     errors: {description: Problems running or parsing nginx., type: list, elements: str}
 fpm_error_logs:
   description: php-fpm error log files of all masters (or the C(fpm_error_logs) option).

@@ -5,7 +5,8 @@
 """Everything diagnose.yml needs from one host, in one module call (diagnose_host).
 
 The steps are those of the small modules, run in-process on their own code: discovery
-(fpm_discover), crash evidence (fpm_evidence), OPcache status with stale scripts
+(fpm_discover) with a connect() to each local nginx fastcgi target no pool was found on
+(upstreams.py: a stopped php-fpm), crash evidence (fpm_evidence), OPcache status with stale scripts
 (opcache_status), the record of invalidated files, release folders, and the class-name
 scan (php_class_collisions). Discovery is run once and its result feeds the others.
 A step that fails is recorded as that step's ``{"failed": true, "msg": ...}`` and the
@@ -18,6 +19,7 @@ import os
 import re
 import time
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.upstreams import probe_unmatched
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.collect import EVIDENCE_ARGS, collect_evidence
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
@@ -179,7 +181,8 @@ def diagnose(module, run_command, opts):
                  "fpm_error_logs": found["fpm_error_logs"], "warnings_found": found["warnings"]}
     timings["discovery"] = round(time.monotonic() - started, 3)
     record = {"status": "ok", "error": None, "discovery": discovery,
-              "upstream_pools": upstream_pools(discovery)}
+              "upstream_pools": upstream_pools(discovery),
+              "upstream_probes": probe_unmatched(discovery.get("nginx"))}
 
     step = time.monotonic()
     try:

@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 import os
 import re
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import listen_matches, parse_listen
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import is_loopback, listen_matches, parse_listen
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.fpm_config import HostFS
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.nginx_config import (
     DEFAULT_ERROR_LOG,
@@ -148,4 +148,8 @@ def link_nginx_to_pools(nginx, masters, local_addresses=()):
                 entry["reason"] = "no upstream of that name and no port"
             else:
                 entry["reason"] = "no discovered pool listens there"
+                # On this host (a unix socket, loopback, an address of its own): a php-fpm that
+                # should be here and is not. Elsewhere: a remote backend, not ours to judge.
+                entry["local"] = taddr[0] == "unix" or is_loopback(taddr[1]) or \
+                    taddr[1] in local_addresses
             nginx["unmatched_targets"].append(entry)

@@ -81,6 +81,8 @@ class HostModel(object):
                        if isinstance(e, dict) and e.get("category") != "lifecycle"]
         self.incidents = [i for i in (self.evidence.get("incidents") or []) if isinstance(i, dict)]
         self.invalidations, self.invalidations_error = load_invalidations(self.raw.get("opcache_invalidations"))
+        # diagnose_host's connect() to the local fastcgi targets no pool was found on.
+        self.upstream_probes = [p for p in (self.raw.get("upstream_probes") or []) if isinstance(p, dict)]
         self._cache_events = {}
 
     def _upstream_map(self):
@@ -258,3 +260,28 @@ def section_pools(model, section):
         if t.get("pool") and t.get("pool") not in pools:
             pools.append(t["pool"])
     return pools
+
+
+def _serves(use, root, prefix):
+    """Can requests of the release folder ``root`` (URLs under ``prefix``) go through this nginx
+    use of a target? Its root must hold the folder and its location not rule the URLs out."""
+    if not use.get("root") or not (root == use["root"].rstrip("/") or is_under(root, use["root"])):
+        return False
+    return location_matches(use.get("location"), (prefix or "/") + "index.php") is not False
+
+
+def down_targets(model, root=None, prefix=None):
+    """Probed fastcgi targets where nothing listens (php-fpm stopped or elsewhere), as
+    ``[{target, detail, uses}]``; with ``root`` (and ``prefix``), only those that serve that
+    release folder."""
+    out = []
+    for p in model.upstream_probes:
+        if p.get("state") not in ("refused", "missing"):
+            continue
+        uses = [u for u in p.get("uses") or [] if isinstance(u, dict)]
+        if root is not None:
+            uses = [u for u in uses if _serves(u, root, prefix)]
+            if not uses:
+                continue
+        out.append({"target": p.get("target"), "detail": p.get("detail"), "uses": uses})
+    return out

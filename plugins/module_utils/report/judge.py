@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import GATEWAY_502
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import as_int, plural, top_paths
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import is_under
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import down_targets, is_under
 
 __metaclass__ = type
 
@@ -89,6 +89,7 @@ def host_stats(model):
                   if ev.get("category") in ("kernel_segfault", "general_protection")
                   and ev.get("is_php", True) is not False and (ev.get("module") or "").startswith("opcache")])
     st["opcache_so"] = max(st["opcache_so"], kernel)
+    st["down_targets"] = down_targets(model)
     return st
 
 
@@ -117,6 +118,7 @@ def section_stats(model, prefix, root=None):
             # php-fpm names the script, not the URI: the section's root decides.
             if root and is_under(ev["script"], root):
                 _add_event(st, ev)
+    st["down_targets"] = down_targets(model, root, prefix) if root else []
     return st
 
 
@@ -177,6 +179,15 @@ def judge(stats, signs=None, thresholds=None):
             reasons.append({"code": "worker_crashes", "text": "%s without a 502 tied to them%s" % (
                 plural(crashes, "php-fpm worker crash", "php-fpm worker crashes"), " (%s)" % sigs if sigs else "")})
         reasons.extend({"code": c, "text": t} for c, t in support)
+    down = stats.get("down_targets") or []
+    if down:
+        found.append("misconfig")
+        for d in down:
+            where = ", ".join("server %s, location %s" % (u.get("server_name") or "?", u.get("location") or "?")
+                              for u in d.get("uses") or []) or "?"
+            reasons.append({"code": "fastcgi_target_down", "text": "nginx passes PHP requests to %s (%s) but nothing "
+                            "listens there (%s): php-fpm is stopped or listens elsewhere"
+                            % (d.get("target"), where, d.get("detail") or "down")})
     for name, cats in (("misconfig", MISCONFIG), ("capacity", CAPACITY), ("timeouts", TIMEOUTS)):
         hits = [(c, as_int(counts.get(c))) for c in cats if as_int(counts.get(c))]
         if sum(n for dummy, n in hits) >= th[name]:

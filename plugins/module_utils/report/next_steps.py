@@ -206,7 +206,10 @@ def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=Non
                 "finds the cached file that crashes %s and can blacklist it; run it while the page still fails "
                 "(before the reset) to keep the evidence" % path)))
     elif verdict == "misconfig":
-        steps.append(ctx.module_step("inspect", host, DISCOVER_MODULE, {}, (
+        down = [d.get("target") for d in stats.get("down_targets") or []]
+        why = ("start the php-fpm master that should listen on %s (nothing listens there), or point nginx's "
+               "fastcgi_pass at a running pool; then " % ", ".join(down)) if down else ""
+        steps.append(ctx.module_step("inspect", host, DISCOVER_MODULE, {}, why + (
             "compare nginx fastcgi_pass targets with the pools' listen, listen.owner/group/mode and the document "
             "roots; fix the socket permissions, the missing socket or SCRIPT_FILENAME")))
     elif verdict == "capacity":

@@ -104,6 +104,9 @@ def test_plesk_layout(tmp_path):
     assert [t["pool"] for t in result["nginx"]["fastcgi_targets"]] == ["example.com"]
     assert [t["target"] for t in result["nginx"]["unmatched_targets"]] == [
         "unix:/var/www/vhosts/system/legacy.test/php-fpm.sock", "203.0.113.10:9074"]
+    # Both are on this host (203.0.113.10 is one of its addresses, /proc/net/fib_trie): a
+    # php-fpm should be listening there.
+    assert [t.get("local") for t in result["nginx"]["unmatched_targets"]] == [True, True]
     warnings = "\n".join(result["warnings"])
     assert "emergency_restart_threshold is not set" in warnings
     assert "GH-23355" in warnings and "GH-23288" in warnings
