@@ -83,5 +83,5 @@ def test_one_of_two_masters_stopped_takes_only_its_release_folder_down():
                                "uses": [{"server_name": "_", "location": alt[0]["location"], "root": alt[0]["root"]}]}]
     e = evaluate_host(raw)
     assert e["verdict"] == "misconfig"
-    assert dict((s["prefix"], s["verdict"]) for s in e["sections"]) == {"/a/": "healthy", "/b/": "healthy",
-                                                                          "/c/": "misconfig"}
+    verdicts = dict((s["prefix"], s["verdict"]) for s in e["sections"])
+    assert verdicts == {"/a/": "healthy", "/b/": "healthy", "/c/": "misconfig"}
