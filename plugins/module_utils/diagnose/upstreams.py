@@ -46,9 +46,11 @@ def probe(target, timeout=1.0):
         family, address = sockaddr(target)
     except ValueError as exc:
         return "error", str(exc)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    sock = None
     try:
+        # socket() itself fails on a host without that family (EAFNOSUPPORT: no IPv6).
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
         sock.connect(address)
     except socket.timeout:
         return "timeout", "no answer within %.1f s" % timeout
@@ -59,7 +61,8 @@ def probe(target, timeout=1.0):
             return "missing", "no such socket file"
         return "error", exc.strerror or str(exc)
     finally:
-        sock.close()
+        if sock is not None:
+            sock.close()
     return "listening", "something listens there, not a discovered php-fpm pool"
 
 

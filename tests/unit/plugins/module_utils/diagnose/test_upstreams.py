@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """diagnose/upstreams.py against real sockets: what a connect() to an nginx fastcgi target
 that no pool was found on says about php-fpm being there."""
+import errno
 import os
 import socket
 
@@ -58,6 +59,13 @@ def test_tcp_loopback_listening_and_refused():
 def test_a_remote_address_of_the_fixture_is_not_probed_but_a_local_one_is():
     nginx = {"unmatched_targets": [{"target": "203.0.113.10:9074", "local": False}]}
     assert upstreams.probe_unmatched(nginx) == []
+
+
+def test_a_family_the_host_lacks_is_an_error_not_a_crash(monkeypatch):
+    def no_ipv6(family, kind):
+        raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+    monkeypatch.setattr(upstreams.socket, "socket", no_ipv6)
+    assert upstreams.probe("[::1]:9000") == ("error", "Address family not supported by protocol")
 
 
 def test_names_and_variables_are_not_socket_addresses():
