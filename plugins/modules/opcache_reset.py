@@ -28,12 +28,22 @@ options:
     choices: [full, files, glob, stale]
     default: stale
   files:
-    description: Absolute script paths for O(mode=files).
+    description:
+      - Absolute script paths for O(mode=files).
+      - A file is found under the path given or its resolved path, because OPcache keys a script by its
+        resolved path. A file reached through a deploy's C(current) symlink is cached as C(releases/<x>/...).
+        A cached key whose resolved path is the same file also matches. RV(masters[].cached_as) says which key
+        each file was found under.
+      - A file that no master caches under either name is listed in RV(not_cached). It is not verified, and
+        nothing is invalidated for it.
     type: list
     elements: str
     default: []
   patterns:
-    description: Shell patterns matched against cached script paths for O(mode=glob) (C(*) also crosses C(/)).
+    description:
+      - Shell patterns matched against cached script paths for O(mode=glob) (C(*) also crosses C(/)).
+      - Each pattern is also tried with its directory part, up to the first wildcard, resolved. So
+        C(/var/www/site/current/src/*) also matches the scripts of the release that C(current) points to.
     type: list
     elements: str
     default: []
@@ -125,6 +135,17 @@ masters:
       after: {num_cached_scripts: 41, manual_restarts: 0}
       polls: 1
       verify_seconds: 0.002
+not_cached:
+  description:
+    - With O(mode=files), the requested files that no master caches, under the path given or its resolved
+      path. Nothing was invalidated for them, and they are not verified.
+    - Per master, C(masters[].not_cached) lists the files that master does not cache, and C(masters[].cached_as)
+      maps a requested spelling to the key it was found under. C(masters[].verified) is false, with a C(note),
+      when nothing was invalidated.
+  returned: with mode=files
+  type: list
+  elements: str
+  sample: ["/var/www/shop/current/src/Legacy.php"]
 masters_reset:
   description: Number of masters where something was (or in check mode would be) reset.
   returned: always
@@ -252,6 +273,12 @@ def main():
         masters_verified=sum(1 for r in results if r.get("changed") and r.get("verified")),
         elapsed=round(time.monotonic() - started, 4),
     )
+    if module.params["mode"] == "files" and results:
+        result["not_cached"] = [f for f in module.params["files"]
+                                if all(f in (r.get("not_cached") or ()) for r in results)]
+        if result["not_cached"]:
+            module.warn("cached by no master under the path given or its resolved path, nothing invalidated: %s"
+                        % ", ".join(result["not_cached"]))
     if failed:
         result["failed_masters"] = failed
         module.fail_json(msg="; ".join(f["msg"] for f in failed), **result)

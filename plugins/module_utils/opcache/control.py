@@ -277,6 +277,45 @@ def _reset_full(session, first, result, check_mode, timeout, purge, target, slee
                            "verify_timeout", {"result": result})
 
 
+def cached_spellings(files, by_path, realpath=os.path.realpath):
+    """requested file -> the key OPcache caches it under, or None. OPcache keys a script by
+    its resolved path: a file reached through a deploy's ``current`` symlink is cached as
+    ``releases/<x>/...``. So a file is looked up by the path given, then by its resolved
+    path, then among the keys whose own resolved path is the same file (a key cached under
+    a symlinked spelling, opcache.revalidate_path or a path given already resolved)."""
+    out = {}
+    reverse = None
+    for f in files:
+        if f in by_path:
+            out[f] = f
+            continue
+        real = realpath(f)
+        if real in by_path:
+            out[f] = real
+            continue
+        if reverse is None:
+            reverse = {}
+            for k in sorted(by_path):
+                reverse.setdefault(realpath(k), k)
+        out[f] = reverse.get(real)
+    return out
+
+
+def resolved_patterns(patterns, realpath=os.path.realpath):
+    """The patterns, and each again with its directory part (up to the first wildcard)
+    resolved: ``/var/www/site/current/src/*`` also as ``/var/www/site/releases/7/src/*``."""
+    out = list(patterns)
+    for pat in patterns:
+        cut = min([i for i in (pat.find("*"), pat.find("?"), pat.find("[")) if i >= 0] or [len(pat)])
+        head = pat[:pat.rfind("/", 0, cut) + 1] if "/" in pat[:cut] else ""
+        if not head or head == "/":
+            continue
+        real = realpath(head.rstrip("/")) + "/"
+        if real != head and real + pat[len(head):] not in out:
+            out.append(real + pat[len(head):])
+    return out
+
+
 def _reset_targets(session, result, mode, files, patterns, check_mode, timeout, base, sleep, clock):
     answer = session.call("status", {"scripts": True})
     status = answer.get("status")
@@ -292,18 +331,29 @@ def _reset_targets(session, result, mode, files, patterns, check_mode, timeout, 
     classified = classify_scripts(answer["scripts"], status, invalidated)
     by_path = dict((e["full_path"], e) for e in classified)
     if mode == "files":
-        targets = [f for f in files if f in by_path]
-        result["not_cached"] = [f for f in files if f not in by_path]
+        found = cached_spellings(files, by_path)
+        targets = sorted(set(k for k in found.values() if k is not None))
+        result["not_cached"] = [f for f in files if found.get(f) is None]
+        aliases = dict((f, k) for f, k in found.items() if k is not None and k != f)
+        if aliases:
+            result["cached_as"] = aliases
     elif mode == "glob":
-        targets = match_patterns(sorted(by_path), patterns)
+        targets = match_patterns(sorted(by_path), resolved_patterns(patterns))
     else:
         targets = sorted(p for p, e in by_path.items() if e["stale"] in ("certain", "possible"))
         result["stale_counts"] = stale_counts(classified)
     result["files"] = [{"path": p, "stale": by_path[p]["stale"], "reason": by_path[p].get("reason")}
                        for p in targets]
     if not targets:
-        result["verified"] = True
+        # nothing was invalidated: nothing is verified (a reset that did nothing is no cure)
+        result["verified"] = False
         result["after"] = result["before"]
+        if mode == "files":
+            result["note"] = ("none of the requested files is cached by this master, under the path given "
+                              "or its resolved path")
+        else:
+            result["note"] = "nothing to invalidate: no cached script %s" % (
+                "matches the patterns" if mode == "glob" else "is stale")
         return
     if check_mode:
         result["changed"] = True

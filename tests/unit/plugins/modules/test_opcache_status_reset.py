@@ -92,3 +92,17 @@ def test_status_max_answer_size_reaches_the_fastcgi_client(capsys, tmp_path, mon
                          "max_answer_size": 100000})
     out = result(capsys)
     assert seen == [100000] and out["failed"] and out["failed_masters"][0]["cause"] == "too_large"
+
+
+def test_reset_names_the_files_no_master_caches(capsys, monkeypatch):
+    """mode=files: a file cached by no master (under either spelling) is listed, with a warning."""
+    masters = [{"master_pid": 1, "sockets": ["/a.sock"]}, {"master_pid": 2, "sockets": ["/b.sock"]}]
+    monkeypatch.setattr(opcache_reset, "select_targets", lambda module: (masters, []))
+    monkeypatch.setattr(opcache_reset, "check_helper_dir", lambda module: None)
+    answers = {1: {"not_cached": ["/srv/gone.php", "/srv/b.php"], "changed": True, "verified": True},
+               2: {"not_cached": ["/srv/gone.php"], "changed": True, "verified": True}}
+    monkeypatch.setattr(opcache_reset, "reset_master", lambda target, *a, **kw: dict(answers[target["master_pid"]]))
+    run(opcache_reset, {"mode": "files", "files": ["/srv/b.php", "/srv/gone.php"]})
+    out = result(capsys)
+    assert out["not_cached"] == ["/srv/gone.php"] and out["masters_verified"] == 2
+    assert "/srv/gone.php" in json.dumps(out.get("warnings"))

@@ -148,7 +148,9 @@ def test_stale_reset_then_idempotent(tmp_path):
     cache.scripts["/a/report.php"]["cached"] = True
     cache.time = 2001
     r2 = c.reset_master(target(), "stale", session_factory=factory_for(cache), helper_dir=str(tmp_path))
-    assert not r2["changed"] and r2["files"] == [] and r2["verified"]
+    # nothing invalidated is nothing verified (issue 10): the result says there was nothing to do
+    assert not r2["changed"] and r2["files"] == [] and r2["verified"] is False
+    assert r2["note"] == "nothing to invalidate: no cached script is stale"
 
 
 def test_stale_check_mode(tmp_path):
@@ -167,6 +169,55 @@ def test_files_and_glob_modes(tmp_path):
     r = c.reset_master(target(), "glob", patterns=["/b/*"], session_factory=factory_for(cache),
                        helper_dir=str(tmp_path))
     assert [f["path"] for f in r["files"]] == ["/b/x.php"] and r["changed"]
+
+
+def _deploy(tmp_path):
+    """A Deployer-style site: releases/1, releases/2 and current -> releases/2."""
+    site = tmp_path / "site"
+    for rel in ("1", "2"):
+        (site / "releases" / rel / "src").mkdir(parents=True)
+        (site / "releases" / rel / "src" / "Cart.php").write_text("<?php\n")
+    os.symlink("releases/2", str(site / "current"))
+    return str(site)
+
+
+def test_files_by_their_symlinked_spelling(tmp_path):
+    site = _deploy(tmp_path)
+    real = site + "/releases/2/src/Cart.php"
+    cache = FakeOPcache({real: script(1), site + "/releases/1/src/Cart.php": script(1)})
+    r = c.reset_master(target(), "files", files=[site + "/current/src/Cart.php"], session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path / "h"), sleep=lambda s: None)
+    assert [f["path"] for f in r["files"]] == [real] and r["changed"] and r["verified"]
+    assert r["cached_as"] == {site + "/current/src/Cart.php": real} and r["not_cached"] == []
+
+
+def test_a_file_cached_under_neither_name_is_not_verified(tmp_path):
+    site = _deploy(tmp_path)
+    cache = FakeOPcache({site + "/releases/1/src/Cart.php": script(1)})
+    r = c.reset_master(target(), "files", files=[site + "/current/src/Cart.php"], session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path / "h"))
+    assert not r["changed"] and r["verified"] is False and r["files"] == []
+    assert r["not_cached"] == [site + "/current/src/Cart.php"] and "none of the requested files" in r["note"]
+    assert "invalidate" not in cache.calls
+
+
+def test_a_key_cached_under_a_symlinked_spelling_is_found_by_the_real_path(tmp_path):
+    site = _deploy(tmp_path)
+    cache = FakeOPcache({site + "/current/src/Cart.php": script(1)})      # opcache.revalidate_path=1 keys
+    r = c.reset_master(target(), "files", files=[site + "/releases/2/src/Cart.php"], session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path / "h"), sleep=lambda s: None)
+    assert [f["path"] for f in r["files"]] == [site + "/current/src/Cart.php"] and r["verified"]
+
+
+def test_glob_through_current(tmp_path):
+    site = _deploy(tmp_path)
+    cache = FakeOPcache({site + "/releases/2/src/Cart.php": script(1), site + "/releases/1/src/Cart.php": script(1)})
+    want = [site + "/current/src/*.php", site + "/releases/2/src/*.php"]
+    assert c.resolved_patterns([site + "/current/src/*.php"]) == want
+    assert c.resolved_patterns(["*.php", "/srv/*"]) == ["*.php", "/srv/*"]
+    r = c.reset_master(target(), "glob", patterns=[site + "/current/src/*.php"], session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path / "h"), sleep=lambda s: None)
+    assert [f["path"] for f in r["files"]] == [site + "/releases/2/src/Cart.php"] and r["verified"]
 
 
 def test_unreachable_pool_falls_through_to_the_next(tmp_path):
