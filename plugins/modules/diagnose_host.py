@@ -75,6 +75,21 @@ options:
     type: list
     elements: path
     default: []
+  collision_max_files:
+    description:
+      - Most PHP files the class collision scan reads per host. A scan cut short says so
+        (C(collisions.truncated), C(collisions.truncated_by)). C(0) means no limit.
+    type: int
+    default: 50000
+  collision_max_seconds:
+    description:
+      - Time budget in seconds of the class collision scan. When it runs out, the result is partial and
+        says so. A document root that is a front controller's web directory (C(public/), C(web/) ...)
+        is scanned from the application above it (C(src/), C(vendor/)). Directories such as C(/) or
+        C(/usr) are never scanned, even when a pool has C(chdir = /) (C(collisions.roots_refused)).
+        C(0) means no limit.
+    type: float
+    default: 60
   helper_dir:
     description:
       - Where the temporary OPcache helper is written, and where opcache_reset and the culprit
@@ -131,6 +146,18 @@ evidence:
   description:
     - What M(phpfpm.opcache_fleet.fpm_evidence) returns with C(include_events=true), or
       C(failed) and C(msg) when the scan could not run.
+    - It also has C(fpm_sources), one entry per php-fpm master, saying where its crash lines were
+      read and whether they were. A master's C(error_log) may be a file, C(syslog) or its standard
+      error. For C(syslog), the journal is read with C(journalctl -o json) for its systemd unit (else
+      its C(syslog.ident)). Only the entries whose trusted C(_CMDLINE) is a php-fpm master's are kept,
+      so a PHP script's C(syslog()) or a local user's C(logger) cannot plant a crash. For its standard
+      error, fd 2 is followed. A regular file is read. A pipe is followed to the process reading it and
+      to that process's output file, or to the journal stream of its unit.
+    - Each entry has C(master_pid), C(config), C(error_log), C(error_log_kind), C(source) (what was
+      read), C(status) (C(scanned) or C(not_read)), C(events) and C(reason) (why it was not read).
+      A master in a container, a journal without C(journalctl), a missing or unreadable file, or a
+      standard error that goes nowhere kept are C(not_read), never skipped silently.
+      C(fleet_report) then does not call the host healthy.
   returned: success
   type: dict
 upstream_pools:
@@ -207,6 +234,8 @@ def main():
             stale_cap=dict(type="int", default=50),
             release_dir_pattern=dict(type="str", default=r"/(releases?|deploys?|deployments|versions?|builds?)/*$"),
             extra_code_roots=dict(type="list", elements="path", default=[]),
+            collision_max_files=dict(type="int", default=50000),
+            collision_max_seconds=dict(type="float", default=60.0),
             helper_dir=dict(type="path", default="/var/lib/opcache-fleet"),
             request_timeout=dict(type="float", default=10.0),
             skip=dict(type="list", elements="str", choices=["opcache", "collisions"], default=[]),
@@ -215,6 +244,9 @@ def main():
     )
     p = module.params
     check_helper_dir(module)
+    if p["collision_max_files"] < 0 or p["collision_max_seconds"] < 0:
+        module.fail_json(msg="collision_max_files and collision_max_seconds must be 0 (no limit) or more; got %s and %s"
+                         % (p["collision_max_files"], p["collision_max_seconds"]))
     if p["stale_cap"] < 0:
         module.fail_json(msg="stale_cap must be 0 or more; got %d" % p["stale_cap"])
     if p["request_timeout"] <= 0:

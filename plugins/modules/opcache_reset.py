@@ -32,7 +32,7 @@ options:
       - Absolute script paths for O(mode=files).
       - A file is found under the path given or its resolved path, because OPcache keys a script by its
         resolved path. A file reached through a deploy's C(current) symlink is cached as C(releases/<x>/...).
-        A cached key whose resolved path is the same file also matches. RV(masters[].cached_as) says which key
+        A cached key whose resolved path is the same file also matches. C(masters[].cached_as) says which key
         each file was found under.
       - A file that no master caches under either name is listed in RV(not_cached). It is not verified, and
         nothing is invalidated for it.

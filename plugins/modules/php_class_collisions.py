@@ -70,6 +70,14 @@ options:
         C(0) means no limit.
     type: int
     default: 0
+  max_seconds:
+    description:
+      - Time budget in seconds for listing and reading files. When it runs out, the files not read yet
+        are left out and the result is partial, with RV(truncated=true) and RV(truncated_by=max_seconds).
+        A directory tree with no PHP file in it also spends the budget, for example a pool with
+        C(chdir = /). C(0) means no limit.
+    type: float
+    default: 0
   max_file_size:
     description:
       - Files bigger than this many bytes are skipped with reason C(too_large).
@@ -199,7 +207,8 @@ files_skipped:
   description:
     - Files and directories not read, with the reason (C(root_missing),
       C(root_not_directory), C(directory_unreadable), C(unreadable), C(too_large),
-      C(symlink_not_followed), C(symlink_loop), C(same_file), C(max_files_reached))
+      C(symlink_not_followed), C(symlink_loop), C(same_file), C(max_files_reached),
+      C(max_seconds_reached))
       and a detail. At most 200 are listed.
   returned: always
   type: list
@@ -217,10 +226,20 @@ files_skipped_by_reason:
   type: dict
   sample: {too_large: 1}
 truncated:
-  description: O(max_files) was reached and the scan is incomplete.
+  description: A budget (O(max_files) or O(max_seconds)) ran out and the scan is incomplete.
   returned: always
   type: bool
   sample: false
+truncated_by:
+  description: Which budget ran out (C(max_files) or C(max_seconds)), or null.
+  returned: always
+  type: str
+  sample: max_seconds
+files_not_read:
+  description: Files that were listed but not read because the time budget ran out.
+  returned: always
+  type: int
+  sample: 0
 scope:
   description: The scope used.
   returned: always
@@ -256,6 +275,7 @@ def main():
             exclude=dict(type="list", elements="str", default=list(DEFAULT_EXCLUDE)),
             extensions=dict(type="list", elements="str", default=["php"]),
             max_files=dict(type="int", default=0),
+            max_seconds=dict(type="float", default=0),
             max_file_size=dict(type="int", default=DEFAULT_MAX_FILE_SIZE),
             follow_symlinks=dict(type="bool", default=False),
             short_open_tag=dict(type="bool", default=False),
@@ -275,6 +295,7 @@ def main():
             extensions=p["extensions"],
             exclude=p["exclude"],
             max_files=p["max_files"],
+            max_seconds=p["max_seconds"],
             max_file_size=p["max_file_size"],
             follow_symlinks=p["follow_symlinks"],
             scope=p["scope"],

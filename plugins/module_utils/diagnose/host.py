@@ -15,6 +15,7 @@ the fleet report reads. Private to opcache-fleet."""
 from __future__ import absolute_import, division, print_function
 
 import base64
+import json
 import os
 import re
 import time
@@ -22,6 +23,7 @@ import time
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.upstreams import probe_unmatched
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.collect import EVIDENCE_ARGS, collect_evidence
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import plan_sources
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import master_status
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
@@ -149,21 +151,91 @@ def release_folders(path):
 def code_roots(discovery, release_dir_pattern, extra_roots):
     """``(releases, roots)``: ``{releases dir: [folders]}`` for document roots named like a
     releases directory, and the code roots to scan: each release folder, every other root
-    (and a releases dir with no folders), and ``extra_roots``."""
+    (and a releases dir with no folders) as its application root (see app_root), and
+    ``extra_roots``."""
     docroots = document_roots(discovery)
     pattern = re.compile(release_dir_pattern)
     releases = dict((d, release_folders(d)) for d in docroots if pattern.search(d))
     roots = [p for folders in releases.values() for p in folders]
-    roots += [d for d in docroots if not releases.get(d)]
+    for d in docroots:
+        if not releases.get(d):
+            roots.extend(app_roots(d))
     roots += list(extra_roots or [])
     return releases, sorted(set(roots))
 
 
-def collisions(roots):
+# The usual web roots of front-controller applications (Laravel, Symfony: public/; older
+# Symfony, Drupal: web/; Magento: pub/): their code (src/, app/, vendor/) is one level up.
+WEB_DIRS = ("public", "web", "pub", "htdocs", "public_html", "www")
+APP_MARKERS = ("composer.json", "src", "app", "vendor", "artisan", "bin/console")
+
+
+def app_roots(docroot):
+    """The code roots of a document root: the application above it when the root is its
+    web directory (``/var/www/shop/public`` -> ``/var/www/shop``, holding composer.json,
+    src/, vendor/ ...), plus the directories its composer.json autoloads that lie outside
+    it; else the document root itself."""
+    base = docroot.rstrip("/")
+    root = base
+    if os.path.basename(base) in WEB_DIRS:
+        parent = os.path.dirname(base)
+        if parent not in ("", "/") and any(os.path.exists(os.path.join(parent, m)) for m in APP_MARKERS):
+            root = parent
+    return [root] + [d for d in composer_autoload_dirs(root) if not is_under_dir(d, root)]
+
+
+def is_under_dir(path, root):
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def composer_autoload_dirs(root, max_bytes=1 << 20):
+    """The existing directories that ``root/composer.json`` autoloads (psr-4, psr-0,
+    classmap of autoload and autoload-dev), as absolute normalised paths; [] when there is
+    no readable composer.json."""
+    try:
+        with open(os.path.join(root, "composer.json"), "rb") as f:
+            data = json.loads(f.read(max_bytes).decode("utf-8", "replace"))
+    except (IOError, OSError, ValueError):
+        return []
+    out = []
+    for section in ("autoload", "autoload-dev"):
+        spec = data.get(section) if isinstance(data, dict) else None
+        if not isinstance(spec, dict):
+            continue
+        dirs = []
+        for kind in ("psr-4", "psr-0"):
+            for v in (spec.get(kind) or {}).values() if isinstance(spec.get(kind), dict) else ():
+                dirs.extend(v if isinstance(v, list) else [v])
+        if isinstance(spec.get("classmap"), list):
+            dirs.extend(spec["classmap"])
+        for d in dirs:
+            if isinstance(d, str):
+                full = os.path.normpath(os.path.join(root, d))
+                if os.path.isdir(full) and full not in out:
+                    out.append(full)
+    return out
+
+
+# Never code roots: a pool with chdir = / (or /usr, /var ...) would send the class scan
+# over the whole system. They are listed in the result (roots_refused) instead.
+SYSTEM_DIRS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run",
+                         "/sbin", "/sys", "/tmp", "/usr", "/var", "/root", "/home", "/opt", "/srv", "/mnt",
+                         "/media", "/snap"))
+
+
+def collisions(roots, max_files=0, max_seconds=0):
+    refused = [{"path": r, "reason": "a system directory, not the code of a site (a pool's chdir?): not scanned"}
+               for r in roots if os.path.normpath(r) in SYSTEM_DIRS]
+    roots = [r for r in roots if os.path.normpath(r) not in SYSTEM_DIRS]
     if not roots:
-        return {"skipped": True, "skip_reason": "no code roots found"}
-    result = find_collisions(roots, scope="per_root")
-    result["warnings_found"] = result.pop("warnings", [])
+        result = {"skipped": True, "skip_reason": "no code roots found"}
+    else:
+        result = find_collisions(roots, scope="per_root", max_files=max_files, max_seconds=max_seconds)
+        result["warnings_found"] = result.pop("warnings", [])
+    if refused:
+        result["roots_refused"] = refused
+        result.setdefault("warnings_found", []).extend("code root %s refused: %s" % (r["path"], r["reason"])
+                                                       for r in refused)
     return result
 
 
@@ -186,7 +258,8 @@ def diagnose(module, run_command, opts):
 
     step = time.monotonic()
     try:
-        record["evidence"] = collect_evidence(module, evidence_params(discovery, opts))
+        plans = plan_sources(discovery.get("masters"), overridden=bool(opts.get("fpm_error_logs")))
+        record["evidence"] = collect_evidence(module, evidence_params(discovery, opts), fpm_plans=plans)
     except (OSError, IOError, ValueError) as exc:
         record["evidence"] = failed_step(exc)
     timings["evidence"] = round(time.monotonic() - step, 3)
@@ -210,7 +283,8 @@ def diagnose(module, run_command, opts):
     else:
         record["collision_roots"] = roots
         try:
-            record["collisions"] = collisions(roots)
+            record["collisions"] = collisions(roots, opts.get("collision_max_files") or 0,
+                                              opts.get("collision_max_seconds") or 0)
         except (OSError, IOError, ValueError) as exc:
             record["collisions"] = failed_step(exc)
     timings["collisions"] = round(time.monotonic() - step, 3)

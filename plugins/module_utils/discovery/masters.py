@@ -237,6 +237,8 @@ def describe_master(run_command, fs, proc_root, found, overrides):
         "php_prefix": php_prefix,
         "error_log": error_log,
         "error_log_kind": ("file" if overrides.get("error_log") else parsed["error_log_kind"]),
+        # error_log = syslog: the identifier its lines carry (php-fpm's default)
+        "syslog_ident": (parsed.get("global") or {}).get("syslog.ident") or "php-fpm",
         "pid_file": parsed["pid"],
         "emergency_restart_threshold": parsed["emergency_restart_threshold"],
         "emergency_restart_interval": parsed["emergency_restart_interval"],

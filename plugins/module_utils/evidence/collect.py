@@ -10,10 +10,11 @@ from __future__ import absolute_import, division, print_function
 import time
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts, parse_window
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.crash_sources import collect_kernel
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.crash_sources import _run, collect_kernel
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import journal_args, journal_lines
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import grep_prefilter
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.log_files import expand_paths
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan, scan_bytes
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
 
@@ -71,10 +72,17 @@ def check_evidence_args(p):
     return since, until, specs, grep_prefilter(p["prefilter"])
 
 
-def collect_evidence(module, p):
+def collect_evidence(module, p, fpm_plans=None):
     """fpm_evidence's result for the options ``p`` (every key of EVIDENCE_ARGS). ``module``
-    runs the kernel-log commands (run_command, get_bin_path). ValueError: a bad option."""
+    runs the kernel-log commands (run_command, get_bin_path). ``fpm_plans``: where each
+    php-fpm master's crash lines are (evidence/fpm_sources.py plan_sources; diagnose_host
+    passes them): their files are scanned, their journals read, and the result says per
+    master what was read and what was not (``fpm_sources``). ValueError: a bad option."""
     since, until, specs, prefilter = check_evidence_args(p)
+    plans = [dict(x) for x in fpm_plans or ()]
+    for plan in plans:
+        if plan.get("read") == "file" and (plan["path"], "php-fpm") not in specs:
+            specs.append((plan["path"], "php-fpm"))
     upstream_pools = dict(p["upstream_pools"])
     window_s = p["correlation_window"]
     max_events = p["max_events"]
@@ -91,9 +99,11 @@ def collect_evidence(module, p):
     kernel_sources = []
     if p["kernel"]:
         kernel_sources = collect_kernel(module, kernel_sink, since, until, btime, files)
+    _read_journals(module, plans, kernel_sink, since, until, btime)
     sink, reports = scan(files, sink_factory, since=since, until=until, boot_time=btime,
                          workers=p["workers"] or None, prefilter=prefilter["used"])
     sink.merge(kernel_sink)
+    _file_status(plans, reports, missing)
     correlator, collector = sink.sinks
     for src in kernel_sources:
         if src["status"] == "queued":
@@ -112,6 +122,53 @@ def collect_evidence(module, p):
         events_truncated=collector.truncated,
         elapsed_s=round(time.time() - started, 3),
     )
+    if fpm_plans is not None:
+        result["fpm_sources"] = [dict((k, v) for k, v in x.items() if k not in _PLAN_ONLY) for x in plans]
     if include_events:
         result["events"] = collector.events
     return result
+
+
+_PLAN_ONLY = ("read", "path", "journal")
+# a file skipped for these reasons was looked at: nothing of the window is in it
+_NOTHING_IN_WINDOW = ("last modified before the window", "first record is after the window")
+
+
+def _read_journals(module, plans, sink, since, until, btime):
+    """The journal plans: ``journalctl -o json`` for the master's unit or identifier,
+    the entries a php-fpm master wrote (fpm_sources.journal_lines), scanned as php-fpm
+    lines into ``sink``."""
+    jobs = [x for x in plans if x.get("read") == "journal"]
+    if not jobs:
+        return
+    jctl = module.get_bin_path("journalctl")
+    for plan in jobs:
+        if not jctl:
+            plan.update(status="not_read", reason="its log goes to the journal and journalctl is not on this host")
+            continue
+        rc, out, err = _run(module, journal_args(jctl, plan["journal"], since, until))
+        if rc != 0:
+            msg = (err or b"").decode("utf-8", "replace").strip().split("\n")[0][:300]
+            plan.update(status="not_read", reason="%s failed: %s" % (plan["source"], msg or "exit code %d" % rc))
+            continue
+        data, kept, refused = journal_lines(out, plan["journal"])
+        rep = scan_bytes(plan["source"], data, sink, since=since, until=until, boot_time=btime, hint="php-fpm")
+        plan.update(status="scanned", events=rep.get("events", 0), lines=kept)
+        if refused:
+            plan["refused"] = refused        # entries of the unit not written by a php-fpm master
+
+
+def _file_status(plans, reports, missing):
+    by_path = dict((r.get("path"), r) for r in reports)
+    for plan in plans:
+        if plan.get("read") != "file":
+            continue
+        rep = by_path.get(plan["path"])
+        if rep is None:
+            why = "missing" if plan["path"] in missing else "not scanned"
+            plan.update(status="not_read", reason="%s: %s" % (plan["path"], why))
+        elif rep.get("status") == "scanned" or rep.get("reason") in _NOTHING_IN_WINDOW:
+            plan.update(status="scanned", events=rep.get("events", 0))
+        else:
+            why = rep.get("error") or rep.get("reason") or rep.get("status")
+            plan.update(status="not_read", reason="%s: %s" % (plan["path"], why))

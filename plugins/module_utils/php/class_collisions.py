@@ -62,6 +62,7 @@ class Skipped:
     SYMLINK_LOOP = "symlink_loop"
     SAME_FILE = "same_file"
     MAX_FILES = "max_files_reached"
+    MAX_SECONDS = "max_seconds_reached"
 
 
 def normalize_extensions(values):
@@ -104,7 +105,7 @@ def _excluded(relpath, name, patterns):
 
 
 def walk_php_files(root, extensions=(".php",), exclude=DEFAULT_EXCLUDE,
-                   follow_symlinks=False, skipped=None, releases=None):
+                   follow_symlinks=False, skipped=None, releases=None, should_stop=None):
     """Yield (path, (st_dev, st_ino)) of the files under root with one of the extensions.
 
     ``extensions``: normalized, see ``normalize_extensions``.
@@ -115,6 +116,8 @@ def walk_php_files(root, extensions=(".php",), exclude=DEFAULT_EXCLUDE,
     ``skipped``: a list that receives {"path", "reason"} dicts.
     ``releases``: a set that receives the paths of ``releases/*`` directories met.
     The root itself is always followed when it is a symlink (``/srv/app/current``).
+    ``should_stop``: called before each directory is read; when it returns true the
+    walk ends there (a time budget: a tree without PHP files yields nothing to count).
     """
     if skipped is None:
         skipped = []
@@ -131,6 +134,8 @@ def walk_php_files(root, extensions=(".php",), exclude=DEFAULT_EXCLUDE,
     stack = [(root, "")]
     while stack:
         dirpath, reldir = stack.pop()
+        if should_stop is not None and should_stop():
+            return
         try:
             with os.scandir(dirpath) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -256,7 +261,8 @@ def _scan_all(paths, workers, short_open_tag, php8, max_file_size):
 
 def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUDE,
                     max_files=0, follow_symlinks=False, scope="per_root", workers=0,
-                    short_open_tag=False, php8=True, max_file_size=DEFAULT_MAX_FILE_SIZE):
+                    short_open_tag=False, php8=True, max_file_size=DEFAULT_MAX_FILE_SIZE,
+                    max_seconds=0, clock=time.monotonic):
     """Scan code roots and report names declared in more than one file of a scope.
 
     ``roots``: absolute directory paths. ``extensions``: file name extensions
@@ -265,7 +271,9 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
     ``per_root`` (a collision is within one root) or ``global``. ``workers``:
     processes (0: one per CPU, at most 8; 1: no pool). ``short_open_tag``,
     ``php8``: see ``tokens.scan_declarations``. ``max_file_size``: bytes;
-    bigger files are skipped (0: no limit).
+    bigger files are skipped (0: no limit). ``max_seconds``: the time budget of
+    listing and reading files (0: no limit); when it runs out, the files not read
+    yet are left out and the result is partial (``truncated``, ``truncated_by``).
 
     Raises ValueError (message names the argument) on bad arguments.
 
@@ -275,10 +283,12 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
                       files: [{path, line, kind, vendor, conditional}]}]
         files_scanned, declarations, files_skipped: [{path, reason[, detail]}]
         (at most 200 listed), files_skipped_count, files_skipped_by_reason,
-        truncated (max_files reached), roots: [{path, files, declarations,
-        collisions}], warnings, elapsed_s
+        truncated (a budget ran out: the result is partial), truncated_by
+        (max_files, max_seconds or None), files_not_read (listed, not read: the
+        time budget), roots: [{path, files, declarations, collisions}], warnings,
+        elapsed_s
     """
-    started = time.monotonic()
+    started = clock()
     if isinstance(roots, str):
         roots = [roots]
     if not roots:
@@ -292,6 +302,16 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
         raise ValueError("max_files: %r is not a number >= 0" % (max_files,))
     if max_file_size is None or max_file_size < 0:
         raise ValueError("max_file_size: %r is not a number >= 0" % (max_file_size,))
+    if max_seconds is None or max_seconds < 0:
+        raise ValueError("max_seconds: %r is not a number >= 0" % (max_seconds,))
+    deadline = started + max_seconds if max_seconds else None
+    truncated_by = None
+
+    def out_of_time():
+        if deadline is not None and clock() > deadline:
+            out_of_time.hit = True
+        return out_of_time.hit
+    out_of_time.hit = False
     exts = normalize_extensions(extensions)
     exclude = tuple(exclude or ())
 
@@ -312,20 +332,24 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
         if scope == "global" and scopes:
             scope_files, seen_in_scope = scopes[0][1], scopes[0][2]
         for path, inode in walk_php_files(root, exts, exclude, follow_symlinks,
-                                          skipped, releases):
+                                          skipped, releases, should_stop=out_of_time):
             if inode in seen_in_scope:
                 skipped.append({"path": path, "reason": Skipped.SAME_FILE,
                                 "detail": seen_in_scope[inode]})
                 continue
             if inode not in unique:
                 if max_files and len(unique) >= max_files:
-                    truncated = True
+                    truncated, truncated_by = True, "max_files"
                     skipped.append({"path": root, "reason": Skipped.MAX_FILES,
                                     "detail": "max_files=%d" % max_files})
                     break
                 unique[inode] = path
             seen_in_scope[inode] = path
             scope_files.append((path, inode))
+        if out_of_time.hit:
+            truncated, truncated_by = True, "max_seconds"
+            skipped.append({"path": root, "reason": Skipped.MAX_SECONDS,
+                            "detail": "max_seconds=%s while listing files" % max_seconds})
         if scope == "global" and scopes:
             continue
         scopes.append((root, scope_files, seen_in_scope))
@@ -333,10 +357,19 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
     results = {}         # inode -> list of declaration tuples
     paths = list(unique.values())
     path_inode = {p: i for i, p in unique.items()}
-    for path, decls, skip in _scan_all(paths, workers, short_open_tag, php8, max_file_size):
-        if skip is not None:
-            skipped.append({"path": path, "reason": skip[0], "detail": skip[1]})
-        results[path_inode[path]] = decls
+    reading = _scan_all(paths, workers, short_open_tag, php8, max_file_size)
+    try:
+        for path, decls, skip in reading:
+            if skip is not None:
+                skipped.append({"path": path, "reason": skip[0], "detail": skip[1]})
+            results[path_inode[path]] = decls
+            if deadline is not None and clock() > deadline and len(results) < len(paths):
+                truncated, truncated_by = True, "max_seconds"
+                skipped.append({"path": path, "reason": Skipped.MAX_SECONDS,
+                                "detail": "max_seconds=%s while reading files" % max_seconds})
+                break
+    finally:
+        reading.close()         # ends the worker pool of a budget cut short
 
     collisions = []
     root_stats = []
@@ -364,8 +397,11 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
             "some collisions are between release folders (%s): releases are never loaded "
             "by one request, so give each release (or the live one) as its own root"
             % ", ".join(sorted({os.path.dirname(r) for r in releases})[:5]))
-    if truncated:
+    if truncated_by == "max_files":
         warnings.append("max_files=%d reached: the scan is incomplete" % max_files)
+    elif truncated_by == "max_seconds":
+        warnings.append("max_seconds=%s reached: the scan is incomplete (%d of %d files listed were read)"
+                        % (max_seconds, len(results), len(paths)))
     for item in skipped:
         if item["reason"] == Skipped.ROOT_MISSING:
             warnings.append("root %s does not exist" % item["path"])
@@ -383,10 +419,12 @@ def find_collisions(roots, extensions=DEFAULT_EXTENSIONS, exclude=DEFAULT_EXCLUD
         "files_skipped_count": len(skipped),
         "files_skipped_by_reason": by_reason,
         "truncated": truncated,
+        "truncated_by": truncated_by,
+        "files_not_read": len(paths) - len(results),
         "scope": scope,
         "roots": root_stats,
         "warnings": warnings,
-        "elapsed_s": round(time.monotonic() - started, 3),
+        "elapsed_s": round(clock() - started, 3),
     }
 
 

@@ -80,6 +80,49 @@ def test_code_roots_split_releases_and_keep_other_roots(tmp_path):
     assert roots == sorted([str(rel / "a"), str(rel / "b"), str(other), str(empty), "/extra"])
 
 
+def _front_controller(tmp_path, composer=None):
+    """A Laravel-style app: public/index.php, src/, vendor/ and composer.json above public/."""
+    app = tmp_path / "shop"
+    for d in ("public", "src/Billing", "vendor/acme/lib"):
+        (app / d).mkdir(parents=True)
+    (app / "composer.json").write_text(json.dumps(composer or {"autoload": {"psr-4": {"App\\": "src/"}}}))
+    return app
+
+
+def test_a_front_controllers_web_root_is_scanned_from_the_application(tmp_path):
+    app = _front_controller(tmp_path)
+    assert host.app_roots(str(app / "public")) == [str(app)]
+    assert host.app_roots(str(app / "public") + "/") == [str(app)]
+    plain = tmp_path / "site" / "public"          # a web root with nothing above it stays as is
+    plain.mkdir(parents=True)
+    assert host.app_roots(str(plain)) == [str(plain)]
+    assert host.app_roots("/public") == ["/public"]
+
+
+def test_composer_autoload_dirs_outside_the_application_are_roots_too(tmp_path):
+    shared = tmp_path / "shared" / "lib"
+    shared.mkdir(parents=True)
+    app = _front_controller(tmp_path, {"autoload": {"psr-4": {"App\\": ["src/", "../shared/lib"]},
+                                                    "classmap": ["missing/"]},
+                                       "autoload-dev": {"psr-0": {"T_": "src/"}}})
+    assert host.composer_autoload_dirs(str(app)) == [str(app / "src"), str(shared)]
+    assert host.app_roots(str(app / "public")) == [str(app), str(shared)]
+    (app / "composer.json").write_text("{not json")
+    assert host.composer_autoload_dirs(str(app)) == []
+
+
+def test_system_directories_are_never_scanned(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(host, "find_collisions", lambda roots, **kw: seen.append((roots, kw)) or
+                        {"collisions": [], "warnings": []})
+    res = host.collisions(["/", "/usr/", str(tmp_path)], max_files=10, max_seconds=5)
+    assert seen == [([str(tmp_path)], {"scope": "per_root", "max_files": 10, "max_seconds": 5})]
+    assert [r["path"] for r in res["roots_refused"]] == ["/", "/usr/"]
+    assert any("code root / refused" in w for w in res["warnings_found"])
+    only = host.collisions(["/"])
+    assert only["skipped"] and only["roots_refused"][0]["path"] == "/"
+
+
 def test_read_invalidations_content_absent_fifo_and_oversized(tmp_path, monkeypatch):
     data = {"masters": {"10": {"files": ["/srv/a.php"]}}}
     (tmp_path / "invalidated.json").write_text(json.dumps(data))
@@ -127,10 +170,11 @@ def fake_steps(monkeypatch):
     calls = []
     monkeypatch.setattr(host, "discover", lambda run, overrides=None: calls.append(("discover", overrides)) or
                         dict(DISCOVERY))
-    monkeypatch.setattr(host, "collect_evidence", lambda module, p: calls.append(("evidence", p["since"])) or
-                        {"counts": {}})
+    monkeypatch.setattr(host, "collect_evidence", lambda module, p, fpm_plans=None:
+                        calls.append(("evidence", p["since"], fpm_plans)) or {"counts": {}})
     monkeypatch.setattr(host, "opcache_state", lambda d, h, c, t: calls.append(("opcache", c)) or {"masters": []})
-    monkeypatch.setattr(host, "collisions", lambda roots: calls.append(("collisions", roots)) or {"collisions": []})
+    monkeypatch.setattr(host, "collisions", lambda roots, max_files=0, max_seconds=0:
+                        calls.append(("collisions", roots)) or {"collisions": []})
     return calls
 
 
@@ -141,10 +185,17 @@ def test_diagnose_runs_discovery_once_and_every_step(fake_steps):
     assert rec["status"] == "ok" and rec["evidence"] == {"counts": {}} and rec["collisions"] == {"collisions": []}
     assert rec["upstream_pools"] == host.upstream_pools(DISCOVERY)
     assert set(rec["timings"]) == {"discovery", "evidence", "opcache", "collisions", "total"}
+    assert fake_steps[1][2] == []       # the user named the php-fpm logs: the masters' own are not looked for
+
+
+def test_diagnose_passes_where_each_master_logs(fake_steps):
+    host.diagnose(None, None, OPTS)
+    plans = fake_steps[1][2]
+    assert [p["master_pid"] for p in plans] == [m["master_pid"] for m in DISCOVERY["masters"]]
 
 
 def test_a_failing_step_is_recorded_and_the_others_run(fake_steps, monkeypatch):
-    def broken(module, p):
+    def broken(module, p, fpm_plans=None):
         raise ValueError("since: 'yesterday' is not a time")
     monkeypatch.setattr(host, "collect_evidence", broken)
     rec = host.diagnose(None, None, OPTS)

@@ -224,6 +224,52 @@ def test_missing_root_is_a_warning(tmp_path):
     assert len(res["warnings"]) == 2
 
 
+class _Clock(object):
+    """A clock that moves one second each time it is read after ``start`` reads."""
+
+    def __init__(self, start=0):
+        self.reads, self.start = 0, start
+
+    def __call__(self):
+        self.reads += 1
+        return max(0, self.reads - self.start)
+
+
+def test_time_budget_while_listing_a_tree_without_php(tmp_path):
+    """chdir = / walks the whole disk: directories with no PHP file still spend the budget."""
+    for i in range(30):
+        (tmp_path / "d{:02d}".format(i) / "x").mkdir(parents=True)
+    write(tmp_path, "zz/a.php", "<?php class A {}")
+    res = find_collisions([str(tmp_path)], max_seconds=5, clock=_Clock())
+    assert res["truncated"] and res["truncated_by"] == "max_seconds"
+    assert res["files_skipped_by_reason"] == {"max_seconds_reached": 1}
+    assert any("max_seconds=5 reached" in w for w in res["warnings"])
+    assert res["files_scanned"] == 0            # zz/ was never reached
+
+
+def test_time_budget_while_reading_gives_a_partial_result(tmp_path):
+    for i in range(6):
+        write(tmp_path, "src/f%d.php" % i, "<?php namespace App; class Dup {}")
+    clock = _Clock(start=10 ** 6)               # listing is free
+    orig = cc.scan_file
+
+    def slow_scan(path, *a, **kw):
+        clock.start -= 10 ** 6                 # the first read spends the whole budget
+        return orig(path, *a, **kw)
+    from unittest import mock
+    with mock.patch.object(cc, "scan_file", slow_scan):
+        res = find_collisions([str(tmp_path)], max_seconds=3, clock=clock, workers=1)
+    assert res["truncated_by"] == "max_seconds" and res["files_scanned"] < 6
+    assert res["files_not_read"] == 6 - res["files_scanned"]
+    assert any("files listed were read" in w for w in res["warnings"])
+
+
+def test_no_budget_no_truncation(tmp_path):
+    write(tmp_path, "a.php", "<?php class A {}")
+    res = find_collisions([str(tmp_path)], clock=_Clock())
+    assert not res["truncated"] and res["truncated_by"] is None and res["files_not_read"] == 0
+
+
 def test_max_files(tmp_path):
     for i in range(5):
         write(tmp_path, "f%d.php" % i, "<?php class X {}")
@@ -271,6 +317,7 @@ def test_binary_and_invalid_utf8_files_do_not_stop_the_scan(tmp_path):
     (dict(roots=["relative/dir"]), "roots: 'relative/dir' is not an absolute path"),
     (dict(roots=["/x"], scope="everywhere"), "scope: 'everywhere' is not one of per_root, global"),
     (dict(roots=["/x"], max_files=-1), "max_files: -1 is not a number >= 0"),
+    (dict(roots=["/x"], max_seconds=-1), "max_seconds: -1 is not a number >= 0"),
     (dict(roots=["/x"], max_file_size=-1), "max_file_size: -1 is not a number >= 0"),
     (dict(roots=["/x"], extensions=["*.php"]), "extensions: '*.php' is not a file name extension"),
     (dict(roots=["/x"], extensions=[]), "extensions: at least one extension is needed"),
