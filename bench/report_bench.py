@@ -9,13 +9,18 @@ from the two results captured on the lab (tests/unit/fixtures/diagnose/lab-web2.
 /a/report.php poisoned; lab-web3.json: two masters) and from real log lines parsed by the
 evidence engine's own line parser (evidence/line_events.py):
 
-* healthy (76 %): no crash, nothing stale; a third with PHP notices counted in bulk;
+* healthy (74 %): no crash, nothing stale; a third with PHP notices counted in bulk;
+* down (1 %): nginx routes to a php-fpm socket where nothing listens (diagnose_host's
+  upstream_probes), with the connect() errors it makes;
 * opcache_suspect (10 %): the poisoned lab host as captured; some resolved by a reset, some
   still crashing after one, and "storms": 3,000 events (the diagnose cap, events_truncated),
   hundreds of incidents, 80 stale scripts (over the stale cap of 50), 80 class collisions;
 * misconfig (4 %): connect() to the socket failed with EACCES, ENOENT or ECONNREFUSED;
 * capacity (5 %): pm.max_children reached, "seems busy", EAGAIN on connect;
 * timeouts (2 %): nginx upstream timeouts;
+* unexplained (1 %): 502s of a crash's kind (connection reset / prematurely closed) with no crash
+  to tie them to; half of these hosts also have a master whose crash log was not read
+  (evidence.fpm_sources);
 * unreachable (2.5 %) and failed (0.5 %): no result, an error message.
 
 It then runs the report code end to end as the fleet_report action plugin does (build_report,
@@ -65,8 +70,8 @@ GENERATED_AT = "2026-11-26T18:00:00Z"
 WINDOW = {"since": "24h"}
 # The lab captures crashed at 17:10:58-17:11:04 (host clock, UTC); generated trouble comes after.
 TROUBLE_START = datetime.datetime(2026, 11, 26, 17, 12, 0)
-MIX = (("healthy", 0.76), ("opcache_suspect", 0.10), ("misconfig", 0.04), ("capacity", 0.05),
-       ("timeouts", 0.02), ("unreachable", 0.025), ("failed", 0.005))
+MIX = (("healthy", 0.74), ("down", 0.01), ("opcache_suspect", 0.10), ("misconfig", 0.04), ("capacity", 0.05),
+       ("timeouts", 0.02), ("unexplained", 0.01), ("unreachable", 0.025), ("failed", 0.005))
 TARGET_SECONDS, TARGET_HTML_BYTES = 5.0, 5 * 1000 * 1000
 PAGES = ("/a/report.php", "/a/cart.php", "/b/checkout.php", "/c/search.php?q=shoes", "/a/api/orders.php",
          "/b/index.php")
@@ -105,6 +110,11 @@ TROUBLE_LINES = {
                                     "to upstream")),
     "timeouts": (("nginx", "error", "upstream timed out (110: Connection timed out) while reading response header "
                                     "from upstream"),),
+    "down": (("nginx", "crit", "connect() to %s failed (2: No such file or directory) while connecting to upstream"),),
+    "unexplained": (("nginx", "error", "recv() failed (104: Connection reset by peer) while reading response header "
+                                       "from upstream"),
+                    ("nginx", "error", "upstream prematurely closed connection while reading response header from "
+                                       "upstream")),
 }
 
 
@@ -143,6 +153,26 @@ def _trouble(raw, kind, rng, tctx):
         events += [public_event(e) for e in events_from_line(text, path=path, line_no=line_no, tctx=tctx)]
     events.sort(key=lambda e: e["timestamp"])
     _add_events(raw, events)
+
+
+def _down(raw):
+    """php-fpm stopped behind the host's nginx: the probe of its socket found no socket file."""
+    uses = [{"server_name": t.get("server_name"), "location": t.get("location"), "root": t.get("root")}
+            for t in raw["discovery"]["nginx"].get("fastcgi_targets") or []]
+    raw["upstream_probes"] = [{"target": SOCKET, "state": "missing", "detail": "no such socket file", "uses": uses}]
+
+
+def _fpm_sources(raw, rng):
+    """What diagnose_host says it read of each master's crash log; one master not read, on half the hosts."""
+    out = []
+    for i, m in enumerate(raw["discovery"]["masters"]):
+        entry = {"master_pid": m.get("master_pid"), "config": m.get("config"), "error_log": m.get("error_log"),
+                 "error_log_kind": "file", "source": m.get("error_log"), "status": "scanned", "events": 0, "reason": None}
+        if i == 0 and rng.random() < 0.5:
+            entry.update(error_log="syslog", error_log_kind="syslog", source="journalctl -u php-fpm.service",
+                         status="not_read", reason="its log goes to the journal and journalctl is not on this host")
+        out.append(entry)
+    raw["evidence"]["fpm_sources"] = out
 
 
 def _healthy(raw, rng):
@@ -186,9 +216,11 @@ def _storm(raw, rng):
             incidents.append(dict(incident, timestamp=when, pid=7000 + i, request_paths=[page], requests=[
                 dict(incident["requests"][0], timestamp=when, path=page)]))
     _add_events(raw, events, truncated_total=len(events) + rng.randint(1000, 40000))
+    # As fpm_evidence caps them: every crash is an incident, the list keeps a fifth; every 502 was tied.
+    ev["incidents_total"] = len(ev["incidents"]) + 1500
     ev["incidents"] += incidents
-    ev["incidents_total"] = len(ev["incidents"])
     ev["incidents_truncated"] = True
+    ev["unmatched"] = dict(ev.get("unmatched") or {}, gateway_errors=0)
     master = raw["opcache"]["masters"][0]
     template = master["scripts"][0]
     master["scripts"] = [dict(template, full_path="/srv/app/releases/a/src/Module%d/Service.php" % i,
@@ -246,6 +278,10 @@ def generate_hosts(count=1000, seed=14):
         _healthy(raw, rng)
         if kind != "healthy":
             _trouble(raw, kind, rng, tctx)
+        if kind == "down":
+            _down(raw)
+        elif kind == "unexplained":
+            _fpm_sources(raw, rng)
         hosts.append(raw)
     return hosts, by_name
 

@@ -16,9 +16,14 @@ short_description: Verdicts per host, pool and release folder, written as the fl
 description:
   - Takes the raw results the C(diagnose) role collected on every host (discovery, evidence,
     OPcache status, class collisions, release folders), gives each host, pool and release folder
-    a verdict (C(opcache_suspect), C(misconfig), C(capacity), C(timeouts), C(healthy)) with its
-    reasons and the next step as a command line, and writes C(report.json), C(report.md) and
-    C(report.html) into a new directory C(<output_dir>/<UTC timestamp>/).
+    a verdict (C(down), C(opcache_suspect), C(misconfig), C(capacity), C(timeouts), C(unexplained),
+    C(healthy)) with its reasons and the next step as a command line, and writes C(report.json),
+    C(report.md) and C(report.html) into a new directory C(<output_dir>/<UTC timestamp>/).
+  - C(down) is a php-fpm master that nginx routes to and that is not running (first, before any
+    other verdict). C(unexplained) is a scope that cannot be called healthy on its evidence, with
+    nginx 502s of a crash's kind (connection reset or closed by php-fpm) that no crash explains, or
+    a php-fpm master whose crash log was not read. C(healthy) needs every crash log read and every
+    such 502 tied to a crash.
   - Hosts without results are listed as C(unreachable), C(failed) or C(no_result); the report is
     written for the others.
   - An action plugin, run on the controller (no C(delegate_to) needed); it reads no managed
@@ -132,7 +137,8 @@ summary:
   elements: str
   sample: ["fleet: 3 host(s): healthy 2, opcache_suspect 1", "lab-web2: opcache_suspect (high) - 5 nginx 502s tied to ..."]
 verdicts:
-  description: Host name -> verdict.
+  description: Host name -> verdict (C(down), C(opcache_suspect), C(misconfig), C(capacity), C(timeouts),
+    C(unexplained), C(healthy); C(unreachable), C(failed), C(no_result) for a host without result).
   returned: success
   type: dict
   sample: {lab-web1: healthy, lab-web2: opcache_suspect}

@@ -46,10 +46,12 @@ def test_summary_is_first_with_the_fleet_counts(browser, fleet):
     attention = [h for h in report["hosts"] if h["verdict"] != "healthy"]
     listed = browser.execute_script(TEXTS, "#attention tr td:first-child a")
     assert len(listed) == len(attention) == 1000 - counts["healthy"]
-    # most urgent first: priority high, medium, no result, low
+    # most urgent first: priority high (a master down first of all), medium, no result, low
     by_name = dict((h["name"], h) for h in report["hosts"])
     ranks = [{"high": 0, "medium": 1, None: 2, "low": 3}[by_name[name]["priority"]] for name in listed]
     assert ranks == sorted(ranks) and set(ranks) == {0, 1, 2, 3}
+    down = [h["name"] for h in report["hosts"] if h["verdict"] == "down"]
+    assert down and listed[:len(down)] == down
     assert shown(browser) == "1000 of 1000 hosts shown"
 
 
@@ -80,7 +82,7 @@ def test_verdict_filter_shows_that_verdict_only(browser, fleet):
     report, html = fleet
     open_report(browser, html)
     pick = Select(browser.find_element(By.ID, "verdict"))
-    for verdict in ("misconfig", "opcache_suspect", "healthy"):
+    for verdict in ("down", "misconfig", "opcache_suspect", "unexplained", "healthy"):
         pick.select_by_value(verdict)
         want = sorted(h["name"] for h in report["hosts"] if h["verdict"] == verdict)
         WebDriverWait(browser, 5).until(lambda d: shown(d) == "%d of 1000 hosts shown" % len(want))

@@ -85,7 +85,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
                 "name": p.get("name"), "master_pid": m.get("master_pid"), "config": m.get("config"),
                 "listen": p.get("listen"), "pm": p.get("pm"), "pm_max_children": p.get("pm_max_children"),
                 "verdict": pj["verdict"], "confidence": pj["confidence"],
-                "priority": priority_of(pj["verdict"], pj["resolved_by_reset"], pj["also"]),
+                "priority": priority_of(pj["verdict"], pj["resolved_by_reset"], pj["also"], pj["reasons"]),
                 "resolved_by_reset": pj["resolved_by_reset"], "reset_check": pj["reset_check"],
                 "reasons": pj["reasons"], "notes": pj["notes"], "crashes": ps["crashes"], "tied_502s": ps["tied_502s"],
                 "top_crash_paths": top_paths(ps["crash_paths"]), "counts": ps["counts"],
@@ -96,11 +96,11 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
 
     # Release folders
     for sec in sections_of(model):
-        ss = section_stats(model, sec["prefix"], sec["root"])
         pools = section_pools(model, sec)
         pids = None
         if pools:
             pids = set(m.get("master_pid") for m in (model.master_of_pool(p) for p in pools) if m) or None
+        ss = section_stats(model, sec["prefix"], sec["root"], pids)
         sj = judge(ss, signs_for(model, pids=pids, root=sec["root"]), thresholds)
 
         def match(path, prefix=sec["prefix"]):
@@ -108,7 +108,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
         apply_reset_check(sj, reset_check(model, scope_crashes(model, model.incidents, match),
                                           scope_gateways(model, model.events, path_filter=match)))
         entry["sections"].append(dict(sec, pools=pools, verdict=sj["verdict"], confidence=sj["confidence"],
-                                      priority=priority_of(sj["verdict"], sj["resolved_by_reset"], sj["also"]),
+                                      priority=priority_of(sj["verdict"], sj["resolved_by_reset"], sj["also"], sj["reasons"]),
                                       resolved_by_reset=sj["resolved_by_reset"], reset_check=sj["reset_check"],
                                       reasons=sj["reasons"], notes=sj["notes"], crashes=ss["crashes"],
                                       tied_502s=ss["tied_502s"], crash_paths=top_paths(ss["crash_paths"]),
@@ -116,9 +116,10 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
 
     entry.update(verdict=host_j["verdict"], confidence=host_j["confidence"], reasons=host_j["reasons"],
                  notes=host_j["notes"], also=host_j["also"],
-                 priority=priority_of(host_j["verdict"], host_j["resolved_by_reset"], host_j["also"]),
+                 priority=priority_of(host_j["verdict"], host_j["resolved_by_reset"], host_j["also"], host_j["reasons"]),
                  resolved_by_reset=host_j["resolved_by_reset"], reset_check=host_j["reset_check"])
-    entry["next_steps"] = next_steps(name, host_j["verdict"], hs, model, ctx, suspect_masters, host_chk)
+    entry["next_steps"] = next_steps(name, host_j["verdict"], hs, model, ctx, suspect_masters, host_chk,
+                                     also=host_j["also"])
 
     # Masters: discovery + OPcache
     by_pid = dict((m.get("master_pid"), m) for m in model.opcache_masters())
@@ -159,7 +160,8 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
         "error": None if "counts" in ev else (ev.get("msg") or "no evidence result"),
         "window": ev.get("window"), "counts": ev.get("counts") or {}, "correlation": ev.get("correlation"),
         "incidents_total": as_int(ev.get("incidents_total")), "crashes": hs["crashes"], "tied_crashes": hs["tied_crashes"],
-        "tied_502s": hs["tied_502s"], "top_crash_paths": ev.get("top_crash_paths") or {},
+        "tied_502s": hs["tied_502s"], "untied_502s": hs["untied_502s"],
+        "fpm_sources": _fpm_sources(model.fpm_sources()), "top_crash_paths": ev.get("top_crash_paths") or {},
         "crashes_per_hour": ev.get("crashes_per_hour") or {}, "first_seen": ev.get("first_seen") or {},
         "last_seen": ev.get("last_seen") or {}, "unmatched": ev.get("unmatched") or {},
         "files": [dict((k, f.get(k)) for k in ("path", "status", "lines", "events", "reason", "error"))
@@ -181,8 +183,44 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
         "items": [{"name": c.get("name"), "root": c.get("root"), "all_vendor": c.get("all_vendor"),
                    "files": [f.get("path") for f in c.get("files") or []][:10]}
                   for c in model.collision_items()[:50]],
+        "partial": bool(model.collisions.get("truncated")),
+        "truncated_by": model.collisions.get("truncated_by"),
+        "files_not_read": as_int(model.collisions.get("files_not_read")),
+        "roots_refused": [dict((k, r.get(k)) for k in ("path", "reason"))
+                          for r in model.collisions.get("roots_refused") or [] if isinstance(r, dict)],
     }
+    entry["notes"].extend(collision_scan_notes(model.collisions))
     return entry
+
+
+def collision_scan_notes(col):
+    """Notes of a class scan that did not cover everything: a budget ran out (the result is
+    partial: collisions may be missing), code roots refused (a pool's chdir = /)."""
+    notes = []
+    if col.get("truncated"):
+        by = col.get("truncated_by") or "max_files"
+        text = "class scan partial: its %s budget ran out after %s files read" % (
+            "time" if by == "max_seconds" else "file", as_int(col.get("files_scanned")))
+        if as_int(col.get("files_not_read")):
+            text += " (%d listed files not read)" % as_int(col.get("files_not_read"))
+        notes.append({"code": "class_scan_partial", "text": text + "; class names declared twice may be missing "
+                      "(diagnose_collision_max_files, diagnose_collision_max_seconds)"})
+    for r in col.get("roots_refused") or []:
+        if isinstance(r, dict):
+            notes.append({"code": "class_scan_root_refused", "text": "code root %s not scanned: %s"
+                          % (r.get("path"), r.get("reason"))})
+    return notes
+
+
+FPM_SOURCE_KEYS = ("master_pid", "config", "error_log", "error_log_kind", "source", "status", "events", "reason")
+
+
+def _fpm_sources(entries):
+    """evidence.fpm_sources of the report: per php-fpm master, what of its crash log was read
+    (None: a record from before diagnose_host reported it)."""
+    if entries is None:
+        return None
+    return [dict((k, as_int(e.get(k)) if k == "events" else e.get(k)) for k in FPM_SOURCE_KEYS) for e in entries]
 
 
 def _incident_summary(inc):
@@ -230,10 +268,10 @@ def build_report(hosts, generated_at, window=None, ctx=None, thresholds=None, ch
     for e in entries:
         counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
     steps = []
-    # Hosts whose 502s go on first, hosts whose crashes stopped after a reset last (inventory
-    # order within each priority).
+    # Hosts whose 502s go on first (a master down first of all), hosts whose crashes stopped
+    # after a reset last (inventory order within each priority).
     rank = {"high": 0, "medium": 1, None: 1, "low": 2}
-    for e in sorted(entries, key=lambda x: rank.get(x.get("priority"), 1)):
+    for e in sorted(entries, key=lambda x: (rank.get(x.get("priority"), 1), x.get("verdict") != "down")):
         for s in e["next_steps"][:1]:
             steps.append(dict(s, host=e["name"], priority=e.get("priority")))
     return {

@@ -113,6 +113,15 @@ class HostModel(object):
         hit = self.upstream_pool.get(normalize_upstream(ev.get("upstream")))
         return hit["pool"] if hit else None
 
+    def fpm_sources(self):
+        """evidence.fpm_sources: per php-fpm master, where its crash lines are and whether they
+        were read (``status`` scanned / not_read, ``source``, ``reason``); None for a record
+        made before diagnose_host reported them (what was read is then not known)."""
+        entries = self.evidence.get("fpm_sources")
+        if not isinstance(entries, list):
+            return None
+        return [e for e in entries if isinstance(e, dict)]
+
     def master_of_pool(self, pool):
         for m in self.masters:
             for p in m.get("pools") or []:
@@ -165,9 +174,15 @@ class HostModel(object):
         m = self.master_of_pool(pool) if pool else None
         return m.get("master_pid") if m else None
 
-    def collision_items(self, root=None):
+    def collision_items(self, root=None, loaded_only=False):
+        """Class names declared twice in one code root (not across release folders, which one
+        request never loads together). ``loaded_only``: without those declared only under
+        vendor/ (two packages shipping the same polyfill, of which the autoloader loads one):
+        what a verdict may rest on."""
         items = [c for c in (self.collisions.get("collisions") or []) if isinstance(c, dict)]
         items = [c for c in items if not c.get("across_releases")]
+        if loaded_only:
+            items = [c for c in items if not c.get("all_vendor")]
         if root is not None:
             items = [c for c in items if (c.get("root") or "").rstrip("/") == root.rstrip("/")]
         return items

@@ -16,7 +16,9 @@ from __future__ import absolute_import, division, print_function
 import json
 from shlex import quote as _shell_quote
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import top_paths
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import CRASH_502
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import plural, top_paths
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import untied_502s
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.log_values import (
     safe_host_header, safe_path, template_free)
 
@@ -27,9 +29,17 @@ DEFAULT_PLAYBOOKS = {
     "hunt": "playbooks/culprit_hunt.yml",
     "diagnose": "playbooks/diagnose.yml",
 }
-# The module of the misconfig step, by FQCN: an ad-hoc command runs outside any play's
+# The module of the down and misconfig steps, by FQCN: an ad-hoc command runs outside any play's
 # collections list.
 DISCOVER_MODULE = "phpfpm.opcache_fleet.fpm_discover"
+MISCONFIG_WHY = ("compare nginx fastcgi_pass targets with the pools' listen, listen.owner/group/mode and the document "
+                 "roots; fix the socket permissions, the missing socket or SCRIPT_FILENAME")
+# What makes a master's crash log readable, by where its error_log goes (fpm_sources error_log_kind).
+READABLE_HINT = {
+    "file": "make the file readable where diagnose runs (become) or point error_log at one that is",
+    "syslog": "set error_log to a file or install journalctl",
+    "stderr": "set error_log to a file (its standard error is kept nowhere diagnose can read)",
+}
 URI_MODULE = "ansible.builtin.uri"
 
 
@@ -158,9 +168,42 @@ def _diagnose_step(host, ctx, why):
     return ctx.playbook_step("inspect", "diagnose", host, {"since": "1h"}, why)
 
 
-def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=None):
-    """The next steps of one host, most urgent first (docs/report-schema.md, ``next_steps[]``)."""
+def _unread_step(host, ctx, not_read):
+    """Make the crash log of each master in ``not_read`` (judge.crash_evidence) readable, then diagnose again."""
+    what = "; ".join("master %s (%s): %s; %s" % (
+        m.get("master_pid") if m.get("master_pid") is not None else "?", m.get("config") or "?",
+        m.get("reason") or "not read", READABLE_HINT.get(m.get("error_log_kind"), "set error_log to a file diagnose can read"))
+        for m in not_read)
+    return _diagnose_step(host, ctx, (
+        "the crash log of php-fpm was not read, so a crash there would not show: %s; then re-run diagnose"
+        % what))
+
+
+def _untied_step(host, ctx, stats, model):
+    """Crash 502s that no crash explains: where to look, then diagnose again."""
+    last = sorted(t for t in ((model.evidence.get("last_seen") or {}).get(c) for c in CRASH_502) if t)
+    return _diagnose_step(host, ctx, (
+        "%s (connection reset/closed by php-fpm) with no crash to explain them%s: read those 502 lines (the "
+        "report's recent gateway errors) and php-fpm's log of the same seconds (a worker that died there: "
+        "pm.max_requests, a reload, request_terminate_timeout), and check the kernel log (journalctl -k, dmesg) "
+        "for OOM kills and SIGKILL of php-fpm workers; then re-run diagnose" % (
+            plural(untied_502s(stats), "nginx 502"), " (the last crash 502 at %s)" % last[-1] if last else "")))
+
+
+def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=None, also=None):
+    """The next steps of one host, most urgent first (docs/report-schema.md, ``next_steps[]``).
+    ``also``: the host's other verdicts; a ``down`` host gets the steps of the next one too (a
+    stopped master hides nothing else)."""
     steps = []
+    if verdict == "down":
+        down = [d.get("target") for d in stats.get("down_targets") or []]
+        steps.append(ctx.module_step("inspect", host, DISCOVER_MODULE, {}, (
+            "start the php-fpm master that should listen on %s (nothing listens there), or point nginx's "
+            "fastcgi_pass at a running pool; then %s" % (", ".join(str(t) for t in down), MISCONFIG_WHY))))
+        rest = [v for v in also or () if v != "misconfig"]  # the step above is misconfig's already
+        if rest:
+            steps.extend(next_steps(host, rest[0], stats, model, ctx, suspect_masters, check, rest[1:]))
+        return steps
     if verdict == "opcache_suspect" and check and check.get("state") == "resolved_by_reset":
         top = top_paths(stats.get("crash_paths") or {}, 1)
         path = top[0]["path"] if top else None
@@ -206,12 +249,7 @@ def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=Non
                 "finds the cached file that crashes %s and can blacklist it; run it while the page still fails "
                 "(before the reset) to keep the evidence" % path)))
     elif verdict == "misconfig":
-        down = [d.get("target") for d in stats.get("down_targets") or []]
-        why = ("start the php-fpm master that should listen on %s (nothing listens there), or point nginx's "
-               "fastcgi_pass at a running pool; then " % ", ".join(down)) if down else ""
-        steps.append(ctx.module_step("inspect", host, DISCOVER_MODULE, {}, why + (
-            "compare nginx fastcgi_pass targets with the pools' listen, listen.owner/group/mode and the document "
-            "roots; fix the socket permissions, the missing socket or SCRIPT_FILENAME")))
+        steps.append(ctx.module_step("inspect", host, DISCOVER_MODULE, {}, MISCONFIG_WHY))
     elif verdict == "capacity":
         steps.append(_diagnose_step(host, ctx, (
             "raise pm.max_children (or fix slow requests holding workers) in the pool named in the reasons, then "
@@ -220,4 +258,10 @@ def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=Non
         steps.append(_diagnose_step(host, ctx, (
             "read the pool slowlog for the scripts that run too long; align request_terminate_timeout with nginx "
             "fastcgi_read_timeout")))
+    elif verdict == "unexplained":
+        # The unread log first: the 502s may be the crashes it holds.
+        if stats.get("not_read"):
+            steps.append(_unread_step(host, ctx, stats["not_read"]))
+        if untied_502s(stats):
+            steps.append(_untied_step(host, ctx, stats, model))
     return steps

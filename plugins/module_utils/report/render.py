@@ -27,8 +27,8 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times import parse_time
 
 VERDICT_COLOURS = {
-    "opcache_suspect": "#c0392b", "misconfig": "#8e44ad", "capacity": "#d35400",
-    "timeouts": "#b7950b", "healthy": "#1e8449", "unreachable": "#566573",
+    "down": "#1b2631", "opcache_suspect": "#c0392b", "misconfig": "#8e44ad", "capacity": "#d35400",
+    "timeouts": "#b7950b", "unexplained": "#2471a3", "healthy": "#1e8449", "unreachable": "#566573",
     "failed": "#566573", "no_result": "#566573",
 }
 _CTRL = re.compile(u"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -130,9 +130,30 @@ def verdict_counts(report):
 
 
 def attention_hosts(report):
-    """The hosts that are not healthy, most urgent first (inventory order within a rank)."""
+    """The hosts that are not healthy, most urgent first, a master down first of all (inventory
+    order within a rank)."""
     return sorted((h for h in report["hosts"] if h["verdict"] != "healthy"),
-                  key=lambda h: _ATTENTION_RANK.get(h.get("priority"), 2))
+                  key=lambda h: (_ATTENTION_RANK.get(h.get("priority"), 2), h["verdict"] != "down"))
+
+
+def crash_evidence_lines(h):
+    """What of each php-fpm master's crash log was read, as (read, text) per master, those not read
+    first: ``crash evidence not read: master 412 (/etc/php-fpm.conf): <reason>``, ``crash evidence
+    read: master 97 (/etc/php/8.2/fpm/php-fpm.conf): /var/log/php8.2-fpm.log (3 events)``. None
+    when the record did not say (made before evidence.fpm_sources), [] when it names no master."""
+    sources = (h.get("evidence") or {}).get("fpm_sources")
+    if sources is None:
+        return None
+    out = []
+    for e in sources:
+        who = "master %s (%s)" % (e.get("master_pid") if e.get("master_pid") is not None else "?", e.get("config") or "?")
+        if e.get("status") == "scanned":
+            out.append((True, "crash evidence read: %s: %s (%s)" % (
+                who, e.get("source") or e.get("error_log") or "?", "1 event" if e.get("events") == 1
+                else "%d events" % as_int(e.get("events")))))
+        else:
+            out.append((False, "crash evidence not read: %s: %s" % (who, e.get("reason") or "not read")))
+    return sorted(out, key=lambda x: x[0])
 
 
 def healthy_hosts(report):
@@ -257,6 +278,12 @@ def _md_host(h):
         out.append("- %s %s" % (md_code(r["code"]), md_code(r["text"])))
     for r in h.get("notes") or []:
         out.append("- note %s %s" % (md_code(r["code"]), md_code(r["text"])))
+    sources = crash_evidence_lines(h)
+    if sources:
+        out.append("")
+        out.append("php-fpm crash logs:")
+        out.append("")
+        out.extend("- %s" % md_code(text) for dummy, text in sources)
     if h["next_steps"]:
         out.append("")
         out.append("Next steps:")
@@ -429,6 +456,7 @@ details.host{border-top:1px solid #e5e8e8;padding:.3em 0;content-visibility:auto
 details.host>summary h3{display:inline;font-size:1.1em;margin:0}.why{color:#34495e;font-size:.92em}
 details#healthy>summary{cursor:pointer}details#healthy>summary h2{display:inline}
 .v{background:#566573}.v.resolved{background:#1e8449}.v.notcured{background:#c0392b}
+.sources .notread{color:#922b21;font-weight:600}
 """ + "".join(".v.%s{background:%s}" % kv for kv in sorted(VERDICT_COLOURS.items())) + "\n"
 
 # The page's only script (progressive enhancement: without it every host is listed as well): the
@@ -645,6 +673,10 @@ def _host_html(h, now, is_open):
     h_.append(_reasons_html(h["reasons"]))
     if h.get("notes"):
         h_.append("<p>Notes:</p>" + _reasons_html(h["notes"]))
+    sources = crash_evidence_lines(h)
+    if sources:
+        h_.append('<p>php-fpm crash logs:</p><ul class="sources">%s</ul>' % "".join(
+            "<li%s>%s</li>" % ("" if read else ' class="notread"', esc(text)) for read, text in sources))
     for s in h["next_steps"]:
         h_.append("<p>Next (%s): %s</p><pre>%s</pre>" % (esc(s["kind"]), esc(s["why"]), esc(s["command"])))
     if _all_healthy(h["sections"]):

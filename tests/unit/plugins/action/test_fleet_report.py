@@ -174,3 +174,25 @@ def test_suggested_inventory(tmp_path):
         "-i", "inv/hosts.yml", "-i", "other.yml"]
     assert fleet_report.suggested_inventory([str(other)], [], "/nowhere") == ["-i", str(other)]
     assert fleet_report.suggested_inventory(["web1,web2,"], [], cwd) == ["-i", "web1,web2,"]
+
+
+def test_a_stopped_master_is_down_and_an_unread_log_unexplained(tmp_path):
+    """Issue 10: verdicts down (before a host's crashes) and unexplained in what the task returns."""
+    down, unread = lab_web2(), lab_web2()
+    down["host"], unread["host"] = "lab-down", "lab-unread"
+    down["upstream_probes"] = [{"target": "unix:/run/php-fpm/www.sock", "state": "refused", "detail": "connection refused",
+                                "uses": [{"server_name": "_", "location": "/", "root": "/srv/app/releases"}]}]
+    ev = unread["evidence"]
+    ev["incidents"], ev["incidents_total"] = [], 0
+    ev["counts"] = {"total": 0, "by_category": {}, "by_file": {}, "by_source_kind": {}}
+    ev["fpm_sources"] = [{"master_pid": 6087, "config": "/etc/php-fpm.conf", "error_log": "syslog",
+                          "error_log_kind": "syslog", "source": "journalctl -u php-fpm.service", "status": "not_read",
+                          "events": 0, "reason": "its log goes to the journal and journalctl is not on this host"}]
+    res = run_action({"hosts": [unread, down], "output_dir": str(tmp_path), "timestamp": "20261126T172000Z"})
+    assert res["verdicts"] == {"lab-down": "down", "lab-unread": "unexplained"}
+    assert res["summary"][0] == "fleet: 2 host(s): down 1, unexplained 1"
+    assert ("lab-unread: unexplained - crash evidence not read: master 6087 (/etc/php-fpm.conf): its log goes to the "
+            "journal and journalctl is not on this host") in res["summary"]
+    rep = json.load(open(res["files"]["json"]))
+    assert [s["host"] for s in rep["fleet"]["next_steps"]] == ["lab-down", "lab-unread"]
+    assert rep["hosts"][1]["also"][0] == "opcache_suspect"

@@ -217,3 +217,41 @@ def test_a_failed_php_fpm_start_is_a_note():
         "2026-11-26T17:01:00+00:00 (/var/log/php-fpm/error.log:7)",
         "php-fpm config error, /etc/php-fpm.d/www.conf:12, directive pm.max_chidlren at an unknown time "
         "(/var/log/php-fpm/error.log:9)"]
+
+
+def _collision(name, root, files, all_vendor=False):
+    return {"name": name, "key": name.lower(), "kinds": ["class"], "root": root, "across_releases": False,
+            "all_vendor": all_vendor, "files": [{"path": f, "line": 3, "kind": "class", "vendor": "/vendor/" in f,
+                                                 "conditional": False} for f in files]}
+
+
+def test_vendor_only_twins_are_listed_but_never_a_sign():
+    """Two vendor packages shipping one polyfill: the autoloader loads one; no note, no verdict."""
+    raw = healthy(load("lab-web2"))
+    raw["collisions"] = {"collisions": [_collision("Acme\\Polyfill\\Str", "/srv/fc",
+                                                   ["/srv/fc/vendor/a/Str.php", "/srv/fc/vendor/b/Str.php"], True)],
+                         "files_scanned": 4}
+    e = evaluate_host(raw)
+    assert [c["name"] for c in e["collisions"]["items"]] == ["Acme\\Polyfill\\Str"]
+    assert "class_collisions" not in [n["code"] for n in e["notes"] + e["reasons"]]
+    raw["collisions"]["collisions"].append(_collision("App\\Billing\\Invoice", "/srv/fc",
+                                                      ["/srv/fc/src/A.php", "/srv/fc/src/B.php"]))
+    e = evaluate_host(raw)
+    note = [n for n in e["notes"] if n["code"] == "class_collisions"]
+    assert len(note) == 1 and "App\\Billing\\Invoice" in note[0]["text"] and "Acme" not in note[0]["text"]
+
+
+def test_a_partial_class_scan_and_refused_roots_are_noted():
+    raw = healthy(load("lab-web2"))
+    raw["collisions"] = {"collisions": [], "files_scanned": 1200, "truncated": True, "truncated_by": "max_seconds",
+                         "files_not_read": 800, "roots_refused": [{"path": "/", "reason": "a system directory"}]}
+    e = evaluate_host(raw)
+    col = e["collisions"]
+    assert col["partial"] and col["truncated_by"] == "max_seconds" and col["files_not_read"] == 800
+    assert col["roots_refused"] == [{"path": "/", "reason": "a system directory"}]
+    notes = dict((n["code"], n["text"]) for n in e["notes"])
+    assert notes["class_scan_partial"].startswith("class scan partial: its time budget ran out after 1200 files read "
+                                                  "(800 listed files not read)")
+    assert notes["class_scan_root_refused"] == "code root / not scanned: a system directory"
+    raw["collisions"] = {"collisions": [], "files_scanned": 5}
+    assert not [n for n in evaluate_host(raw)["notes"] if n["code"].startswith("class_scan")]
