@@ -124,6 +124,11 @@ def host_stats(model):
         untied = min(untied, as_int(unmatched) + st["killed_502s"])
     st["untied_502s"] = max(0, untied)
     st["sources_read"], st["not_read"] = crash_evidence(model)
+    if "counts" not in model.evidence:
+        # the whole evidence step failed (a bad window, the scan could not run): nothing was read
+        st["not_read"] = [{"master_pid": None, "config": None, "error_log": None, "error_log_kind": None,
+                           "step": "evidence", "reason": "the evidence step failed: %s"
+                           % (model.evidence.get("msg") or "no evidence result")}] + st["not_read"]
     kernel = len([ev for ev in model.events
                   if ev.get("category") in ("kernel_segfault", "general_protection")
                   and ev.get("is_php", True) is not False and (ev.get("module") or "").startswith("opcache")])
@@ -288,10 +293,16 @@ def _unexplained(stats):
             text += "; crash evidence read: %s" % (", ".join(read) or "none")
         out.append({"code": "untied_502s", "text": text})
     for m in stats.get("not_read") or []:
-        out.append({"code": "evidence_not_read", "text": "crash evidence not read: master %s (%s): %s" % (
-            m.get("master_pid") if m.get("master_pid") is not None else "?", m.get("config") or "?",
-            m.get("reason") or "not read")})
+        out.append({"code": "evidence_not_read", "text": "crash evidence not read: %s: %s" % (
+            unread_what(m), m.get("reason") or "not read")})
     return out
+
+
+def unread_what(m):
+    """Whose crash evidence an entry of ``not_read`` is: a master, or the host's whole evidence step."""
+    if m.get("step"):
+        return "this host (no log was read)"
+    return "master %s (%s)" % (m.get("master_pid") if m.get("master_pid") is not None else "?", m.get("config") or "?")
 
 
 def signs_for(model, pids=None, root=None):

@@ -18,7 +18,7 @@ from shlex import quote as _shell_quote
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import CRASH_502
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import plural, top_paths
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import untied_502s
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import unread_what, untied_502s
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.log_values import (
     safe_host_header, safe_path, template_free)
 
@@ -170,9 +170,10 @@ def _diagnose_step(host, ctx, why):
 
 def _unread_step(host, ctx, not_read):
     """Make the crash log of each master in ``not_read`` (judge.crash_evidence) readable, then diagnose again."""
-    what = "; ".join("master %s (%s): %s; %s" % (
-        m.get("master_pid") if m.get("master_pid") is not None else "?", m.get("config") or "?",
-        m.get("reason") or "not read", READABLE_HINT.get(m.get("error_log_kind"), "set error_log to a file diagnose can read"))
+    what = "; ".join("%s: %s; %s" % (
+        unread_what(m), m.get("reason") or "not read",
+        "fix what the message names (the window: since, until)" if m.get("step")
+        else READABLE_HINT.get(m.get("error_log_kind"), "set error_log to a file diagnose can read"))
         for m in not_read)
     return _diagnose_step(host, ctx, (
         "the crash log of php-fpm was not read, so a crash there would not show: %s; then re-run diagnose"

@@ -171,7 +171,11 @@ def test_failed_steps_are_reported_not_fatal():
     assert e["evidence"]["error"] == "since: cannot parse 'yesterday'"
     assert e["masters"][0]["opcache_error"] == "ECONNREFUSED"
     assert e["collisions"]["error"] == "roots: boom"
-    assert e["verdict"] == "healthy"
+    # no crash evidence was read at all: the host is not healthy, it is unexplained (issue 10)
+    assert e["verdict"] == "unexplained" and e["priority"] == "medium"
+    assert [r["text"] for r in e["reasons"]] == [
+        "crash evidence not read: this host (no log was read): the evidence step failed: since: cannot parse 'yesterday'"]
+    assert "the evidence step failed" in e["next_steps"][0]["why"]
 
 
 def test_build_report_and_summary():
