@@ -223,7 +223,12 @@ nginx:
       type: list
     upstreams: {description: "upstream name -> [{address, flags}]", type: dict}
     fastcgi_targets:
-      description: "Each fastcgi_pass use that reaches a pool: {target, via, pool, master_pid, config, server_name, root, location}"
+      description:
+        - "Each fastcgi_pass use that reaches a pool: {target, via, pool, master_pid, config, server_name, root, location,
+          script_filename, root_resolved}"
+        - C(script_filename) is the C(fastcgi_param SCRIPT_FILENAME) in effect there, C({value, file, line}), or null when
+          none is. nginx inherits fastcgi_param from the level above only when a level has none of its own.
+        - C(root_resolved) is the root with its symlinks resolved, for example a deploy's C(current) to C(releases/<x>).
       type: list
       sample:
         - {target: "unix:/run/php/php8.2-fpm.sock", via: null, pool: www, master_pid: 812,

@@ -175,12 +175,16 @@ def app_roots(docroot):
     web directory (``/var/www/shop/public`` -> ``/var/www/shop``, holding composer.json,
     src/, vendor/ ...), plus the directories its composer.json autoloads that lie outside
     it; else the document root itself."""
-    base = docroot.rstrip("/")
+    base = docroot.rstrip("/") or "/"
     root = base
     if os.path.basename(base) in WEB_DIRS:
         parent = os.path.dirname(base)
         if parent not in ("", "/") and any(os.path.exists(os.path.join(parent, m)) for m in APP_MARKERS):
             root = parent
+    if os.path.isdir(root):
+        # by its resolved path: a deploy's current/ is the release it points to, and two roots
+        # reaching one application through a symlink are one root
+        root = os.path.realpath(root)
     return [root] + [d for d in composer_autoload_dirs(root) if not is_under_dir(d, root)]
 
 

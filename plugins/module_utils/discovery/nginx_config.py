@@ -262,8 +262,23 @@ def _error_log_entry(d, context, prefix, server_name=None):
             "server_name": server_name, "file": d.file, "line": d.line}
 
 
-def _walk_locations(block, inherited_root, path, server_name, prefix, sink):
-    """Collect locations (nested, including ``if`` blocks) with their fastcgi_pass."""
+def _script_filename(block, inherited):
+    """The ``SCRIPT_FILENAME`` fastcgi_param in effect in ``block``: ``{value, file, line}`` or
+    None. As nginx inherits fastcgi_param: from the level above only when the block has no
+    fastcgi_param of its own (includes are expanded in place); the last one of a level wins."""
+    params = [d for d in block if d.name == "fastcgi_param" and d.block is None]
+    if not params:
+        return inherited
+    found = None
+    for d in params:
+        if d.args and d.args[0] == "SCRIPT_FILENAME" and len(d.args) > 1:
+            found = {"value": d.args[1], "file": d.file, "line": d.line}
+    return found
+
+
+def _walk_locations(block, inherited_root, path, server_name, prefix, sink, inherited_sf=None):
+    """Collect locations (nested, including ``if`` blocks) with their fastcgi_pass and the
+    SCRIPT_FILENAME they pass."""
     for d in block:
         if d.block is None:
             continue
@@ -272,6 +287,7 @@ def _walk_locations(block, inherited_root, path, server_name, prefix, sink):
             root_d = _first(d.block, "root")
             alias_d = _first(d.block, "alias")
             root = root_d.args[0] if root_d and root_d.args else inherited_root
+            sf = _script_filename(d.block, inherited_sf)
             location = {
                 "location": loc_name,
                 "root": root,
@@ -281,12 +297,13 @@ def _walk_locations(block, inherited_root, path, server_name, prefix, sink):
                                for e in _all(d.block, "error_log")],
                 "file": d.file,
                 "line": d.line,
+                "script_filename": sf,
             }
             passes = _find_fastcgi_pass(d.block)
             if passes:
                 location["fastcgi_pass"] = passes[0]
             sink.append(location)
-            _walk_locations(d.block, root, path + [loc_name], server_name, prefix, sink)
+            _walk_locations(d.block, root, path + [loc_name], server_name, prefix, sink, sf)
 
 
 def _find_fastcgi_pass(block):
@@ -334,6 +351,7 @@ def analyse(tree, prefix=DEFAULT_PREFIX, default_error_log=DEFAULT_ERROR_LOG):
         upstreams.update(_upstreams(http.block))
         http_root_d = _first(http.block, "root")
         http_root = http_root_d.args[0] if http_root_d and http_root_d.args else None
+        http_sf = _script_filename(http.block, None)
         for srv in _all(http.block, "server"):
             if srv.block is None:
                 continue
@@ -350,7 +368,8 @@ def analyse(tree, prefix=DEFAULT_PREFIX, default_error_log=DEFAULT_ERROR_LOG):
                            for e in _all(srv.block, "error_log")]
             entries.extend(server_logs)
             locations = []
-            _walk_locations(srv.block, root, [], primary, prefix, locations)
+            server_sf = _script_filename(srv.block, http_sf)
+            _walk_locations(srv.block, root, [], primary, prefix, locations, server_sf)
             for loc in locations:
                 entries.extend(loc["error_logs"])
                 if loc["root"] and not loc["root"].startswith("/"):
@@ -362,6 +381,7 @@ def analyse(tree, prefix=DEFAULT_PREFIX, default_error_log=DEFAULT_ERROR_LOG):
                 "listen": listens or ["80"],
                 "root": root,
                 "fastcgi_pass": server_pass.args[0] if server_pass and server_pass.args else None,
+                "script_filename": server_sf,
                 "locations": locations,
                 "file": srv.file,
                 "line": srv.line,
@@ -383,11 +403,12 @@ def resolve_targets(analysis):
     for srv in analysis["servers"]:
         candidates = []
         if srv.get("fastcgi_pass"):
-            candidates.append((srv["fastcgi_pass"], srv["root"], None))
+            candidates.append((srv["fastcgi_pass"], srv["root"], None, srv.get("script_filename")))
         for loc in srv["locations"]:
             if loc["fastcgi_pass"]:
-                candidates.append((loc["fastcgi_pass"], loc["alias"] or loc["root"], loc["location"]))
-        for address, root, location in candidates:
+                candidates.append((loc["fastcgi_pass"], loc["alias"] or loc["root"], loc["location"],
+                                   loc.get("script_filename")))
+        for address, root, location, sf in candidates:
             parsed = parse_nginx_target(address)
             targets = [(address, None, parsed)]
             if parsed[0] == "name" and address in upstreams:
@@ -401,6 +422,7 @@ def resolve_targets(analysis):
                     "server_name": srv["server_name"],
                     "root": root,
                     "location": location,
+                    "script_filename": sf,
                 })
     return uses
 

@@ -133,7 +133,8 @@ def link_nginx_to_pools(nginx, masters, local_addresses=()):
             if match:
                 break
         entry = {"target": use["target"], "via": use["via"], "server_name": use["server_name"],
-                 "root": use["root"], "location": use["location"]}
+                 "root": use["root"], "location": use["location"],
+                 "script_filename": use.get("script_filename"), "root_resolved": _resolved(use["root"])}
         if match:
             master, pool = match
             entry.update({"pool": pool["name"], "master_pid": master["master_pid"],
@@ -153,3 +154,12 @@ def link_nginx_to_pools(nginx, masters, local_addresses=()):
                 entry["local"] = taddr[0] == "unix" or is_loopback(taddr[1]) or \
                     taddr[1] in local_addresses
             nginx["unmatched_targets"].append(entry)
+
+
+def _resolved(root):
+    """The root with its symlinks resolved (a deploy's ``current`` -> ``releases/<x>``), or None
+    when there is none or it does not resolve to a directory."""
+    if not root or not root.startswith("/"):
+        return None
+    real = os.path.realpath(root)
+    return real if os.path.isdir(real) else None

@@ -10,6 +10,8 @@ folder), build_report puts the fleet together, summary_lines prints it short.
 """
 from __future__ import absolute_import, division, print_function
 
+import posixpath
+
 import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import GATEWAY_502
@@ -190,7 +192,28 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
                           for r in model.collisions.get("roots_refused") or [] if isinstance(r, dict)],
     }
     entry["notes"].extend(collision_scan_notes(model.collisions))
+    entry["notes"].extend(document_root_notes(model.discovery))
     return entry
+
+
+def document_root_notes(discovery):
+    """nginx passing ``$document_root`` in SCRIPT_FILENAME while the root goes through a symlink
+    (a deploy's ``current``): one note per nginx line and root, with the fix."""
+    notes, seen = [], set()
+    for t in ((discovery or {}).get("nginx") or {}).get("fastcgi_targets") or []:
+        sf, root, real = t.get("script_filename") or {}, t.get("root"), t.get("root_resolved")
+        if not root or not real or "$document_root" not in (sf.get("value") or ""):
+            continue
+        if posixpath.normpath(root) == real or (sf.get("file"), sf.get("line"), root) in seen:
+            continue
+        seen.add((sf.get("file"), sf.get("line"), root))
+        notes.append({"code": "document_root_symlink", "text": (
+            "nginx %s:%s passes SCRIPT_FILENAME %s while the root %s is a symlink to %s: PHP opens scripts by "
+            "the symlinked path, and after a deploy moves the symlink workers can keep running the old release "
+            "(PHP's per-worker realpath cache, realpath_cache_ttl; with opcache.validate_timestamps=0 until a "
+            "reset); pass fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name (and DOCUMENT_ROOT "
+            "$realpath_root)" % (sf.get("file") or "?", sf.get("line") or "?", sf.get("value"), root, real))})
+    return notes
 
 
 def collision_scan_notes(col):

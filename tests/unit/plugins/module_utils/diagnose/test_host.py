@@ -99,6 +99,15 @@ def test_a_front_controllers_web_root_is_scanned_from_the_application(tmp_path):
     assert host.app_roots("/public") == ["/public"]
 
 
+def test_an_application_reached_through_a_symlink_is_one_root_by_its_real_path(tmp_path):
+    app = _front_controller(tmp_path)
+    os.symlink(str(app), str(tmp_path / "live"))
+    assert host.app_roots(str(tmp_path / "live" / "public")) == [str(app)]
+    disc = {"masters": [], "nginx": {"fastcgi_targets": [{"root": str(app / "public")},
+                                                         {"root": str(tmp_path / "live" / "public")}]}}
+    assert host.code_roots(disc, OPTS["release_dir_pattern"], [])[1] == [str(app)]
+
+
 def test_composer_autoload_dirs_outside_the_application_are_roots_too(tmp_path):
     shared = tmp_path / "shared" / "lib"
     shared.mkdir(parents=True)

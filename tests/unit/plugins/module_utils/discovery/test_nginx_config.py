@@ -151,3 +151,46 @@ def test_default_error_log_stderr_as_debian_builds_it():
     entries = analyse(tree, default_error_log="stderr")["error_log_entries"]
     assert [(e["path"], e["kind"], e["default"]) for e in entries] == [("stderr", "stderr", True)]
     assert error_log_paths(entries) == []
+
+
+FASTCGI_PARAMS = """# configuration file /etc/nginx/nginx.conf:
+http {
+    fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+    include sites/*.conf;
+}
+# configuration file /etc/nginx/sites/shop.conf:
+server {
+    server_name shop.test;
+    root /var/www/shop/current/public;
+    location ~ \\.php$ {
+        fastcgi_pass unix:/run/php/shop.sock;
+    }
+    location /api/ {
+        include fastcgi_params;
+        fastcgi_pass unix:/run/php/shop.sock;
+    }
+    location /real/ {
+        include fastcgi_params;
+        fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+        fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name;
+        fastcgi_pass unix:/run/php/shop.sock;
+    }
+}
+# configuration file /etc/nginx/fastcgi_params:
+fastcgi_param QUERY_STRING $query_string;
+"""
+
+
+def test_script_filename_follows_nginx_inheritance():
+    """fastcgi_param comes from the level above only when a block has none of its own (issue 10)."""
+    tree, files, errors = load_dump(FASTCGI_PARAMS)
+    assert errors == []
+    uses = dict((u["location"], u["script_filename"]) for u in resolve_targets(analyse(tree)))
+    # inherited from http
+    assert uses["~ \\.php$"] == {"value": "$document_root$fastcgi_script_name", "file": "/etc/nginx/nginx.conf",
+                                 "line": 2}
+    # fastcgi_params brings a fastcgi_param of its own and no SCRIPT_FILENAME: nothing is inherited
+    assert uses["/api/"] is None
+    # the last of a level wins
+    assert uses["/real/"] == {"value": "$realpath_root$fastcgi_script_name", "file": "/etc/nginx/sites/shop.conf",
+                              "line": 14}

@@ -259,3 +259,21 @@ def test_a_partial_class_scan_and_refused_roots_are_noted():
     assert notes["class_scan_root_refused"] == "code root / not scanned: a system directory"
     raw["collisions"] = {"collisions": [], "files_scanned": 5}
     assert not [n for n in evaluate_host(raw)["notes"] if n["code"].startswith("class_scan")]
+
+
+def test_a_symlinked_root_passed_as_document_root_is_noted_with_its_nginx_line():
+    raw = healthy(load("lab-web2"))
+    sf = {"value": "$document_root$fastcgi_script_name", "file": "/etc/nginx/sites/shop.conf", "line": 14}
+    target = {"target": "unix:/run/php/shop.sock", "root": "/var/www/shop/current/public", "location": "~ \\.php$",
+              "root_resolved": "/var/www/shop/releases/7/public", "script_filename": sf, "pool": "www"}
+    raw["discovery"]["nginx"]["fastcgi_targets"] = [target, dict(target, location="/api/")]
+    notes = [n for n in evaluate_host(raw)["notes"] if n["code"] == "document_root_symlink"]
+    assert len(notes) == 1          # one per nginx line and root
+    assert notes[0]["text"].startswith("nginx /etc/nginx/sites/shop.conf:14 passes SCRIPT_FILENAME "
+                                       "$document_root$fastcgi_script_name while the root /var/www/shop/current/public "
+                                       "is a symlink to /var/www/shop/releases/7/public")
+    assert "$realpath_root$fastcgi_script_name" in notes[0]["text"]
+    for other in (dict(target, script_filename=dict(sf, value="$realpath_root$fastcgi_script_name")),
+                  dict(target, root_resolved="/var/www/shop/current/public"), dict(target, script_filename=None)):
+        raw["discovery"]["nginx"]["fastcgi_targets"] = [other]
+        assert "document_root_symlink" not in [n["code"] for n in evaluate_host(raw)["notes"]]
