@@ -151,7 +151,7 @@ def release_folders(path):
 def code_roots(discovery, release_dir_pattern, extra_roots):
     """``(releases, roots)``: ``{releases dir: [folders]}`` for document roots named like a
     releases directory, and the code roots to scan: each release folder, every other root
-    (and a releases dir with no folders) as its application root (see app_root), and
+    (and a releases dir with no folders) as its application root (see app_roots), and
     ``extra_roots``."""
     docroots = document_roots(discovery)
     pattern = re.compile(release_dir_pattern)

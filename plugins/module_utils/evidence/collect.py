@@ -11,6 +11,7 @@ import time
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts, parse_window
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.crash_sources import _run, collect_kernel
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import JOURNAL_MAX_ENTRIES
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import journal_args, journal_lines
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import grep_prefilter
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.log_files import expand_paths
@@ -147,6 +148,9 @@ def _read_journals(module, plans, sink, since, until, btime):
             plan.update(status="not_read", reason="its log goes to the journal and journalctl is not on this host")
             continue
         rc, out, err = _run(module, journal_args(jctl, plan["journal"], since, until))
+        if rc != 0 and b"output-fields" in (err or b""):
+            # systemd before 236 has no --output-fields: every field comes, the same entries
+            rc, out, err = _run(module, journal_args(jctl, plan["journal"], since, until, fields=False))
         if rc != 0:
             msg = (err or b"").decode("utf-8", "replace").strip().split("\n")[0][:300]
             plan.update(status="not_read", reason="%s failed: %s" % (plan["source"], msg or "exit code %d" % rc))
@@ -154,6 +158,8 @@ def _read_journals(module, plans, sink, since, until, btime):
         data, kept, refused = journal_lines(out, plan["journal"])
         rep = scan_bytes(plan["source"], data, sink, since=since, until=until, boot_time=btime, hint="php-fpm")
         plan.update(status="scanned", events=rep.get("events", 0), lines=kept)
+        if (out or b"").count(b"\n") >= JOURNAL_MAX_ENTRIES:
+            plan["truncated"] = "only the most recent %d journal entries of the window were read" % JOURNAL_MAX_ENTRIES
         if refused:
             plan["refused"] = refused        # entries of the unit not written by a php-fpm master
 

@@ -35,11 +35,11 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.time
 
 __metaclass__ = type
 
-__all__ = ["plan_sources", "journal_args", "journal_lines", "MASTER_CMDLINE"]
+__all__ = ["plan_sources", "journal_args", "journal_lines", "MASTER_CMDLINE", "JOURNAL_MAX_ENTRIES"]
 
 MASTER_CMDLINE = "php-fpm: master process"
 STDERR_NAMES = ("/proc/self/fd/2", "/dev/stderr", "/dev/fd/2")
-JOURNAL_MAX_BYTES = 64 << 20      # journalctl output read at most (a window of a busy unit)
+JOURNAL_MAX_ENTRIES = 100000      # the most recent entries of the window read from a unit (journalctl -n)
 
 
 def _entry(master, **kw):
@@ -180,10 +180,13 @@ def _name(proc_root, pid):
     return "%s[%s]" % (os.path.basename(argv[0]) if argv else "?", pid)
 
 
-def journal_args(jctl, journal, since, until):
-    """The journalctl argument list of a journal plan (no shell)."""
-    args = [jctl, "--no-pager", "-q", "-o", "json", "--output-fields",
-            "MESSAGE,_CMDLINE,_PID,_UID,_TRANSPORT,SYSLOG_IDENTIFIER,_HOSTNAME"]
+def journal_args(jctl, journal, since, until, fields=True):
+    """The journalctl argument list of a journal plan (no shell): at most JOURNAL_MAX_ENTRIES,
+    the most recent of the window. ``fields``: only the fields read (--output-fields, systemd
+    236 and later; without it every field comes)."""
+    args = [jctl, "--no-pager", "-q", "-o", "json", "-n", str(JOURNAL_MAX_ENTRIES)]
+    if fields:
+        args += ["--output-fields", "MESSAGE,_CMDLINE,_PID,_UID,_TRANSPORT,SYSLOG_IDENTIFIER,_HOSTNAME"]
     if journal.get("unit"):
         args += ["-u", journal["unit"]]
     elif journal.get("ident"):

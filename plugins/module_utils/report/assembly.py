@@ -240,10 +240,17 @@ FPM_SOURCE_KEYS = ("master_pid", "config", "error_log", "error_log_kind", "sourc
 
 def _fpm_sources(entries):
     """evidence.fpm_sources of the report: per php-fpm master, what of its crash log was read
-    (None: a record from before diagnose_host reported it)."""
+    (None: a record from before diagnose_host reported it); ``truncated`` when only part of a
+    journal window was read."""
     if entries is None:
         return None
-    return [dict((k, as_int(e.get(k)) if k == "events" else e.get(k)) for k in FPM_SOURCE_KEYS) for e in entries]
+    out = []
+    for e in entries:
+        item = dict((k, as_int(e.get(k)) if k == "events" else e.get(k)) for k in FPM_SOURCE_KEYS)
+        if e.get("truncated"):
+            item["truncated"] = e["truncated"]
+        out.append(item)
+    return out
 
 
 def _incident_summary(inc):

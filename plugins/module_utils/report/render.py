@@ -148,9 +148,9 @@ def crash_evidence_lines(h):
     for e in sources:
         who = "master %s (%s)" % (e.get("master_pid") if e.get("master_pid") is not None else "?", e.get("config") or "?")
         if e.get("status") == "scanned":
-            out.append((True, "crash evidence read: %s: %s (%s)" % (
+            out.append((True, "crash evidence read: %s: %s (%s)%s" % (
                 who, e.get("source") or e.get("error_log") or "?", "1 event" if e.get("events") == 1
-                else "%d events" % as_int(e.get("events")))))
+                else "%d events" % as_int(e.get("events")), "; " + e["truncated"] if e.get("truncated") else "")))
         else:
             out.append((False, "crash evidence not read: %s: %s" % (who, e.get("reason") or "not read")))
     return sorted(out, key=lambda x: x[0])

@@ -161,8 +161,8 @@ def test_journal_stdout_transport_keeps_the_lines_as_written():
 
 
 class _Module(object):
-    def __init__(self, journal=None, rc=0, err=b"", jctl="/usr/bin/journalctl"):
-        self.journal, self.rc, self.err, self.jctl = journal, rc, err, jctl
+    def __init__(self, journal=None, rc=0, err=b"", jctl="/usr/bin/journalctl", old_systemd=False):
+        self.journal, self.rc, self.err, self.jctl, self.old = journal, rc, err, jctl, old_systemd
         self.calls = []
 
     def get_bin_path(self, name):
@@ -170,6 +170,8 @@ class _Module(object):
 
     def run_command(self, args, **kw):
         self.calls.append(args)
+        if self.old and "--output-fields" in args:
+            return 1, b"", b"journalctl: unrecognized option '--output-fields'\n"
         return self.rc, (self.journal or "").encode(), self.err
 
 
@@ -222,3 +224,18 @@ def test_fpm_evidence_without_plans_has_no_fpm_sources(tmp_path):
     log = tmp_path / "x.log"
     log.write_text("")
     assert "fpm_sources" not in collect_evidence(_Module(), _params(fpm_logs=[str(log)]))
+
+
+def test_journal_on_systemd_before_236_and_a_capped_window(tmp_path, monkeypatch):
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import collect
+    monkeypatch.setattr(collect, "JOURNAL_MAX_ENTRIES", 2)
+    nginx = tmp_path / "error.log"
+    nginx.write_text("")
+    journal = "\n".join(json.dumps(_entry(CRASH % n)) for n in (1, 2)) + "\n"
+    module = _Module(journal, old_systemd=True)
+    plans = plan_sources([_master(kind="syslog", error_log="syslog")])
+    src = collect_evidence(module, _params(nginx_error_logs=[str(nginx)]), fpm_plans=plans)["fpm_sources"][0]
+    assert [("--output-fields" in a) for a in module.calls] == [True, False]      # retried without it
+    assert src["status"] == "scanned" and src["events"] == 2
+    assert src["truncated"] == "only the most recent 2 journal entries of the window were read"
+    assert "-n" in module.calls[0]

@@ -286,3 +286,16 @@ def test_the_json_schema_knows_the_new_verdicts_and_fpm_sources():
     bad["hosts"][3]["evidence"]["fpm_sources"][0]["status"] = "skipped"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_a_capped_journal_window_is_said_in_the_report():
+    def report_of(src):
+        raw = quiet()
+        raw["evidence"]["fpm_sources"] = [src]
+        return build_report([raw], generated_at="2026-11-26T18:00:00Z", window={"since": "24h"})
+    capped = dict(READ, source=JOURNAL, error_log_kind="syslog", error_log="syslog",
+                  truncated="only the most recent 100000 journal entries of the window were read")
+    report = report_of(capped)
+    assert report["hosts"][0]["evidence"]["fpm_sources"][0]["truncated"].startswith("only the most recent 100000")
+    assert "only the most recent 100000 journal entries" in render_html(report)
+    assert "truncated" not in report_of(READ)["hosts"][0]["evidence"]["fpm_sources"][0]
