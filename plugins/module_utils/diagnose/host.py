@@ -27,6 +27,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import master_status
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import path_within
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import targets_from_discovery
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.class_collisions import find_collisions
 
@@ -185,11 +186,7 @@ def app_roots(docroot):
         # by its resolved path: a deploy's current/ is the release it points to, and two roots
         # reaching one application through a symlink are one root
         root = os.path.realpath(root)
-    return [root] + [d for d in composer_autoload_dirs(root) if not is_under_dir(d, root)]
-
-
-def is_under_dir(path, root):
-    return path == root or path.startswith(root.rstrip("/") + "/")
+    return [root] + [d for d in composer_autoload_dirs(root) if not path_within(d, root)]
 
 
 def composer_autoload_dirs(root, max_bytes=1 << 20):

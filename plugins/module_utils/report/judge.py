@@ -299,7 +299,8 @@ def _unexplained(stats):
 
 
 def unread_what(m):
-    """Whose crash evidence an entry of ``not_read`` is: a master, or the host's whole evidence step."""
+    """Whose crash evidence an entry of ``not_read`` (or of evidence.fpm_sources) is: a master, or
+    the host's whole evidence step."""
     if m.get("step"):
         return "this host (no log was read)"
     return "master %s (%s)" % (m.get("master_pid") if m.get("master_pid") is not None else "?", m.get("config") or "?")

@@ -23,7 +23,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assemb
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import (
     as_int, opcache_summary, setting_text, stale_counts_text,
 )
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import VERDICTS
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import VERDICTS, unread_what
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times import parse_time
 
 VERDICT_COLOURS = {
@@ -146,7 +146,7 @@ def crash_evidence_lines(h):
         return None
     out = []
     for e in sources:
-        who = "master %s (%s)" % (e.get("master_pid") if e.get("master_pid") is not None else "?", e.get("config") or "?")
+        who = unread_what(e)
         if e.get("status") == "scanned":
             out.append((True, "crash evidence read: %s: %s (%s)%s" % (
                 who, e.get("source") or e.get("error_log") or "?", "1 event" if e.get("events") == 1
