@@ -20,6 +20,15 @@ description:
     check with C(opcache_is_script_cached()) in later requests. C(stale) targets scripts marked
     C(certain) or C(possible) stale (see M(phpfpm.opcache_fleet.opcache_status)); its invalidation times are kept in
     O(helper_dir)/invalidated.json so a second run finds nothing stale.
+  - C(stale) also finds cached scripts of a superseded release - in C(<site>/releases/<x>/) while
+    C(<site>/current) points to another release (Deployer, Capistrano, Envoyer). Their files did not change, so
+    no staleness test sees them, but OPcache keeps serving them through the C(current/) spelling it was reached
+    by, and each worker's realpath cache resolves C(current) to the old release for up to C(realpath_cache_ttl).
+    On such a master the cure is escalated to a full C(opcache_reset()) (verified as in C(full)), the one
+    cure that clears both (each worker cleans its realpath cache when it sees the restart). Invalidating the old
+    entries would let the workers compile the old release again. C(masters[].escalated) says why,
+    C(masters[].superseded_releases) lists what was found. Once reset, the old entries are gone and a second run
+    changes nothing.
   - Fails when verification does not succeed within O(timeout).
 options:
   mode:
@@ -135,6 +144,21 @@ masters:
       after: {num_cached_scripts: 41, manual_restarts: 0}
       polls: 1
       verify_seconds: 0.002
+    - master_pid: 907
+      mode: stale
+      changed: true
+      verified: true
+      files: []
+      superseded_releases:
+        - site: /var/www/shop
+          live_link: /var/www/shop/current
+          live_release: /var/www/shop/releases/3
+          release: /var/www/shop/releases/2
+          switched_at: 1796380000
+          count: 14
+          used_since_switch: 3
+          scripts: [/var/www/shop/releases/2/public/index.php]
+      escalated: {to: full, stale_files: 0, reason: "14 cached script(s) of /var/www/shop/releases/2, which ..."}
 not_cached:
   description:
     - With O(mode=files), the requested files that no master caches, under the path given or its resolved

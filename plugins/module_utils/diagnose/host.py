@@ -26,6 +26,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.coll
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import plan_sources
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import master_status
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.releases import superseded_releases
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import path_within
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import targets_from_discovery
@@ -96,8 +97,12 @@ def opcache_state(discovery, helper_dir, stale_cap, timeout):
                            "sockets": target.get("sockets"), "cause": exc.cause, "msg": str(exc),
                            "tried": exc.details.get("tried")})
             continue
-        stale = [s for s in status.get("scripts") or [] if s.get("stale") in STALE_KINDS]
+        scripts = status.get("scripts") or []
+        stale = [s for s in scripts if s.get("stale") in STALE_KINDS]
         status["scripts"] = stale[:stale_cap]
+        # cached scripts of a release that current/ no longer points to: unchanged files, so
+        # no staleness test sees them, but workers may still serve them (opcache/releases.py)
+        status["superseded_releases"] = [dict(g, scripts=g["scripts"][:10]) for g in superseded_releases(scripts, document_roots(discovery))]
         masters.append(status)
     msg = "; ".join(f["msg"] for f in failed) if failed else None
     return {"msg": msg, "failed_masters": failed, "masters": masters}

@@ -37,6 +37,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helpe
     HelperError,
     HelperSession,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.releases import superseded_releases
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import load_state, purge_file_cache, save_state, state_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.status_summary import (
     classify_scripts,
@@ -176,7 +177,10 @@ def reset_master(target, mode, files=(), patterns=(), check_mode=False, timeout=
         if mode == "full":
             _reset_full(session, first, result, check_mode, timeout, purge, target, sleep, clock)
         else:
-            _reset_targets(session, result, mode, files, patterns, check_mode, timeout, base, sleep, clock)
+            escalate = _reset_targets(session, result, mode, files, patterns, check_mode, timeout, base, sleep,
+                                      clock, target)
+            if escalate is not None:
+                _reset_full(session, escalate, result, check_mode, timeout, False, target, sleep, clock)
     finally:
         session.close()
         result["seconds"] = round(time.monotonic() - t_start, 4)
@@ -316,7 +320,7 @@ def resolved_patterns(patterns, realpath=os.path.realpath):
     return out
 
 
-def _reset_targets(session, result, mode, files, patterns, check_mode, timeout, base, sleep, clock):
+def _reset_targets(session, result, mode, files, patterns, check_mode, timeout, base, sleep, clock, target=None):
     answer = session.call("status", {"scripts": True})
     status = answer.get("status")
     if not status:
@@ -342,6 +346,22 @@ def _reset_targets(session, result, mode, files, patterns, check_mode, timeout, 
     else:
         targets = sorted(p for p, e in by_path.items() if e["stale"] in ("certain", "possible"))
         result["stale_counts"] = stale_counts(classified)
+        old = superseded_releases(classified, (target or {}).get("document_roots") or ())
+        if old:
+            # the old release is reached through keys OPcache keeps and through each worker's
+            # realpath cache: only a reset clears both (opcache/releases.py)
+            result["superseded_releases"] = [dict(g, scripts=g["scripts"][:20]) for g in old]
+            result["escalated"] = {
+                "to": "full",
+                "reason": "%d cached script(s) of %s (%d served since the switch), which %s no longer points "
+                          "to (it resolves to %s): OPcache can keep serving them through the current/ spelling "
+                          "and each worker's realpath cache; a full reset clears both, invalidating them does not"
+                          % (old[0]["count"], old[0]["release"], old[0]["used_since_switch"], old[0]["live_link"],
+                             old[0]["live_release"])
+                          + ("" if len(old) == 1 else " (and %d more superseded release(s))" % (len(old) - 1)),
+                "stale_files": len(targets),
+            }
+            return answer
     result["files"] = [{"path": p, "stale": by_path[p]["stale"], "reason": by_path[p].get("reason")}
                        for p in targets]
     if not targets:

@@ -193,6 +193,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     }
     entry["notes"].extend(collision_scan_notes(model.collisions))
     entry["notes"].extend(document_root_notes(model.discovery))
+    entry["notes"].extend(superseded_release_notes(model.opcache_masters()))
     return entry
 
 
@@ -213,6 +214,28 @@ def document_root_notes(discovery):
             "(PHP's per-worker realpath cache, realpath_cache_ttl; with opcache.validate_timestamps=0 until a "
             "reset); pass fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name (and DOCUMENT_ROOT "
             "$realpath_root)" % (sf.get("file") or "?", sf.get("line") or "?", sf.get("value"), root, real))})
+    return notes
+
+
+def superseded_release_notes(masters):
+    """Cached scripts of a release that the site's current link no longer points to (diagnose_host,
+    opcache/releases.py): one note per master and old release, saying whether OPcache served
+    them after the switch, and the cure."""
+    notes = []
+    for m in masters:
+        for g in m.get("superseded_releases") or []:
+            if not isinstance(g, dict):
+                continue
+            used = as_int(g.get("used_since_switch"))
+            notes.append({"code": "old_release_served" if used else "old_release_cached", "text": (
+                "master %s (%s): %d cached script(s) of %s, while %s points to %s (switched at %s)%s; "
+                "emergency_reset.yml in its default mode=stale resets this master in full, the one cure that "
+                "also clears the workers' realpath cache" % (
+                    m.get("master_pid"), m.get("config") or "config unknown", as_int(g.get("count")),
+                    g.get("release"), g.get("live_link"), g.get("live_release"),
+                    iso_time(g["switched_at"], None) if isinstance(g.get("switched_at"), (int, float)) else "?",
+                    (": %d of them served since the switch, the old release is still being served" % used)
+                    if used else ": none served since the switch"))})
     return notes
 
 

@@ -401,3 +401,51 @@ def test_a_file_stays_pending_until_a_later_request_sees_it_gone(tmp_path, mode,
     assert r["verified"] is True
     assert len(session.asked) == 3 and session.asked[1] == session.asked[0] == session.asked[2]
     assert all(f["verdict"] == "not cached" for f in r["files"])
+
+
+# ------------------------------------------------------------------ a superseded release (issue 10)
+
+def _switched(tmp_path):
+    """The Deployer site, then a third release and current switched to it."""
+    site = _deploy(tmp_path)
+    (tmp_path / "site" / "releases" / "3" / "src").mkdir(parents=True)
+    os.unlink(site + "/current")
+    os.symlink("releases/3", site + "/current")
+    return site
+
+
+def test_stale_mode_resets_a_master_that_serves_a_superseded_release(tmp_path):
+    site = _switched(tmp_path)
+    switched = os.lstat(site + "/current").st_mtime
+    old = site + "/releases/2/src/Cart.php"
+    cache = FakeOPcache({old: script(10, last_used_timestamp=switched + 5),
+                         site + "/releases/3/src/Cart.php": script(10)})
+    r = c.reset_master(target(), "stale", session_factory=factory_for(cache), helper_dir=str(tmp_path),
+                       sleep=lambda s: None)
+    # nothing is stale by its mtime, yet the master is reset in full and verified
+    assert cache.calls.count("reset") == 1 and "invalidate" not in cache.calls
+    assert r["changed"] and r["verified"] and r["after"]["manual_restarts"] == 1
+    assert r["escalated"]["to"] == "full" and r["escalated"]["stale_files"] == 0
+    assert "releases/2" in r["escalated"]["reason"] and "releases/3" in r["escalated"]["reason"]
+    g, = r["superseded_releases"]
+    assert (g["release"], g["live_release"], g["count"], g["used_since_switch"]) == (
+        site + "/releases/2", os.path.realpath(site + "/releases/3"), 1, 1)
+    # the reset dropped the old entries: a second run has nothing to do
+    r2 = c.reset_master(target(), "stale", session_factory=factory_for(cache), helper_dir=str(tmp_path))
+    assert not r2["changed"] and "escalated" not in r2 and cache.calls.count("reset") == 1
+
+
+def test_stale_mode_check_mode_says_it_would_reset(tmp_path):
+    site = _switched(tmp_path)
+    cache = FakeOPcache({site + "/releases/1/src/Cart.php": script(10)})
+    r = c.reset_master(target(), "stale", check_mode=True, session_factory=factory_for(cache),
+                       helper_dir=str(tmp_path))
+    assert r["changed"] and r["verified"] is None and "reset" not in cache.calls
+    assert r["escalated"]["to"] == "full" and r["superseded_releases"][0]["used_since_switch"] == 0
+
+
+def test_the_live_release_is_not_superseded(tmp_path):
+    site = _deploy(tmp_path)
+    cache = FakeOPcache({site + "/releases/2/src/Cart.php": script(10)})
+    r = c.reset_master(target(), "stale", session_factory=factory_for(cache), helper_dir=str(tmp_path))
+    assert not r["changed"] and "escalated" not in r and "reset" not in cache.calls

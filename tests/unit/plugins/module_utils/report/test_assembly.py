@@ -277,3 +277,24 @@ def test_a_symlinked_root_passed_as_document_root_is_noted_with_its_nginx_line()
                   dict(target, root_resolved="/var/www/shop/current/public"), dict(target, script_filename=None)):
         raw["discovery"]["nginx"]["fastcgi_targets"] = [other]
         assert "document_root_symlink" not in [n["code"] for n in evaluate_host(raw)["notes"]]
+
+
+def test_scripts_of_a_superseded_release_are_noted_per_master():
+    raw = healthy(load("lab-web2"))
+    master = raw["opcache"]["masters"][0]
+    group = {"site": "/var/www/shop", "live_link": "/var/www/shop/current", "live_release": "/var/www/shop/releases/3",
+             "release": "/var/www/shop/releases/2", "switched_at": 1796380000, "count": 14, "used_since_switch": 3,
+             "scripts": ["/var/www/shop/releases/2/public/index.php"]}
+    master["superseded_releases"] = [group]
+    notes = [n for n in evaluate_host(raw)["notes"] if n["code"].startswith("old_release")]
+    assert [n["code"] for n in notes] == ["old_release_served"]
+    assert notes[0]["text"].startswith("master %s (" % master["master_pid"])
+    assert ("14 cached script(s) of /var/www/shop/releases/2, while /var/www/shop/current points to "
+            "/var/www/shop/releases/3 (switched at 2026-12-04T10:26:40+00:00)") in notes[0]["text"]
+    assert "3 of them served since the switch, the old release is still being served" in notes[0]["text"]
+    assert "mode=stale resets this master in full" in notes[0]["text"]
+    master["superseded_releases"] = [dict(group, used_since_switch=0)]
+    assert [n["code"] for n in evaluate_host(raw)["notes"] if n["code"].startswith("old_release")] == [
+        "old_release_cached"]
+    master["superseded_releases"] = []
+    assert not [n for n in evaluate_host(raw)["notes"] if n["code"].startswith("old_release")]
