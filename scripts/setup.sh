@@ -10,7 +10,8 @@ PY=${PYTHON:-python3}
 ANSIBLE_DIST_VERSION=12.3.0   # ships containers.podman matching ansible-core 2.19
 
 need_apt=()
-for cmd in podman runc debootstrap; do
+# openssl: the unit tests make a self-signed certificate for the probe's TLS test.
+for cmd in podman runc debootstrap openssl; do
     command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$cmd")
 done
 # ansible-rulebook (Event-Driven Ansible) runs its rules engine on a Java 17+ runtime.

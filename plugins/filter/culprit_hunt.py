@@ -99,12 +99,29 @@ def report_hunt_urls(report, host, per_pool=1):
     return []
 
 
+def _could_not_run(r):
+    """A looped opcache_culprit result of a hunt that could not run: the module failed (its result
+    carries the ``cause``). The playbook registers the loop with ``failed_when: false`` (every URL is
+    hunted), which makes Ansible set ``failed`` false: ``failed`` alone never tells."""
+    return bool(r.get("failed")) or (r.get("cause") is not None and not r.get("found"))
+
+
+def culprit_failures(results):
+    """The messages of the hunts that could not run (culprit_hunt.yml fails the host on them)."""
+    out = []
+    for r in results or []:
+        if _could_not_run(r):
+            url, msg = r.get("url") or r.get("item"), r.get("msg") or "failed"
+            out.append(msg if url and str(msg).startswith(str(url)) else "%s: %s" % (url, msg))
+    return out
+
+
 def culprit_summary(results):
     """One line per hunted URL from a looped opcache_culprit result."""
     lines = []
     for r in results or []:
         url = r.get("url") or r.get("item")
-        if r.get("failed"):
+        if _could_not_run(r):
             lines.append("%s: hunt failed - %s" % (url, r.get("msg")))
         elif r.get("found"):
             c = r.get("culprit")
@@ -119,7 +136,7 @@ def culprit_list(results):
     """Every culprit path found (groups flattened), in order, without duplicates."""
     out = []
     for r in results or []:
-        if r.get("failed") or not r.get("found"):
+        if _could_not_run(r) or not r.get("found"):
             continue
         c = r.get("culprit")
         for path in (c if isinstance(c, list) else [c]):
@@ -143,6 +160,11 @@ def _local_probe(url, status):
     probe = {"url": local, "status": [int(status)]}
     if req["host"] not in ("127.0.0.1", "localhost"):
         probe["headers"] = {"Host": req["host_header"]}
+    if req["scheme"] == "https":
+        # asked of 127.0.0.1, where no certificate carries the virtual host's name (the uri module
+        # cannot send another TLS server name): this probe checks the page's status only; the
+        # hunt's own probes check the certificate by that name (opcache_culprit validate_certs)
+        probe["validate_certs"] = False
     return probe
 
 
@@ -157,6 +179,7 @@ class FilterModule(object):
             "culprit_report_targets": report_hunt_targets,
             "culprit_report_urls": report_hunt_urls,
             "culprit_summary": culprit_summary,
+            "culprit_failures": culprit_failures,
             "culprit_list": culprit_list,
             "culprit_probes": culprit_probes,
         }

@@ -225,10 +225,14 @@ nginx:
     fastcgi_targets:
       description:
         - "Each fastcgi_pass use that reaches a pool: {target, via, pool, master_pid, config, server_name, root, location,
-          script_filename, root_resolved}"
+          script_filename, root_resolved, server_names, listen, endpoint}"
         - C(script_filename) is the C(fastcgi_param SCRIPT_FILENAME) in effect there, C({value, file, line}), or null when
           none is. nginx inherits fastcgi_param from the level above only when a level has none of its own.
         - C(root_resolved) is the root with its symlinks resolved, for example a deploy's C(current) to C(releases/<x>).
+        - C(server_names) and C(listen) are those of the server block; C(endpoint) is how a request from the host
+          itself reaches it, C({scheme, port, address}) - plain HTTP first, then C(ssl) listens (an HTTPS-only site
+          gives C(https) and 443); C(address) is null when the listen takes every or a loopback address; null when
+          the server listens on unix sockets only.
       type: list
       sample:
         - {target: "unix:/run/php/php8.2-fpm.sock", via: null, pool: www, master_pid: 812,

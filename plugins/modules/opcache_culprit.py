@@ -33,8 +33,9 @@ description:
 options:
   url:
     description:
-      - The failing page, C(http://HOST[:PORT]/path). The request is always sent to O(connect_address)
-        (the local nginx); HOST becomes the C(Host) header (virtual host), PORT the port.
+      - The failing page, C(http://HOST[:PORT]/path) or C(https://HOST[:PORT]/path). The request is always sent
+        to O(connect_address) (the local nginx); HOST becomes the C(Host) header (virtual host) and, with https,
+        the TLS server name (see O(validate_certs)), PORT the port.
     type: str
   incident:
     description:
@@ -49,6 +50,15 @@ options:
     description: Address the probe connects to; the local nginx.
     type: str
     default: 127.0.0.1
+  validate_certs:
+    description:
+      - With an C(https://) URL, the probe sends the URL's host as the TLS server name (SNI), so nginx
+        answers with that virtual host's certificate, and checks the certificate against that name and the
+        host's trusted CAs.
+      - Set C(false) to accept a self-signed certificate. Only the probe's own requests to O(connect_address)
+        are concerned.
+    type: bool
+    default: true
   nginx_error_logs:
     description:
       - nginx error logs read to tell a crash (C(upstream_reset)) from a connect error behind a 502.
@@ -262,6 +272,7 @@ def main():
             incident=dict(type="dict"),
             expected_status=dict(type="int", default=200),
             connect_address=dict(type="str", default="127.0.0.1"),
+            validate_certs=dict(type="bool", default=True),
             **SOCKET_ARGS,
             nginx_error_logs=dict(type="list", elements="path"),
             ranking_probes=dict(type="int", default=2),
@@ -300,7 +311,7 @@ def main():
             url, _upstream = incident_probe(p["incident"], p["connect_address"])
         else:
             url = p["url"]
-        request = parse_probe_url(url, p["connect_address"])
+        request = parse_probe_url(url, p["connect_address"], p["validate_certs"])
     except HuntError as exc:
         module.fail_json(msg=str(exc), cause=exc.cause, changed=False)
 

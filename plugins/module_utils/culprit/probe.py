@@ -40,12 +40,14 @@ USER_AGENT = "opcache-fleet-culprit/1"
 
 # ----------------------------------------------------------------- the probe request
 
-def parse_probe_url(url, connect_address="127.0.0.1"):
+def parse_probe_url(url, connect_address="127.0.0.1", validate_certs=True):
     """Describe the probe request for ``url``; it is always sent to the LOCAL nginx.
 
-    The URL's host becomes the ``Host`` header (the nginx virtual host), its port the
-    port connected to on ``connect_address``. Returns a dict {url, scheme, host, port,
-    path (with query), uri (path only), connect_address}.
+    The URL's host becomes the ``Host`` header (the nginx virtual host) and, for https, the
+    TLS server name (SNI) and the name the certificate is checked against (unless
+    ``validate_certs`` is false: a self-signed certificate, accepted because the user said
+    so); its port is the port connected to on ``connect_address``. Returns a dict {url,
+    scheme, host, port, path (with query), uri (path only), connect_address, validate_certs}.
     """
     if not isinstance(url, str) or not url.strip():
         raise HuntError("url must be an absolute http:// or https:// URL, got %r" % (url,), "url")
@@ -65,7 +67,36 @@ def parse_probe_url(url, connect_address="127.0.0.1"):
     if parts.port:
         host_header += ":%d" % parts.port
     return {"url": url.strip(), "scheme": parts.scheme, "host": host, "host_header": host_header,
-            "port": port, "path": path, "uri": uri, "connect_address": connect_address}
+            "port": port, "path": path, "uri": uri, "connect_address": connect_address,
+            "validate_certs": bool(validate_certs)}
+
+
+class _LocalHTTPS(httplib.HTTPSConnection):
+    """HTTPS to the local nginx (``connect_address``) with the virtual host's name as the TLS
+    server name (SNI) and as the name its certificate must carry: nginx picks the server
+    block, and its certificate, by that name; connecting to 127.0.0.1 would send none."""
+
+    def __init__(self, address, port, server_name, timeout, context):
+        httplib.HTTPSConnection.__init__(self, address, port, timeout=timeout, context=context)
+        self.server_name = server_name
+
+    def connect(self):
+        sock = socketlib.create_connection((self.host, self.port), self.timeout)
+        try:
+            self.sock = self._context.wrap_socket(sock, server_hostname=self.server_name)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def tls_context(validate_certs=True):
+    """The TLS context of a probe: the system's trusted CAs and the host name checked, or
+    nothing checked when the user accepted a self-signed certificate."""
+    ctx = ssl.create_default_context()
+    if not validate_certs:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def incident_probe(incident, connect_address="127.0.0.1"):
@@ -125,11 +156,8 @@ def http_probe(request, timeout=10.0):
     conn = None
     try:
         if request["scheme"] == "https":
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            conn = httplib.HTTPSConnection(request["connect_address"], request["port"], timeout=timeout,
-                                           context=ctx)
+            conn = _LocalHTTPS(request["connect_address"], request["port"], request["host"], timeout,
+                               tls_context(request.get("validate_certs", True)))
         else:
             conn = httplib.HTTPConnection(request["connect_address"], request["port"], timeout=timeout)
         conn.putrequest("GET", request["path"], skip_host=True, skip_accept_encoding=True)
@@ -146,6 +174,9 @@ def http_probe(request, timeout=10.0):
             pass
     except ConnectionRefusedError as exc:
         error, detail = "connect", str(exc)
+    except ssl.SSLCertVerificationError as exc:
+        error, detail = "connect", ("the TLS certificate of %s was not accepted (%s); if it is self-signed and "
+                                    "you trust this host, set validate_certs=false" % (request["host"], exc))
     except socketlib.timeout as exc:
         error, detail = "timeout", str(exc) or "timed out"
     except (ConnectionResetError, BrokenPipeError, httplib.RemoteDisconnected, httplib.BadStatusLine,

@@ -19,6 +19,7 @@ import fnmatch
 import os
 import re
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.nginx_listen import listen_endpoint
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import parse_nginx_target
 
 __metaclass__ = type
@@ -375,7 +376,9 @@ def analyse(tree, prefix=DEFAULT_PREFIX, default_error_log=DEFAULT_ERROR_LOG):
                 if loc["root"] and not loc["root"].startswith("/"):
                     loc["root"] = os.path.join(prefix, loc["root"])
             server_pass = _first(srv.block, "fastcgi_pass")
+            ssl_d = _first(srv.block, "ssl")
             servers.append({
+                "ssl_on": bool(ssl_d and ssl_d.args and ssl_d.args[0] == "on"),
                 "server_name": primary,
                 "server_names": names,
                 "listen": listens or ["80"],
@@ -420,6 +423,9 @@ def resolve_targets(analysis):
                     "via": via,
                     "address": taddr,
                     "server_name": srv["server_name"],
+                    "server_names": list(srv.get("server_names") or []),
+                    "listen": list(srv.get("listen") or []),
+                    "endpoint": listen_endpoint(srv.get("listen"), srv.get("ssl_on")),
                     "root": root,
                     "location": location,
                     "script_filename": sf,

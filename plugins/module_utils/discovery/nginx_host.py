@@ -134,7 +134,9 @@ def link_nginx_to_pools(nginx, masters, local_addresses=()):
                 break
         entry = {"target": use["target"], "via": use["via"], "server_name": use["server_name"],
                  "root": use["root"], "location": use["location"],
-                 "script_filename": use.get("script_filename"), "root_resolved": _resolved(use["root"])}
+                 "script_filename": use.get("script_filename"), "root_resolved": _resolved(use["root"]),
+                 "server_names": use.get("server_names") or [], "listen": use.get("listen") or [],
+                 "endpoint": use.get("endpoint")}
         if match:
             master, pool = match
             entry.update({"pool": pool["name"], "master_pid": master["master_pid"],

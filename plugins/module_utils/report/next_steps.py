@@ -18,6 +18,7 @@ from shlex import quote as _shell_quote
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import CRASH_502
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import plural, top_paths
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import location_matches
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import unread_what, untied_502s
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.log_values import (
     safe_host_header, safe_path, template_free)
@@ -114,33 +115,84 @@ def _logged_page(stats, path):
     return url_path, safe_host_header((stats.get("hosts_headers") or {}).get(path))
 
 
-def _crash_url(stats, path):
+def _name_matches(pattern, name):
+    """nginx server_name ``pattern`` (exact, ``*.example.com``, ``.example.com``,
+    ``www.example.*``; ``~regex`` is not evaluated) against a Host name."""
+    pattern, name = (pattern or "").lower(), (name or "").lower()
+    if not pattern or pattern.startswith("~"):
+        return False
+    if pattern.startswith("."):
+        return name == pattern[1:] or name.endswith(pattern)
+    if pattern.startswith("*."):
+        return name.endswith(pattern[1:])
+    if pattern.endswith(".*"):
+        return name.startswith(pattern[:-1])
+    return name == pattern
+
+
+def page_endpoint(model, host_header, url_path):
+    """``(scheme, port)`` through which the host's own nginx serves ``url_path`` under
+    ``host_header``: the listen of the server block that passes it to php-fpm (discovery's
+    ``fastcgi_targets[].endpoint``), chosen by server name then location. An HTTPS-only vhost
+    gives ``("https", 443)``. None when nothing tells (no server block known to pass it)."""
+    targets = [t for t in (model.nginx.get("fastcgi_targets") or []) if isinstance(t, dict) and t.get("endpoint")]
+    name = (host_header or "").rsplit(":", 1)[0] if host_header and not host_header.startswith("[") else None
+    named = [t for t in targets if name and any(_name_matches(n, name) for n in t.get("server_names") or [])]
+    pool = named or targets
+    located = [t for t in pool if location_matches(t.get("location"), url_path.split("?", 1)[0]) is not False]
+    found = sorted(set((t["endpoint"].get("scheme"), t["endpoint"].get("port")) for t in located or pool
+                       if t["endpoint"].get("scheme") in ("http", "https") and isinstance(t["endpoint"].get("port"), int)),
+                   key=lambda e: (e[0] != "http", e[1]))
+    return found[0] if found else None
+
+
+def _origin(scheme, host, port):
+    default = 443 if scheme == "https" else 80
+    return "%s://%s%s" % (scheme, host, "" if port == default else ":%d" % port)
+
+
+def _crash_url(stats, path, model=None):
     """The page to hunt: the logged path (percent-encoded) under the logged Host header when
-    that is a host name (the hunt connects to 127.0.0.1 and sends it as Host); None when the
-    logged path is no path."""
+    that is a host name (the hunt connects to 127.0.0.1 and sends it as Host, and as the TLS
+    server name over https), with the scheme and port of the vhost that serves it
+    (page_endpoint); None when the logged path is no path."""
     page = _logged_page(stats, path)
     if page is None:
         return None
     url_path, hh = page
-    return "http://%s%s" % (hh or "127.0.0.1", url_path)
+    endpoint = page_endpoint(model, hh, url_path) if model is not None else None
+    if endpoint is None:
+        return "http://%s%s" % (hh or "127.0.0.1", url_path)
+    if hh and ":" in hh and not hh.startswith("["):
+        hh = hh.rsplit(":", 1)[0]           # the port is the vhost's listen, not the Host header's
+    return _origin(endpoint[0], hh or "127.0.0.1", endpoint[1]) + url_path
 
 
-def _hunt_step(host, ctx, stats, path, variables, why):
-    url = _crash_url(stats, path)
+def _hunt_step(host, ctx, stats, path, variables, why, model=None):
+    url = _crash_url(stats, path, model)
     if url is None:
         return []
+    if url.startswith("https://"):
+        why += ("; the hunt checks the site's certificate by its name: add -e validate_certs=false only if it is "
+                "self-signed and you trust this host")
     return [ctx.playbook_step("hunt", "hunt", host, dict(variables, url=url), why)]
 
 
-def _verify_step(host, ctx, stats, path, why):
-    """``ansible HOST -m ansible.builtin.uri`` of the page through the host's own nginx (fails unless 200)."""
+def _verify_step(host, ctx, stats, path, why, model=None):
+    """``ansible HOST -m ansible.builtin.uri`` of the page through the host's own nginx (fails unless 200),
+    with the vhost's scheme and port."""
     page = _logged_page(stats, path)
     if page is None:
         return []
     url_path, hh = page
-    args = {"url": "http://127.0.0.1%s" % url_path}
+    scheme, port = (page_endpoint(model, hh, url_path) if model is not None else None) or ("http", 80)
+    args = {"url": _origin(scheme, "127.0.0.1", port) + url_path}
     if hh and hh not in ("127.0.0.1", "localhost"):
         args["headers"] = {"Host": hh}
+    if scheme == "https":
+        # asked of 127.0.0.1, where no certificate carries the site's name: the status is checked, not
+        # the certificate (the hunt checks it, by name)
+        args["validate_certs"] = False
     return [ctx.module_step("inspect", host, URI_MODULE, args, why)]
 
 
@@ -212,7 +264,7 @@ def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=Non
             steps.extend(_verify_step(host, ctx, stats, path, (
                 "the crashes stopped after the OPcache reset at %s: request %s through the host's nginx (the "
                 "command fails unless it answers 200); no crash logged can also mean no request"
-                % (check["reset_at"], path))))
+                % (check["reset_at"], path)), model))
             steps.extend(_hunt_step(host, ctx, stats, path, {"blacklist": True}, (
                 "so it does not come back: if %s fails again, run this at once instead of another reset; it finds "
                 "the cached file that crashes and blacklists it (on a page that answers 200 it finds nothing and "
@@ -220,7 +272,7 @@ def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=Non
                     "; the reset invalidated %s: changed on disk after being cached, so deploys need a reset "
                     "(emergency_reset.yml mode=stale) while validate_timestamps=0"
                     % ", ".join(check["invalidated_files"][:3]))
-                    if check.get("reset_kind") == "invalidate" and check.get("invalidated_files") else ""))))
+                    if check.get("reset_kind") == "invalidate" and check.get("invalidated_files") else "")), model))
         else:
             steps.append(_diagnose_step(host, ctx, "the crashes stopped after the OPcache reset at %s; re-run "
                                                    "diagnose later to confirm none come back" % check["reset_at"]))
@@ -232,7 +284,7 @@ def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=Non
             steps.extend(_hunt_step(host, ctx, stats, path, {}, (
                 "%s still crashes after the reset: finds the cached file that crashes it now, while it fails (add "
                 "-e blacklist=true to keep it out of OPcache); 'no candidate cured the probe' means the code on "
-                "disk crashes, not the cache" % path)))
+                "disk crashes, not the cache" % path), model))
         if check.get("reset_kind") == "invalidate":
             steps.append(_reset_step(host, model, ctx, suspect_masters, force_full=True))
         else:
@@ -248,7 +300,7 @@ def next_steps(host, verdict, stats, model, ctx, suspect_masters=None, check=Non
             path = top[0]["path"]
             steps.extend(_hunt_step(host, ctx, stats, path, {}, (
                 "finds the cached file that crashes %s and can blacklist it; run it while the page still fails "
-                "(before the reset) to keep the evidence" % path)))
+                "(before the reset) to keep the evidence" % path), model))
     elif verdict == "misconfig":
         steps.append(ctx.module_step("inspect", host, DISCOVER_MODULE, {}, MISCONFIG_WHY))
     elif verdict == "capacity":

@@ -65,12 +65,28 @@ def test_summary_and_list():
     assert f.culprit_probes(["http://127.0.0.1/a.php"], "200") == [{"url": "http://127.0.0.1/a.php", "status": [200]}]
 
 
+def test_a_hunt_that_could_not_run_fails_the_host():
+    """culprit_hunt.yml loops the module with failed_when: false, so Ansible registers a module
+    failure with failed false: the cause the module gave is what tells (it used to print
+    "no culprit" and leave the host green)."""
+    registered = {"item": "https://shop.lab.test/a/crash.php", "failed": False, "failed_when_result": False,
+                  "changed": False, "cause": "probe_connect",
+                  "msg": "the probe could not connect to nginx (the TLS certificate of shop.lab.test was not accepted)"}
+    ran = {"url": "u3", "found": False, "msg": "no candidate cured the probe", "changed": True}
+    assert f.culprit_failures([registered, ran]) == [
+        "https://shop.lab.test/a/crash.php: the probe could not connect to nginx (the TLS certificate of "
+        "shop.lab.test was not accepted)"]
+    assert f.culprit_summary([registered])[0].startswith("https://shop.lab.test/a/crash.php: hunt failed - ")
+    assert f.culprit_list([dict(registered, found=None)]) == []
+
+
 def test_probes_go_to_the_hosts_own_nginx_with_the_host_header():
     """A hunted URL's host may come from a log's Host header: the probe after the blacklist
     reload asks 127.0.0.1 for it (the virtual host), it never connects to that host."""
     assert f.culprit_probes(["http://shop.example/b/report.php?x=1", "https://shop.example:8443/"], 200) == [
         {"url": "http://127.0.0.1/b/report.php?x=1", "status": [200], "headers": {"Host": "shop.example"}},
-        {"url": "https://127.0.0.1:8443/", "status": [200], "headers": {"Host": "shop.example:8443"}}]
+        {"url": "https://127.0.0.1:8443/", "status": [200], "headers": {"Host": "shop.example:8443"},
+         "validate_certs": False}]
     with pytest.raises(ValueError):
         f.culprit_probes(["file:///etc/passwd"])
 
@@ -103,4 +119,5 @@ def test_hunt_url_comes_from_vars_not_from_the_command_text():
 
 def test_filter_module_lists_the_filters_of_the_playbook():
     assert sorted(f.FilterModule().filters()) == [
-        "culprit_list", "culprit_probes", "culprit_report_targets", "culprit_report_urls", "culprit_summary"]
+        "culprit_failures", "culprit_list", "culprit_probes", "culprit_report_targets", "culprit_report_urls",
+        "culprit_summary"]

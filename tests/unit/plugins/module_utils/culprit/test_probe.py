@@ -138,3 +138,53 @@ def test_http_probe_against_a_local_server():
         srv.server_close()
     dead = probe.http_probe(probe.parse_probe_url("http://127.0.0.1:%d/" % port), timeout=2)
     assert dead["error"] == "connect"
+
+
+def test_https_probe_sends_the_vhost_name_and_checks_the_certificate(tmp_path, monkeypatch):
+    """Over https the probe connects to 127.0.0.1 but sends the URL's host as the TLS server name
+    (nginx picks the vhost and its certificate by it) and checks the certificate against that
+    name; a self-signed one is accepted only with validate_certs=false (issue 10)."""
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", key,
+                    "-out", cert, "-subj", "/CN=vhost.test", "-addext", "subjectAltName=DNS:vhost.test"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    names = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.sni_callback = lambda sock, name, c: names.append(name)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    port = srv.server_address[1]
+    th = threading.Thread(target=srv.serve_forever)
+    th.daemon = True
+    th.start()
+    try:
+        url = "https://vhost.test:%d/ok" % port
+        refused = probe.http_probe(probe.parse_probe_url(url), timeout=5)
+        assert refused["error"] == "connect" and refused["status"] is None
+        assert "TLS certificate of vhost.test was not accepted" in refused["detail"]
+        assert "validate_certs=false" in refused["detail"]
+        accepted = probe.http_probe(probe.parse_probe_url(url, validate_certs=False), timeout=5)
+        assert accepted["status"] == 200 and names[-1] == "vhost.test"
+        # trusted (as a CA the host trusts would be): checked against the name, and it matches
+        monkeypatch.setenv("SSL_CERT_FILE", cert)
+        assert probe.http_probe(probe.parse_probe_url(url), timeout=5)["status"] == 200
+        other = probe.http_probe(probe.parse_probe_url("https://other.test:%d/ok" % port), timeout=5)
+        assert other["status"] is None and "other.test" in other["detail"] and names[-1] == "other.test"
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -194,3 +194,56 @@ def test_script_filename_follows_nginx_inheritance():
     # the last of a level wins
     assert uses["/real/"] == {"value": "$realpath_root$fastcgi_script_name", "file": "/etc/nginx/sites/shop.conf",
                               "line": 14}
+
+
+HTTPS_ONLY = """# configuration file /etc/nginx/nginx.conf:
+http {
+    include sites/*.conf;
+}
+# configuration file /etc/nginx/sites/shop.conf:
+server {
+    listen 80;
+    listen [::]:80;
+    server_name shop.test www.shop.test;
+    return 301 https://$host$request_uri;
+}
+server {
+    listen 443 ssl http2;
+    listen [::]:443 ssl;
+    listen 443 quic reuseport;
+    server_name shop.test www.shop.test;
+    root /var/www/shop/public;
+    location ~ \\.php$ {
+        fastcgi_pass unix:/run/php/shop.sock;
+    }
+}
+server {
+    listen 8443;
+    ssl on;
+    server_name old.test;
+    location ~ \\.php$ {
+        fastcgi_pass unix:/run/php/shop.sock;
+    }
+}
+server {
+    listen 8080;
+    listen 443 ssl;
+    server_name both.test;
+    location ~ \\.php$ {
+        fastcgi_pass unix:/run/php/shop.sock;
+    }
+}
+"""
+
+
+def test_each_target_says_how_its_server_is_reached():
+    """An HTTPS-only site passes PHP only from its 443 ssl server: that is how a request from the
+    host reaches it (issue 10); plain HTTP wins where a server has both; `ssl on;` makes a listen TLS."""
+    tree, files, errors = load_dump(HTTPS_ONLY)
+    assert errors == []
+    uses = dict((u["server_name"], u) for u in resolve_targets(analyse(tree)))
+    assert set(uses) == {"shop.test", "old.test", "both.test"}
+    assert uses["shop.test"]["endpoint"] == {"scheme": "https", "port": 443, "address": None}
+    assert uses["shop.test"]["server_names"] == ["shop.test", "www.shop.test"]
+    assert uses["old.test"]["endpoint"] == {"scheme": "https", "port": 8443, "address": None}
+    assert uses["both.test"]["endpoint"] == {"scheme": "http", "port": 8080, "address": None}

@@ -203,3 +203,53 @@ def test_a_command_with_a_run_of_backticks_gets_a_longer_fence():
     md = render_markdown(rep).splitlines()
     i = md.index(hunt["command"])
     assert (md[i - 1], md[i + 1]) == ("`````sh", "`````")
+
+
+# ---------------------------------------------------------------------------- the vhost's scheme and port
+
+def https_only(raw, port=443):
+    """The lab-web2 capture as an HTTPS-only site: its PHP server block listens on ``port`` with ssl
+    (port 80 only redirects, from a server block that passes nothing to php-fpm)."""
+    raw = copy.deepcopy(raw)
+    for t in raw["discovery"]["nginx"]["fastcgi_targets"]:
+        t.update(server_names=["shop.lab.test"], listen=["%d ssl" % port],
+                 endpoint={"scheme": "https", "port": port, "address": None})
+    for inc in raw["evidence"]["incidents"]:
+        for r in inc["requests"]:
+            r["host"] = "shop.lab.test"
+    return raw
+
+
+def test_the_hunt_of_an_https_only_site_uses_https_and_its_name():
+    hunt = step_of(evaluate_host(https_only(load("lab-web2"))), "hunt")
+    assert hunt["vars"] == {"url": "https://shop.lab.test/a/report.php"}
+    assert "-e validate_certs=false only if it is self-signed" in hunt["why"]
+    hunt = step_of(evaluate_host(https_only(load("lab-web2"), 8443)), "hunt")
+    assert hunt["vars"] == {"url": "https://shop.lab.test:8443/a/report.php"}
+    # the probe after a blacklist reload goes to 127.0.0.1 over https with the name as Host
+    assert culprit_hunt.culprit_probes([hunt["vars"]["url"]]) == [
+        {"url": "https://127.0.0.1:8443/a/report.php", "status": [200], "headers": {"Host": "shop.lab.test:8443"},
+         "validate_certs": False}]
+
+
+def test_the_vhost_is_chosen_by_name_then_by_location():
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import HostModel
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.next_steps import page_endpoint
+    raw = load("lab-web2")
+    targets = raw["discovery"]["nginx"]["fastcgi_targets"]
+    targets[0].update(server_names=["*.shop.test"], endpoint={"scheme": "https", "port": 443})
+    targets[1].update(server_names=["admin.test"], endpoint={"scheme": "http", "port": 8080})
+    targets[2].update(server_names=["admin.test"], endpoint={"scheme": "https", "port": 9443})
+    model = HostModel(raw)
+    assert page_endpoint(model, "www.shop.test", "/a/x.php") == ("https", 443)
+    assert page_endpoint(model, "admin.test", "/b/x.php") == ("http", 8080)
+    assert page_endpoint(model, "admin.test", "/c/x.php?y=1") == ("https", 9443)
+    # an unknown name: the location decides among all server blocks
+    assert page_endpoint(model, "other.test", "/c/x.php") == ("https", 9443)
+    # one location in two server blocks: the name decides
+    targets[1]["location"] = targets[0]["location"]
+    assert page_endpoint(model, "www.shop.test", "/a/x.php") == ("https", 443)
+    assert page_endpoint(model, "admin.test", "/a/x.php") == ("http", 8080)
+    for t in targets:
+        t.pop("endpoint")
+    assert page_endpoint(model, "www.shop.test", "/a/x.php") is None      # an older capture: nothing tells
