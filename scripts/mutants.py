@@ -18,10 +18,10 @@ list), status 2.
 import argparse
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
-import queue
 import tempfile
 import threading
 import time

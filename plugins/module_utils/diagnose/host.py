@@ -89,6 +89,7 @@ def opcache_state(discovery, helper_dir, stale_cap, timeout):
     if not targets:
         return {"msg": "no running php-fpm master found", "failed_masters": [], "masters": []}
     masters, failed = [], []
+    served = document_roots(discovery)
     for target in targets:
         try:
             status = master_status(target, scripts=True, timeout=timeout, helper_dir=helper_dir)
@@ -102,7 +103,7 @@ def opcache_state(discovery, helper_dir, stale_cap, timeout):
         status["scripts"] = stale[:stale_cap]
         # cached scripts of a release that current/ no longer points to: unchanged files, so
         # no staleness test sees them, but workers may still serve them (opcache/releases.py)
-        status["superseded_releases"] = [dict(g, scripts=g["scripts"][:10]) for g in superseded_releases(scripts, document_roots(discovery))]
+        status["superseded_releases"] = [dict(g, scripts=g["scripts"][:10]) for g in superseded_releases(scripts, served)]
         masters.append(status)
     msg = "; ".join(f["msg"] for f in failed) if failed else None
     return {"msg": msg, "failed_masters": failed, "masters": masters}

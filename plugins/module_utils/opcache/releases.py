@@ -78,6 +78,7 @@ def superseded_releases(scripts, served_roots=(), realpath=os.path.realpath, isl
         except (OSError, ValueError):
             continue
     live = {}
+    reals = {}              # release dir -> resolved path: one lookup per release, not per script
     groups = {}
     for s in scripts or ():
         path = s.get("full_path") or ""
@@ -87,10 +88,13 @@ def superseded_releases(scripts, served_roots=(), realpath=os.path.realpath, isl
             if live[site] is None:
                 continue
             link, target, switched = live[site]
-            try:
-                real_rel = realpath(rel)
-            except (OSError, ValueError):
-                real_rel = rel
+            real_rel = reals.get(rel)
+            if real_rel is None:
+                try:
+                    real_rel = realpath(rel)
+                except (OSError, ValueError):
+                    real_rel = rel
+                reals[rel] = real_rel
             if real_rel == target or target.startswith(real_rel.rstrip("/") + "/") \
                     or real_rel.startswith(target.rstrip("/") + "/"):
                 break           # the live release (or a directory of it)

@@ -130,13 +130,20 @@ def _name_matches(pattern, name):
     return name == pattern
 
 
+def _without_port(host_header):
+    """A Host header without its ``:port`` (an IPv6 literal in brackets is kept whole)."""
+    if host_header and ":" in host_header and not host_header.startswith("["):
+        return host_header.rsplit(":", 1)[0]
+    return host_header
+
+
 def page_endpoint(model, host_header, url_path):
     """``(scheme, port)`` through which the host's own nginx serves ``url_path`` under
     ``host_header``: the listen of the server block that passes it to php-fpm (discovery's
     ``fastcgi_targets[].endpoint``), chosen by server name then location. An HTTPS-only vhost
     gives ``("https", 443)``. None when nothing tells (no server block known to pass it)."""
     targets = [t for t in (model.nginx.get("fastcgi_targets") or []) if isinstance(t, dict) and t.get("endpoint")]
-    name = (host_header or "").rsplit(":", 1)[0] if host_header and not host_header.startswith("[") else None
+    name = _without_port(host_header) if host_header and not host_header.startswith("[") else None
     named = [t for t in targets if name and any(_name_matches(n, name) for n in t.get("server_names") or [])]
     pool = named or targets
     located = [t for t in pool if location_matches(t.get("location"), url_path.split("?", 1)[0]) is not False]
@@ -163,8 +170,7 @@ def _crash_url(stats, path, model=None):
     endpoint = page_endpoint(model, hh, url_path) if model is not None else None
     if endpoint is None:
         return "http://%s%s" % (hh or "127.0.0.1", url_path)
-    if hh and ":" in hh and not hh.startswith("["):
-        hh = hh.rsplit(":", 1)[0]           # the port is the vhost's listen, not the Host header's
+    hh = _without_port(hh)                  # the port is the vhost's listen, not the Host header's
     return _origin(endpoint[0], hh or "127.0.0.1", endpoint[1]) + url_path
 
 
