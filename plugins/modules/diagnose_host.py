@@ -165,6 +165,14 @@ upstream_pools:
   returned: success
   type: dict
   sample: {"unix:/run/php/php8.2-fpm.sock": "www"}
+upstream_masters:
+  description:
+    - The same targets, and the configuration of the master whose pool listens there (a master
+      without a known configuration is C(pid N)). A pool is its master and its name (two masters
+      may both have C([www])), so crashes are tied to 502s, pools judged and resets suggested per master.
+  returned: success
+  type: dict
+  sample: {"unix:/run/php/php8.2-fpm.sock": "/etc/php/8.2/fpm/php-fpm.conf"}
 upstream_probes:
   description:
     - One entry per nginx C(fastcgi_pass) target on this host (a unix socket, loopback or a local

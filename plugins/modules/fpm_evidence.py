@@ -217,12 +217,17 @@ incidents:
       other child death a 502 was tied to, with the nginx 502s (C(requests)), the kernel report of
       the same pid (C(kernel), C(module)) and whether a core was saved. The most recent ones when
       there are more than 200.
+    - C(master) is the configuration of the master whose log the crash came from, when
+      C(diagnose_host) runs this code with the masters it discovered. A pool is its master and its
+      name (two masters may both have C([www])), and a 502 is then tied only to a crash of the
+      master behind its upstream. It is null here, where logs are named by the user.
   returned: always
   type: list
   elements: dict
   sample:
     - timestamp: "2026-11-26T17:01:02+00:00"
       pool: www
+      master: null
       pid: 24352
       category: child_signal
       signal_number: 11

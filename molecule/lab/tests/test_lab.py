@@ -48,9 +48,9 @@ def test_layout_paths(host):
         assert host.socket("unix:///run/php-fpm/www.sock").is_listening
         assert "opcache.blacklist_filename=/etc/php.d/opcache*.blacklist" in host.file("/etc/php.d/10-opcache.ini").content_string
     elif suffix == "web3":
-        assert host.socket("unix:///run/php/site-a.sock").is_listening
+        assert host.socket("unix:///run/php/php8.2-fpm.sock").is_listening
         assert host.socket("tcp://127.0.0.1:9001").is_listening
-        assert host.socket("unix:///run/php-fpm-alt/alt.sock").is_listening
+        assert host.socket("unix:///run/php-fpm-alt/www.sock").is_listening
     else:
         assert host.socket("unix:///run/php/php8.2-fpm.sock").is_listening
 

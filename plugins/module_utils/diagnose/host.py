@@ -21,6 +21,7 @@ import re
 import time
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.upstreams import probe_unmatched
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.identity import master_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.collect import EVIDENCE_ARGS, collect_evidence
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import plan_sources
@@ -53,6 +54,24 @@ def upstream_pools(discovery):
         if t.get("pool") and t.get("target") is not None:
             out[t["target"]] = t["pool"]
     return out
+
+
+def upstream_masters(discovery):
+    """nginx fastcgi_pass target -> key of the master whose pool listens there (a pool
+    is its master and its name: two masters may both have [www])."""
+    out = {}
+    for t in (discovery.get("nginx") or {}).get("fastcgi_targets") or []:
+        key = master_key(t) if t.get("pool") else None
+        if key is not None and t.get("target") is not None:
+            out[t["target"]] = key
+    return out
+
+
+def slowlog_masters(discovery):
+    """Each pool's slowlog -> key of its master (a slowlog two masters share is left out
+    by collect_evidence: whose lines they are cannot be told)."""
+    return [(p["slowlog"], master_key(m)) for m in discovery.get("masters") or []
+            for p in m.get("pools") or [] if p.get("slowlog")]
 
 
 def slowlogs(discovery):
@@ -260,13 +279,15 @@ def diagnose(module, run_command, opts):
                  "fpm_error_logs": found["fpm_error_logs"], "warnings_found": found["warnings"]}
     timings["discovery"] = round(time.monotonic() - started, 3)
     record = {"status": "ok", "error": None, "discovery": discovery,
-              "upstream_pools": upstream_pools(discovery),
+              "upstream_pools": upstream_pools(discovery), "upstream_masters": upstream_masters(discovery),
               "upstream_probes": probe_unmatched(discovery.get("nginx"))}
 
     step = time.monotonic()
     try:
         plans = plan_sources(discovery.get("masters"), overridden=bool(opts.get("fpm_error_logs")))
-        record["evidence"] = collect_evidence(module, evidence_params(discovery, opts), fpm_plans=plans)
+        record["evidence"] = collect_evidence(module, evidence_params(discovery, opts), fpm_plans=plans,
+                                              source_masters=slowlog_masters(discovery),
+                                              upstream_masters=upstream_masters(discovery))
     except (OSError, IOError, ValueError) as exc:
         record["evidence"] = failed_step(exc)
     timings["evidence"] = round(time.monotonic() - step, 3)

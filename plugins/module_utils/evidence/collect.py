@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 import time
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts, parse_window
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.identity import master_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.crash_sources import _run, collect_kernel
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import JOURNAL_MAX_ENTRIES
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.fpm_sources import journal_args, journal_lines
@@ -73,14 +74,19 @@ def check_evidence_args(p):
     return since, until, specs, grep_prefilter(p["prefilter"])
 
 
-def collect_evidence(module, p, fpm_plans=None):
+def collect_evidence(module, p, fpm_plans=None, source_masters=None, upstream_masters=None):
     """fpm_evidence's result for the options ``p`` (every key of EVIDENCE_ARGS). ``module``
     runs the kernel-log commands (run_command, get_bin_path). ``fpm_plans``: where each
     php-fpm master's crash lines are (evidence/fpm_sources.py plan_sources; diagnose_host
     passes them): their files are scanned, their journals read, and the result says per
-    master what was read and what was not (``fpm_sources``). ValueError: a bad option."""
+    master what was read and what was not (``fpm_sources``). A pool is its master and
+    its name: each master's crash log (from ``fpm_plans``, and ``source_masters``: more
+    (log, master key) pairs, the slowlogs) and ``upstream_masters`` (nginx target -> master
+    key) keep two ``[www]`` pools of two masters apart; the events of those logs get a
+    ``master``. ValueError: a bad option."""
     since, until, specs, prefilter = check_evidence_args(p)
     plans = [dict(x) for x in fpm_plans or ()]
+    log_masters = plan_masters(plans, source_masters)
     for plan in plans:
         if plan.get("read") == "file" and (plan["path"], "php-fpm") not in specs:
             specs.append((plan["path"], "php-fpm"))
@@ -90,7 +96,8 @@ def collect_evidence(module, p, fpm_plans=None):
     include_events = p["include_events"]
 
     def sink_factory():
-        return CompositeSink(Correlator(upstream_pools=upstream_pools, window_s=window_s),
+        return CompositeSink(Correlator(upstream_pools=upstream_pools, window_s=window_s,
+                                        upstream_masters=upstream_masters, source_masters=log_masters),
                              EventCollector(max_events=max_events, enabled=include_events))
 
     started = time.time()
@@ -126,11 +133,35 @@ def collect_evidence(module, p, fpm_plans=None):
     if fpm_plans is not None:
         result["fpm_sources"] = [dict((k, v) for k, v in x.items() if k not in _PLAN_ONLY) for x in plans]
     if include_events:
+        for ev in collector.events:
+            if ev.get("file") in log_masters:
+                ev["master"] = log_masters[ev["file"]]
         result["events"] = collector.events
     return result
 
 
 _PLAN_ONLY = ("read", "path", "journal")
+
+
+def plan_masters(plans, extra=None):
+    """Crash log -> key of the master that writes it (discovery.identity.master_key): each
+    plan's file path or journal source, and the (log, key) pairs of ``extra``. A log that two masters write is
+    left out: whose line it is cannot be told."""
+    out, shared = {}, set()
+    pairs = [(x.get("path") if x.get("read") == "file" else x.get("source"), master_key(x))
+             for x in plans if x.get("read") in ("file", "journal")]
+    pairs += list(extra or ())
+    for log, key in pairs:
+        if not log or key is None:
+            continue
+        if out.get(log, key) != key:
+            shared.add(log)
+        out[log] = key
+    for log in shared:
+        del out[log]
+    return out
+
+
 # a file skipped for these reasons was looked at: nothing of the window is in it
 _NOTHING_IN_WINDOW = ("last modified before the window", "first record is after the window")
 

@@ -5,11 +5,18 @@
 """Counts and incidents from evidence events (private helper of fpm_evidence).
 
 An *incident* is one php-fpm worker crash (``child_signal`` or ``heap_corruption``,
-merged per pool and pid) with the nginx 502s it caused (``upstream_reset`` or
+merged per master, pool and pid) with the nginx 502s it caused (``upstream_reset`` or
 ``upstream_prematurely_closed`` carrying an upstream, in the pool behind that
 upstream, within ``window_s`` seconds), and the kernel report of the same pid
 (``kernel_segfault`` / ``general_protection`` / ``kernel_trap``: its ``module``, e.g.
 opcache.so) and crash-handler core dump when present.
+
+A pool is its master and its name: two masters on one host may both have ``[www]``
+(php7.4-fpm beside php8.2-fpm). ``source_masters`` says which master wrote each crash
+log (file or journal source) and ``upstream_masters`` which master listens behind each
+upstream; a crash is tied to a 502 only when both name the same master, or when one
+of them is not known (a log the user named, two masters writing one file): then by
+pool name, as without them.
 
 Without an upstream -> pool mapping, 502s are tied to crashes by time only, and the
 report says so (``correlation.mode``). Memory is bounded: per-kind record lists keep
@@ -38,7 +45,7 @@ MERGE_WINDOW_S = 10.0
 
 # record layouts (tuples; the last two items are always file, line_no)
 # gateway: (ts, upstream_norm, category, method, path, client, host, upstream_raw, file, line_no)
-# crash:   (ts, pool, pid, category, signal_number, signal_name, core_dumped, uptime_s, stderr, file, line_no)
+# crash:   (ts, pool, master, pid, category, signal_number, signal_name, core_dumped, uptime_s, stderr, file, line_no)
 # kernel:  (ts, pid, category, process, module, fault_addr, ip, error_code, file, line_no)
 # core:    (ts, pid, process, uid, file, line_no)
 
@@ -48,10 +55,15 @@ _UPSTREAM_CACHE = {}
 
 class Correlator(object):
     def __init__(self, upstream_pools=None, window_s=2.0, max_keys=1000, max_records=20000,
-                 max_incidents=200):
+                 max_incidents=200, upstream_masters=None, source_masters=None):
         self.upstream_pools = {}
         for k, v in (upstream_pools or {}).items():
             self.upstream_pools[normalize_upstream(str(k))] = v
+        self.upstream_masters = {}
+        for k, v in (upstream_masters or {}).items():
+            self.upstream_masters[normalize_upstream(str(k))] = v
+        # crash log (a file path or a journal source label) -> the master that writes it
+        self.source_masters = dict(source_masters or {})
         self.window_s = float(window_s)
         self.max_keys = int(max_keys)
         self.max_records = int(max_records)
@@ -106,7 +118,7 @@ class Correlator(object):
                                           ev.get("path"), ev.get("client"), ev.get("host"), ev["upstream"],
                                           f, line))
         elif cat in WORKER_CRASH:
-            self._keep(self.crashes, (ts, ev.get("pool"), ev.get("pid"), cat, ev.get("signal_number"),
+            self._keep(self.crashes, (ts, ev.get("pool"), self.source_masters.get(f), ev.get("pid"), cat, ev.get("signal_number"),
                                       ev.get("signal_name"), ev.get("core_dumped"), ev.get("uptime_s"),
                                       ev.get("stderr"), f, line))
         elif cat in KERNEL_CRASH:
@@ -209,12 +221,12 @@ class Correlator(object):
 
     # -- analysis ----------------------------------------------------------------------
     def _merged_crashes(self):
-        """Merge heap_corruption and child_signal records of one (pool, pid)."""
+        """Merge heap_corruption and child_signal records of one (master, pool, pid)."""
         out = []
         open_by_key = {}
         for r in sorted(self.crashes, key=lambda r: (r[0] is None, r[0] or 0)):
-            ts, pool, pid, cat, signum, signame, core, uptime, stderr, f, line = r
-            key = (pool, pid)
+            ts, pool, master, pid, cat, signum, signame, core, uptime, stderr, f, line = r
+            key = (master, pool, pid)
             prev = open_by_key.get(key)
             if (prev is not None and pid is not None and ts is not None and prev["_ts"] is not None
                     and abs(ts - prev["_ts"]) <= MERGE_WINDOW_S
@@ -227,7 +239,7 @@ class Correlator(object):
                     prev.setdefault("stderr", stderr)
                 prev["evidence"].append({"file": f, "line_no": line, "category": cat})
                 continue
-            c = {"_ts": ts, "pool": pool, "pid": pid, "category": cat, "signal_number": signum,
+            c = {"_ts": ts, "pool": pool, "master": master, "pid": pid, "category": cat, "signal_number": signum,
                  "signal_name": signame, "core_dumped": bool(core), "uptime_s": uptime,
                  "heap_corruption": cat == "heap_corruption", "file": f, "line_no": line,
                  "evidence": [{"file": f, "line_no": line, "category": cat}]}
@@ -256,13 +268,15 @@ class Correlator(object):
                 unmatched_gateway += 1
                 continue
             want_pool = self._pool_for(up)
+            want_master = self.upstream_masters.get(up) if want_pool is not None else None
             mode = "upstream_map" if want_pool is not None else "time_only"
             lo = bisect.bisect_left(crash_ts, ts - self.window_s) if crash_ts else 0
             best = None
             i = lo
             while i < len(crashes) and crashes[i]["_ts"] is not None and crashes[i]["_ts"] <= ts + self.window_s:
                 c = crashes[i]
-                if want_pool is None or c["pool"] is None or c["pool"] == want_pool:
+                if want_pool is None or c["pool"] is None or (
+                        c["pool"] == want_pool and (want_master is None or c["master"] in (None, want_master))):
                     # One dead worker resets one request: prefer a crash that no 502
                     # was tied to yet, then the closest in time (stamps are whole seconds).
                     key = (bool(c["requests"]), abs(c["_ts"] - ts))
@@ -361,7 +375,8 @@ class Correlator(object):
             "incidents_total": total_incidents,
             "incidents_truncated": truncated,
             "correlation": {"mode": mode, "window_s": self.window_s, "note": note,
-                            "upstream_pools": dict(self.upstream_pools)},
+                            "upstream_pools": dict(self.upstream_pools),
+                            "upstream_masters": dict(self.upstream_masters)},
             "unmatched": {"gateway_errors": unmatched_gateway, "crashes": unmatched_crashes},
             "top_crash_paths": top,
             "crashes_per_hour": dict(sorted(per_hour.items())),

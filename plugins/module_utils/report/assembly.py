@@ -14,10 +14,11 @@ import posixpath
 
 import re
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.identity import master_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import GATEWAY_502
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import as_int, top_paths
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import (
-    HostModel, section_pools, sections_of,
+    HostModel, same_pool, section_pools, sections_of,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import (
     host_stats, judge, pool_stats, priority_of, section_stats, signs_for,
@@ -76,11 +77,12 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     suspect_masters = []
     for m in model.masters:
         for p in m.get("pools") or []:
-            ps = pool_stats(model, p.get("name"))
+            ref = (master_key(m), p.get("name"))
+            ps = pool_stats(model, ref)
             pj = judge(ps, signs_for(model, pids={m.get("master_pid")}), thresholds)
-            mine = [i for i in model.incidents if i.get("pool") == p.get("name")]
+            mine = [i for i in model.incidents if same_pool(model.pool_of_incident(i), ref)]
             apply_reset_check(pj, reset_check(model, scope_crashes(model, mine),
-                                              scope_gateways(model, model.events, pool=p.get("name"))))
+                                              scope_gateways(model, model.events, pool=ref)))
             if pj["verdict"] == "opcache_suspect" and not pj["resolved_by_reset"] and m not in suspect_masters:
                 suspect_masters.append(m)
             entry["pools"].append({
@@ -109,7 +111,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
             return path.startswith(prefix)
         apply_reset_check(sj, reset_check(model, scope_crashes(model, model.incidents, match),
                                           scope_gateways(model, model.events, path_filter=match)))
-        entry["sections"].append(dict(sec, pools=pools, verdict=sj["verdict"], confidence=sj["confidence"],
+        entry["sections"].append(dict(sec, pools=[model.pool_label(r) for r in pools], verdict=sj["verdict"], confidence=sj["confidence"],
                                       priority=priority_of(sj["verdict"], sj["resolved_by_reset"], sj["also"], sj["reasons"]),
                                       resolved_by_reset=sj["resolved_by_reset"], reset_check=sj["reset_check"],
                                       reasons=sj["reasons"], notes=sj["notes"], crashes=ss["crashes"],
@@ -171,7 +173,8 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
         "missing": list(ev.get("missing") or []), "kernel_sources": list(ev.get("kernel_sources") or []),
         "events_total": as_int(ev.get("events_total")), "events_truncated": bool(ev.get("events_truncated")),
         "php_messages": _php_messages(ev.get("php_messages")),
-        "incidents": [_incident_summary(i) for i in model.incidents[-20:]],
+        "incidents": [_incident_summary(i, model.master_of_pool(model.pool_of_incident(i)))
+                      for i in model.incidents[-20:]],
         "recent_gateway_errors": [dict((k, e.get(k)) for k in ("timestamp", "category", "request", "upstream",
                                                                "client", "host"))
                                   for e in gateway[-20:]],
@@ -276,8 +279,11 @@ def _fpm_sources(entries):
     return out
 
 
-def _incident_summary(inc):
+def _incident_summary(inc, master=None):
+    """One crash as the report lists it; ``master``: the discovered master of its pool
+    (None when not known, as when two masters have a pool of that name and its log is shared)."""
     return {"timestamp": inc.get("timestamp"), "pool": inc.get("pool"), "pid": inc.get("pid"),
+            "master_pid": (master or {}).get("master_pid"), "config": (master or {}).get("config"),
             "signal_name": inc.get("signal_name"), "signal_number": inc.get("signal_number"),
             "core_dumped": inc.get("core_dumped"), "module": inc.get("module"),
             "request_paths": list(inc.get("request_paths") or []), "requests": len(inc.get("requests") or [])}

@@ -17,6 +17,7 @@ import posixpath
 import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import normalize_upstream
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.identity import master_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import as_int, plural
 
 __metaclass__ = type
@@ -90,7 +91,8 @@ class HostModel(object):
         for t in self.nginx.get("fastcgi_targets") or []:
             key = normalize_upstream(t.get("target"))
             if key and t.get("pool") and key not in out:
-                out[key] = {"pool": t.get("pool"), "master_pid": t.get("master_pid"), "config": t.get("config")}
+                out[key] = {"pool": t.get("pool"), "master_pid": t.get("master_pid"), "config": t.get("config"),
+                            "master": master_key(t)}
         for m in self.masters:
             for p in m.get("pools") or []:
                 listen = p.get("listen")
@@ -100,18 +102,42 @@ class HostModel(object):
                 if p.get("listen_kind") == "tcp" and key and ":" not in key:
                     key = "127.0.0.1:" + key
                 out.setdefault(key, {"pool": p.get("name"), "master_pid": m.get("master_pid"),
-                                     "config": m.get("config")})
+                                     "config": m.get("config"), "master": master_key(m)})
+        masters = self.raw.get("upstream_masters") or {}
         for k, v in (self.raw.get("upstream_pools") or {}).items():
             key = normalize_upstream(k)
             if key:
-                out.setdefault(key, {"pool": v, "master_pid": None, "config": None})
+                out.setdefault(key, {"pool": v, "master_pid": None, "config": None, "master": masters.get(k)})
         return out
 
+    # -- pools: a pool is (master key, pool name) (discovery/identity.py) ----------------
+    def _owner(self, master, pool):
+        """The master key of pool ``pool``: ``master`` when the record named it, else the
+        only master with a pool of that name; None when several have one (which of them
+        is not known) or none."""
+        if master is not None:
+            return master
+        owners = [m for m in self.masters if any(p.get("name") == pool for p in m.get("pools") or [])]
+        return master_key(owners[0]) if len(owners) == 1 else None
+
     def pool_of_event(self, ev):
+        """``(master key or None, pool name)`` of an event: its own pool line, else the pool
+        behind its nginx upstream; None when not known."""
         if ev.get("pool"):
-            return ev["pool"]
+            return (self._owner(ev.get("master"), ev["pool"]), ev["pool"])
         hit = self.upstream_pool.get(normalize_upstream(ev.get("upstream")))
-        return hit["pool"] if hit else None
+        return (self._owner(hit["master"], hit["pool"]), hit["pool"]) if hit else None
+
+    def pool_of_incident(self, inc):
+        """``(master key or None, pool name)`` of a crash; None without a pool."""
+        return (self._owner(inc.get("master"), inc["pool"]), inc["pool"]) if inc.get("pool") else None
+
+    def pool_label(self, ref):
+        """A pool as people read it: its name, with its master's config when another master
+        on the host has a pool of the same name."""
+        key, name = ref
+        owners = [m for m in self.masters if any(p.get("name") == name for p in m.get("pools") or [])]
+        return name if len(owners) < 2 or key is None else "%s (%s)" % (name, key)
 
     def fpm_sources(self):
         """evidence.fpm_sources: per php-fpm master, where its crash lines are and whether they
@@ -122,11 +148,12 @@ class HostModel(object):
             return None
         return [e for e in entries if isinstance(e, dict)]
 
-    def master_of_pool(self, pool):
+    def master_of_pool(self, ref):
+        """The discovered master of pool ``ref`` (master key, name); None when not known."""
+        key = self._owner(ref[0], ref[1]) if ref else None
         for m in self.masters:
-            for p in m.get("pools") or []:
-                if p.get("name") == pool:
-                    return m
+            if key is not None and master_key(m) == key:
+                return m
         return None
 
     # -- OPcache signs -----------------------------------------------------------------
@@ -170,8 +197,8 @@ class HostModel(object):
             self._cache_events[pid] = master_cache_events(om, self.invalidations) if om else []
         return self._cache_events[pid]
 
-    def pid_of_pool(self, pool):
-        m = self.master_of_pool(pool) if pool else None
+    def pid_of_pool(self, ref):
+        m = self.master_of_pool(ref) if ref else None
         return m.get("master_pid") if m else None
 
     def collision_items(self, root=None, loaded_only=False):
@@ -265,15 +292,24 @@ def sections_of(model):
     return out
 
 
+def same_pool(a, b):
+    """Are pool references ``a`` and ``b`` (master key or None, name) the same pool? An
+    unknown master matches any master of that name: which one it was cannot be told."""
+    return (a is not None and b is not None and a[1] == b[1]
+            and (a[0] is None or b[0] is None or a[0] == b[0]))
+
+
 def section_pools(model, section):
+    """The pools serving a release folder, as (master key, pool name)."""
     pools = []
     for t in model.nginx.get("fastcgi_targets") or []:
         if (t.get("root") or "").rstrip("/") != section["docroot"].rstrip("/"):
             continue
         if location_matches(t.get("location"), section["prefix"] + "index.php") is False:
             continue
-        if t.get("pool") and t.get("pool") not in pools:
-            pools.append(t["pool"])
+        ref = (master_key(t), t.get("pool"))
+        if t.get("pool") and ref not in pools:
+            pools.append(ref)
     return pools
 
 

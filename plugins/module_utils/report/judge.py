@@ -15,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import CRASH_502, GATEWAY_502
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import as_int, plural, top_paths
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import down_targets, is_under
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import down_targets, is_under, same_pool
 
 __metaclass__ = type
 
@@ -138,12 +138,13 @@ def host_stats(model):
 
 
 def pool_stats(model, pool):
+    """Figures of one pool, ``pool`` = (master key, pool name): two masters may both have [www]."""
     st = _empty_stats()
     for inc in model.incidents:
-        if inc.get("pool") == pool:
+        if same_pool(model.pool_of_incident(inc), pool):
             _add_incident(st, inc)
     for ev in model.events:
-        if model.pool_of_event(ev) == pool:
+        if same_pool(model.pool_of_event(ev), pool):
             _add_event(st, ev)
     m = model.master_of_pool(pool)
     if m is not None:

@@ -13,6 +13,7 @@ import posixpath
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import CRASH_502
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import plural, top_paths
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import same_pool
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times import (
     clock_time, epoch_of, iso_time, report_tz,
 )
@@ -45,7 +46,7 @@ def scope_crashes(model, incidents, path_filter=None):
         if t is None:
             continue
         out.append((t, bool(requests), [r.get("path") for r in requests if r.get("path")],
-                    model.pid_of_pool(inc.get("pool"))))
+                    model.pid_of_pool(model.pool_of_incident(inc))))
     return out
 
 
@@ -58,7 +59,7 @@ def scope_gateways(model, events, path_filter=None, pool=None):
         if path_filter is not None and not path_filter(ev.get("path") or ""):
             continue
         p = model.pool_of_event(ev)
-        if pool is not None and p not in (pool, None):
+        if pool is not None and p is not None and not same_pool(p, pool):
             continue
         t = epoch_of(ev.get("timestamp"))
         if t is not None:

@@ -43,7 +43,7 @@ def test_record_warnings_and_changed_false_in_check_mode(capsys, monkeypatch):
     found = {"masters": [], "nginx": {}, "fpm_error_logs": [],
              "warnings": ["pid 77: not root's own (uid 1000): not trusted"]}
     monkeypatch.setattr(host, "discover", lambda run, overrides=None: found)
-    monkeypatch.setattr(host, "collect_evidence", lambda module, p, fpm_plans=None: {"counts": {"crashes": 0}})
+    monkeypatch.setattr(host, "collect_evidence", lambda module, p, fpm_plans=None, **kw: {"counts": {"crashes": 0}})
     warned = []
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, text: warned.append(text))
     out = result(capsys, {"skip": ["collisions"]}, check=True)

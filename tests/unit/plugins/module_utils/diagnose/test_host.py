@@ -179,8 +179,8 @@ def fake_steps(monkeypatch):
     calls = []
     monkeypatch.setattr(host, "discover", lambda run, overrides=None: calls.append(("discover", overrides)) or
                         dict(DISCOVERY))
-    monkeypatch.setattr(host, "collect_evidence", lambda module, p, fpm_plans=None:
-                        calls.append(("evidence", p["since"], fpm_plans)) or {"counts": {}})
+    monkeypatch.setattr(host, "collect_evidence", lambda module, p, fpm_plans=None, **kw:
+                        calls.append(("evidence", p["since"], fpm_plans, kw)) or {"counts": {}})
     monkeypatch.setattr(host, "opcache_state", lambda d, h, c, t: calls.append(("opcache", c)) or {"masters": []})
     monkeypatch.setattr(host, "collisions", lambda roots, max_files=0, max_seconds=0:
                         calls.append(("collisions", roots)) or {"collisions": []})
@@ -204,7 +204,7 @@ def test_diagnose_passes_where_each_master_logs(fake_steps):
 
 
 def test_a_failing_step_is_recorded_and_the_others_run(fake_steps, monkeypatch):
-    def broken(module, p, fpm_plans=None):
+    def broken(module, p, fpm_plans=None, **kw):
         raise ValueError("since: 'yesterday' is not a time")
     monkeypatch.setattr(host, "collect_evidence", broken)
     rec = host.diagnose(None, None, OPTS)

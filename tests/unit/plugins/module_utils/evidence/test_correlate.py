@@ -5,6 +5,7 @@
 
 import pytest
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import normalize_upstream as normalize
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator, correlate
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line
@@ -212,3 +213,42 @@ def test_a_crash_after_the_502_is_tied_only_within_the_window():
         rep = correlate([gw(T0), crash(late)], window_s=2)
         (inc,) = rep["incidents"]
         assert inc["requests"] == [] and rep["unmatched"] == {"gateway_errors": 1, "crashes": 1}
+
+
+# Two masters on one host, both with a pool [www] (php7.4-fpm beside php8.2-fpm): a pool is
+# its master and its name (issue 10 point 5).
+OLD_SOCK, NEW_SOCK = "unix:/run/php/php7.4-fpm.sock", "unix:/run/php/php8.2-fpm.sock"
+TWO_WWW = dict(upstream_pools={OLD_SOCK: "www", NEW_SOCK: "www"},
+               upstream_masters={OLD_SOCK: "/etc/php/7.4/fpm/php-fpm.conf", NEW_SOCK: "/etc/php/8.2/fpm/php-fpm.conf"},
+               source_masters={"/var/log/php7.4-fpm.log": "/etc/php/7.4/fpm/php-fpm.conf",
+                               "/var/log/php8.2-fpm.log": "/etc/php/8.2/fpm/php-fpm.conf"})
+
+
+def test_a_crash_of_one_masters_www_is_not_tied_to_the_502s_of_the_other():
+    rep = correlate([gw(T0, path="/old.php", upstream="fastcgi://" + OLD_SOCK + ":"),
+                     crash(T0, file="/var/log/php8.2-fpm.log")], **TWO_WWW)
+    (inc,) = rep["incidents"]
+    assert inc["master"] == "/etc/php/8.2/fpm/php-fpm.conf" and inc["pool"] == "www"
+    assert inc["requests"] == [] and rep["unmatched"]["gateway_errors"] == 1
+
+
+def test_the_502s_of_a_masters_www_are_tied_to_that_masters_crash_of_two():
+    rep = correlate([crash(T0, pid=1, file="/var/log/php7.4-fpm.log"),
+                     crash(T0, pid=2, file="/var/log/php8.2-fpm.log"),
+                     gw(T0, path="/new.php", upstream="fastcgi://" + NEW_SOCK + ":")], **TWO_WWW)
+    by_pid = dict((i["pid"], i) for i in rep["incidents"])
+    assert by_pid[2]["request_paths"] == ["/new.php"] and by_pid[1]["request_paths"] == []
+    assert rep["correlation"]["upstream_masters"][normalize(NEW_SOCK)] == "/etc/php/8.2/fpm/php-fpm.conf"
+
+
+def test_a_crash_in_a_log_of_no_known_master_is_tied_by_pool_name():
+    rep = correlate([gw(T0, upstream="fastcgi://" + OLD_SOCK + ":"), crash(T0, file="/var/log/shared.log")], **TWO_WWW)
+    (inc,) = rep["incidents"]
+    assert inc["master"] is None and inc["request_paths"] == ["/a/crash.php"]
+
+
+def test_two_masters_crashes_of_one_pid_name_are_not_merged():
+    rep = correlate([crash(T0, pid=7, file="/var/log/php7.4-fpm.log"),
+                     ev("heap_corruption", T0, pool="www", pid=7, file="/var/log/php8.2-fpm.log")], **TWO_WWW)
+    assert sorted(i["master"] for i in rep["incidents"]) == ["/etc/php/7.4/fpm/php-fpm.conf",
+                                                             "/etc/php/8.2/fpm/php-fpm.conf"]

@@ -239,3 +239,21 @@ def test_journal_on_systemd_before_236_and_a_capped_window(tmp_path, monkeypatch
     assert src["status"] == "scanned" and src["events"] == 2
     assert src["truncated"] == "only the most recent 2 journal entries of the window were read"
     assert "-n" in module.calls[0]
+
+
+def test_each_crash_carries_the_master_whose_log_it_came_from(tmp_path):
+    """Two masters both with [www] (issue 10 point 5): one logs to a file, one to the journal."""
+    log, shared = tmp_path / "php8.2-fpm.log", tmp_path / "shared.log"
+    log.write_text("[06-Dec-2025 18:00:01] WARNING: [pool www] child 9 exited on signal 11 (SIGSEGV) after 1 seconds "
+                   "from start\n")
+    shared.write_text("[06-Dec-2025 18:00:02] WARNING: [pool www] child 10 exited on signal 11 (SIGSEGV) after 1 "
+                      "seconds from start\n")
+    journal = json.dumps(_entry((CRASH % 4242).replace("pool alt", "pool www")))
+    plans = plan_sources([_master(kind="file", error_log=str(log), config="/etc/php/8.2/fpm/php-fpm.conf"),
+                          _master(pid=200, kind="syslog", error_log="syslog")], proc_root=str(tmp_path))
+    two = [(str(shared), "/etc/a.conf"), (str(shared), "/etc/b.conf")]       # a log two masters write
+    res = collect_evidence(_Module(journal), _params(fpm_logs=[str(log), str(shared)]), fpm_plans=plans,
+                           source_masters=two)
+    crashes = dict((e["pid"], e.get("master")) for e in res["events"] if e["category"] == "child_signal")
+    assert crashes == {9: "/etc/php/8.2/fpm/php-fpm.conf", 4242: "/etc/php-fpm-alt/php-fpm.conf", 10: None}
+    assert dict((i["pid"], i["master"]) for i in res["incidents"]) == crashes
