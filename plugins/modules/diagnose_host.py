@@ -203,6 +203,24 @@ releases:
   returned: success
   type: dict
   sample: {"/srv/app/releases": ["/srv/app/releases/a", "/srv/app/releases/b"]}
+deploys:
+  description:
+    - Deploy sites (Deployer, Capistrano, Envoyer) read from the disk, never from URLs, for the nginx
+      roots and pools' chdir that go through C(<site>/current) or lie in C(<site>/releases/<name>).
+    - Each has C(site), C(live_link), C(live_release) (its resolved target), C(switched_at) (the
+      link's mtime), C(roots), C(releases_total), C(error) (the releases directory could not be listed)
+      and C(releases), the 30 most recent, oldest first.
+    - Each release has C(name), C(path), C(resolved), C(live) and C(served_by) (the roots that resolve
+      into it). C(opcache.masters[].release_scripts) counts the cached scripts per release.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"site": "/srv/deploy", "live_link": "/srv/deploy/current",
+            "live_release": "/srv/deploy/releases/20261206120000", "switched_at": 1796558400,
+            "roots": ["/srv/deploy/current/public"], "releases_total": 2, "error": null,
+            "releases": [{"name": "20261206120000", "path": "/srv/deploy/releases/20261206120000",
+                          "resolved": "/srv/deploy/releases/20261206120000", "live": true,
+                          "served_by": ["/srv/deploy/current/public"]}]}]
 collision_roots:
   description: The code roots scanned for class collisions.
   returned: success

@@ -82,3 +82,16 @@ def test_crash_page_gives_502_and_real_log_lines(host, release):
         r'request: "GET /%s/crash\.php HTTP/1\.1"' % release,
         nginx_new,
     )
+
+
+def test_deploy_site_current_and_its_two_vhosts(host):
+    """The Deployer-style site: releases/<timestamp>/, current -> the last, served through
+    current/public by a $document_root vhost (8090) and a $realpath_root one (8091)."""
+    link = host.file("/srv/deploy/current")
+    assert link.is_symlink and link.linked_to == "/srv/deploy/releases/20261206120000"
+    assert host.file("/srv/deploy/releases/20261201093000/src/Release.php").contains("20261201093000")
+    for port in (8090, 8091):
+        assert host.check_output("curl -s http://127.0.0.1:%d/shop/cart" % port) == "deploy release 20261206120000"
+    conf = host.file("/etc/nginx/conf.d/lab.conf").content_string
+    assert "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name" in conf
+    assert "fastcgi_param SCRIPT_FILENAME $realpath_root$fastcgi_script_name" in conf

@@ -20,6 +20,7 @@ import os
 import re
 import time
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.deploys import deploy_sites, release_script_counts
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.upstreams import probe_unmatched
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.identity import master_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.masters import discover
@@ -101,9 +102,10 @@ def evidence_params(discovery, opts):
     return p
 
 
-def opcache_state(discovery, helper_dir, stale_cap, timeout):
+def opcache_state(discovery, helper_dir, stale_cap, timeout, deploys=None):
     """opcache_status of every discovered master with only its stale scripts (at most
-    ``stale_cap``), as the role kept them: ``{msg, failed_masters, masters}``."""
+    ``stale_cap``), as the role kept them: ``{msg, failed_masters, masters}``; with the
+    number of cached scripts per release of the ``deploys`` sites (``release_scripts``)."""
     targets = targets_from_discovery(discovery)
     if not targets:
         return {"msg": "no running php-fpm master found", "failed_masters": [], "masters": []}
@@ -120,6 +122,7 @@ def opcache_state(discovery, helper_dir, stale_cap, timeout):
         scripts = status.get("scripts") or []
         stale = [s for s in scripts if s.get("stale") in STALE_KINDS]
         status["scripts"] = stale[:stale_cap]
+        status["release_scripts"] = release_script_counts(deploys, scripts)
         # cached scripts of a release that current/ no longer points to: unchanged files, so
         # no staleness test sees them, but workers may still serve them (opcache/releases.py)
         status["superseded_releases"] = [dict(g, scripts=g["scripts"][:10]) for g in superseded_releases(scripts, served)]
@@ -293,12 +296,13 @@ def diagnose(module, run_command, opts):
     timings["evidence"] = round(time.monotonic() - step, 3)
 
     step = time.monotonic()
+    record["deploys"] = deploy_sites(document_roots(discovery))
     if "opcache" in opts["skip"]:
         record["opcache"], record["opcache_invalidations"] = {"msg": "skipped"}, {}
     else:
         try:
             record["opcache"] = opcache_state(discovery, opts["helper_dir"], opts["stale_cap"],
-                                              opts["request_timeout"])
+                                              opts["request_timeout"], record["deploys"])
         except (OSError, IOError, ValueError) as exc:
             record["opcache"] = failed_step(exc)
         record["opcache_invalidations"] = read_invalidations(opts["helper_dir"])

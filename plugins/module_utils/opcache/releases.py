@@ -26,14 +26,14 @@ import os
 
 __metaclass__ = type
 
-__all__ = ["LIVE_LINKS", "superseded_releases"]
+__all__ = ["LIVE_LINKS", "RELEASES_DIR", "live_release", "release_candidates", "superseded_releases"]
 
 RELEASES_DIR = "releases"
 # The name of the link to the live release in the usual deploy tools.
 LIVE_LINKS = ("current",)
 
 
-def _release_candidates(path):
+def release_candidates(path):
     """``(site, release dir)`` for each ``/releases/<name>/`` component of ``path``, from
     the left (``/var/www/shop/releases/7/src/A.php`` -> ``/var/www/shop``, ``.../releases/7``)."""
     parts = path.split("/")
@@ -45,7 +45,7 @@ def _release_candidates(path):
     return out
 
 
-def _live_release(site, realpath, islink, lstat):
+def live_release(site, realpath, islink, lstat):
     """``(link, resolved target, switched at)`` of the site's live link, or None."""
     for name in LIVE_LINKS:
         link = os.path.join(site, name)
@@ -82,9 +82,9 @@ def superseded_releases(scripts, served_roots=(), realpath=os.path.realpath, isl
     groups = {}
     for s in scripts or ():
         path = s.get("full_path") or ""
-        for site, rel in _release_candidates(path):
+        for site, rel in release_candidates(path):
             if site not in live:
-                live[site] = _live_release(site, realpath, islink, lstat)
+                live[site] = live_release(site, realpath, islink, lstat)
             if live[site] is None:
                 continue
             link, target, switched = live[site]

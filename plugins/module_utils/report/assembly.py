@@ -16,6 +16,7 @@ import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.identity import master_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import GATEWAY_502
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.deploys import deploy_entries
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import as_int, top_paths
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import (
     HostModel, same_pool, section_pools, sections_of,
@@ -61,7 +62,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     entry = {"name": name, "status": status, "error": raw.get("error"), "errors": list(raw.get("errors") or []),
              "verdict": None, "confidence": None, "priority": None, "resolved_by_reset": False,
              "reset_check": None, "reasons": [], "notes": [], "also": [], "next_steps": [],
-             "masters": [], "pools": [], "sections": [], "evidence": None, "collisions": None,
+             "masters": [], "pools": [], "sections": [], "deploys": [], "evidence": None, "collisions": None,
              "discovery_warnings": []}
     if status != "ok":
         entry["verdict"] = status
@@ -197,6 +198,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
     entry["notes"].extend(collision_scan_notes(model.collisions))
     entry["notes"].extend(document_root_notes(model.discovery))
     entry["notes"].extend(superseded_release_notes(model.opcache_masters()))
+    entry["deploys"] = deploy_entries(model, thresholds, report_tz(model))
     return entry
 
 

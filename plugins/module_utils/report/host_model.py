@@ -75,6 +75,8 @@ class HostModel(object):
         self.opcache = self.raw.get("opcache") or {}
         self.collisions = self.raw.get("collisions") or {}
         self.releases = self.raw.get("releases") or {}
+        # deploy sites and their releases, read from the disk (diagnose/deploys.py)
+        self.deploys = [d for d in (self.raw.get("deploys") or []) if isinstance(d, dict)]
         self.nginx = self.discovery.get("nginx") or {}
         self.masters = [m for m in (self.discovery.get("masters") or []) if isinstance(m, dict)]
         self.upstream_pool = self._upstream_map()

@@ -139,16 +139,24 @@ def host_stats(model):
 
 def pool_stats(model, pool):
     """Figures of one pool, ``pool`` = (master key, pool name): two masters may both have [www]."""
+    return pools_stats(model, [pool])
+
+
+def pools_stats(model, pools):
+    """Figures of the crashes and events of any of ``pools`` ((master key, name) each), with
+    the crash logs of their masters read or not."""
     st = _empty_stats()
     for inc in model.incidents:
-        if same_pool(model.pool_of_incident(inc), pool):
+        ref = model.pool_of_incident(inc)
+        if any(same_pool(ref, p) for p in pools):
             _add_incident(st, inc)
     for ev in model.events:
-        if same_pool(model.pool_of_event(ev), pool):
+        ref = model.pool_of_event(ev)
+        if any(same_pool(ref, p) for p in pools):
             _add_event(st, ev)
-    m = model.master_of_pool(pool)
-    if m is not None:
-        st["sources_read"], st["not_read"] = crash_evidence(model, {m.get("master_pid")})
+    pids = set(m.get("master_pid") for m in (model.master_of_pool(p) for p in pools) if m is not None)
+    if pids:
+        st["sources_read"], st["not_read"] = crash_evidence(model, pids)
     return st
 
 

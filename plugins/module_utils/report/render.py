@@ -104,6 +104,66 @@ def reset_label(scope):
     return ""
 
 
+# What a deploy release's state says to a reader (report/deploys.py).
+RELEASE_STATES = {"live": "live (current)", "served": "served by an nginx root", "old_served": "OLD, STILL SERVED",
+                  "old_cached": "old, still cached", "old": "old"}
+
+
+def _deploy_title(d, code, text):
+    """``Deploy site S: S/current -> S/releases/X, switched T``; ``code`` and ``text`` escape
+    a path and prose for the output format."""
+    live = ("%s -> %s" % (code(d["live_link"]), code(d["live_release"]))) if d.get("live_link") else text("no current link")
+    when = (", switched %s" % code(d["switched_at"])) if d.get("switched_at") else ""
+    more = (text(", the %d most recent of %d releases" % (len(d["releases"]), d["releases_total"]))
+            if d["releases_total"] > len(d["releases"]) else "")
+    err = (" (%s)" % text(d["error"])) if d.get("error") else ""
+    return "Deploy site %s: %s%s%s%s" % (code(d["site"]), live, when, more, err)
+
+
+def _release_cells(r):
+    """(release, state, served by, cached, served since switch, crashes, 502s tied) as text."""
+    return (r["name"], RELEASE_STATES.get(r["state"], r["state"]), ", ".join(r["served_by"]) or "-",
+            r["cached_scripts"], r["served_since_switch"], r["crashes"], r["tied_502s"])
+
+
+def _md_deploys(deploys):
+    out = []
+    for d in deploys:
+        out.append("")
+        out.append(_deploy_title(d, md_code, md_text))
+        if not d["releases"]:
+            continue
+        out.append("")
+        out.append("| release | state | served by nginx root | cached scripts | served since switch | verdict "
+                   "| crashes | 502s tied |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for r in d["releases"][-CAPS["sections"]:]:
+            name, state, by, cached, since, crashes, tied = _release_cells(r)
+            out.append("| %s | %s | %s | %d | %d | %s | %d | %d |" % (
+                md_code(name), md_text(state), md_code(by) if r["served_by"] else "-", cached, since,
+                _md_verdict(r) if r["verdict"] else "-", crashes, tied))
+    return out
+
+
+def _html_deploys(deploys):
+    out = []
+    for d in deploys:
+        out.append("<p>%s</p>" % _deploy_title(d, lambda v: "<code>%s</code>" % esc(v), esc))
+        if not d["releases"]:
+            continue
+        out.append("<table><tr><th>release</th><th>state</th><th>served by nginx root</th><th>cached scripts</th>"
+                   "<th>served since switch</th><th>verdict</th><th>crashes</th><th>502s tied</th><th>why</th></tr>")
+        for r in d["releases"][-CAPS["sections"]:]:
+            name, state, by, cached, since, crashes, tied = _release_cells(r)
+            out.append("<tr><td><code>%s</code></td><td>%s</td><td><code>%s</code></td><td>%d</td><td>%d</td>"
+                       "<td>%s</td><td>%d</td><td>%d</td><td>%s</td></tr>" % (
+                           esc(name), esc(state), esc(by), cached, since,
+                           _badge(r["verdict"], r) if r["verdict"] else "-", crashes, tied,
+                           _reasons_html(r["reasons"]) or "-"))
+        out.append("</table>")
+    return out
+
+
 def _md_verdict(scope):
     label = reset_label(scope)
     return md_text(scope["verdict"]) + ((" (%s)" % md_text(label)) if label else "")
@@ -306,6 +366,7 @@ def _md_host(h):
                     else ""),
                 s["tied_502s"]))
         _md_more(out, CAPS["sections"], len(h["sections"]), "release folders")
+    out.extend(_md_deploys(h.get("deploys") or []))
     if h["pools"]:
         out.append("")
         out.append("| pool | master | listen | verdict | crashes | 502s tied | OPcache overrides |")
@@ -697,6 +758,7 @@ def _host_html(h, now, is_open):
                           s["tied_502s"], _reasons_html(s["reasons"]) or "-"))
         h_.append(_more_row(7, CAPS["sections"], len(h["sections"]), "release folders"))
         h_.append("</table>")
+    h_.extend(_html_deploys(h.get("deploys") or []))
     if _all_healthy(h["pools"]):
         h_.append("<p>Pools, all healthy: %s.</p>" % _plain_list(
             ["%s (master %s, <code>%s</code>, %s max_children %s%s%s)" % (

@@ -181,7 +181,7 @@ def fake_steps(monkeypatch):
                         dict(DISCOVERY))
     monkeypatch.setattr(host, "collect_evidence", lambda module, p, fpm_plans=None, **kw:
                         calls.append(("evidence", p["since"], fpm_plans, kw)) or {"counts": {}})
-    monkeypatch.setattr(host, "opcache_state", lambda d, h, c, t: calls.append(("opcache", c)) or {"masters": []})
+    monkeypatch.setattr(host, "opcache_state", lambda d, h, c, t, deploys=None: calls.append(("opcache", c)) or {"masters": []})
     monkeypatch.setattr(host, "collisions", lambda roots, max_files=0, max_seconds=0:
                         calls.append(("collisions", roots)) or {"collisions": []})
     return calls
