@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/lab/containers.conf}
-for host in ${LAB_HOSTS:-lab-web1 lab-web2 lab-web3}; do
+for host in ${LAB_HOSTS:-lab-web1 lab-web2 lab-web3 lab-web4}; do
     podman rm -f -t 5 "$host" >/dev/null 2>&1 || true
 done
 for host in $(podman ps -a --format '{{.Names}}' | grep -E '^lab-scale-' || true); do

@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG=$PWD/ansible.cfg
 
 IMAGE=localhost/opcache-fleet-lab:latest
 NETWORK=opcache-lab
-HOSTS=${LAB_HOSTS:-lab-web1 lab-web2 lab-web3}
+HOSTS=${LAB_HOSTS:-lab-web1 lab-web2 lab-web3 lab-web4}
 
 ./scripts/lab-image.sh
 image_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")

@@ -13,13 +13,29 @@ LAYOUTS = {
     "web1": {"a": "/var/log/php8.2-fpm.log", "b": "/var/log/php8.2-fpm.log", "c": "/var/log/php8.2-fpm.log"},
     "web2": {"a": "/var/log/php-fpm/error.log", "b": "/var/log/php-fpm/error.log", "c": "/var/log/php-fpm/error.log"},
     "web3": {"a": "/var/log/php8.2-fpm.log", "b": "/var/log/php8.2-fpm.log", "c": "/var/log/php-fpm-alt.log"},
+    # the journal of a unit (error_log = syslog), and the file a foreground master's stderr is piped into
+    "web4": {"a": "journal:php-fpm-journal", "b": "/var/log/php-fpm-stderr.log", "c": "journal:php-fpm-journal"},
 }
-MASTERS = {"web1": 1, "web2": 1, "web3": 2}
+MASTERS = {"web1": 1, "web2": 1, "web3": 2, "web4": 2}
 
 
 def layout(host):
     name = host.backend.get_hostname()
     return LAYOUTS[name.rsplit("-", 1)[-1]], name.rsplit("-", 1)[-1]
+
+
+def fpm_mark(host, log):
+    """Where the php-fpm log ends now: a line count, or the journal's last cursor."""
+    if log.startswith("journal:"):
+        out = host.check_output("journalctl -q -n 0 --show-cursor --no-pager")
+        return out.strip().split("cursor: ", 1)[1]
+    return int(host.check_output("wc -l < %s", log))
+
+
+def fpm_lines_after(host, log, mark):
+    if log.startswith("journal:"):
+        return host.check_output("journalctl -q --no-pager -o cat -u %s --after-cursor '%s'" % (log[8:], mark))
+    return host.check_output("tail -n +%d %s" % (mark + 1, log))
 
 
 def http_code(host, path):
@@ -51,6 +67,14 @@ def test_layout_paths(host):
         assert host.socket("unix:///run/php/php8.2-fpm.sock").is_listening
         assert host.socket("tcp://127.0.0.1:9001").is_listening
         assert host.socket("unix:///run/php-fpm-alt/www.sock").is_listening
+    elif suffix == "web4":
+        assert host.socket("unix:///run/php-fpm-journal/www.sock").is_listening
+        assert host.socket("unix:///run/php-fpm-stderr/www.sock").is_listening
+        assert "error_log = syslog" in host.file("/etc/php-fpm-journal/php-fpm.conf").content_string
+        assert "error_log = /proc/self/fd/2" in host.file("/etc/php-fpm-stderr/php-fpm.conf").content_string
+        # the foreground master's standard error is a pipe (to cat), as under a container runtime
+        pid = host.check_output("pgrep -f '^php-fpm: master process \\(/etc/php-fpm-stderr/'")
+        assert host.check_output("readlink /proc/%s/fd/2", pid).startswith("pipe:")
     else:
         assert host.socket("unix:///run/php/php8.2-fpm.sock").is_listening
 
@@ -64,14 +88,14 @@ def test_validate_timestamps_off(host):
 def test_crash_page_gives_502_and_real_log_lines(host, release):
     logs, _ = layout(host)
     fpm_log = logs[release]
-    fpm_before = int(host.check_output("wc -l < %s", fpm_log))
+    fpm_before = fpm_mark(host, fpm_log)
     nginx_before = int(host.check_output("wc -l < /var/log/nginx/error.log"))
 
     assert http_code(host, "%s/crash.php" % release) == 502
 
     deadline = time.time() + 10
     while True:
-        fpm_new = host.check_output("tail -n +%d %s" % (fpm_before + 1, fpm_log))
+        fpm_new = fpm_lines_after(host, fpm_log, fpm_before)
         nginx_new = host.check_output("tail -n +%d /var/log/nginx/error.log" % (nginx_before + 1))
         if "SIGSEGV" in fpm_new or time.time() > deadline:
             break
