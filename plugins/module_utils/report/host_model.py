@@ -113,13 +113,17 @@ class HostModel(object):
         return out
 
     # -- pools: a pool is (master key, pool name) (discovery/identity.py) ----------------
+    def _owners(self, pool):
+        """The masters that have a pool named ``pool``."""
+        return [m for m in self.masters if any(p.get("name") == pool for p in m.get("pools") or [])]
+
     def _owner(self, master, pool):
         """The master key of pool ``pool``: ``master`` when the record named it, else the
         only master with a pool of that name; None when several have one (which of them
         is not known) or none."""
         if master is not None:
             return master
-        owners = [m for m in self.masters if any(p.get("name") == pool for p in m.get("pools") or [])]
+        owners = self._owners(pool)
         return master_key(owners[0]) if len(owners) == 1 else None
 
     def pool_of_event(self, ev):
@@ -138,8 +142,7 @@ class HostModel(object):
         """A pool as people read it: its name, with its master's config when another master
         on the host has a pool of the same name."""
         key, name = ref
-        owners = [m for m in self.masters if any(p.get("name") == name for p in m.get("pools") or [])]
-        return name if len(owners) < 2 or key is None else "%s (%s)" % (name, key)
+        return name if key is None or len(self._owners(name)) < 2 else "%s (%s)" % (name, key)
 
     def fpm_sources(self):
         """evidence.fpm_sources: per php-fpm master, where its crash lines are and whether they
