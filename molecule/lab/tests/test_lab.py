@@ -100,7 +100,9 @@ def test_crash_page_gives_502_and_real_log_lines(host, release):
         if "SIGSEGV" in fpm_new or time.time() > deadline:
             break
         time.sleep(0.2)
-    assert re.search(r"WARNING: \[pool [\w.-]+\] child \d+ exited on signal 11 \(SIGSEGV\) after [\d.]+ seconds from start", fpm_new)
+    # a file line says "WARNING: [pool www] ...", a syslog (journal) line "[WARNING] [pool www] ..."
+    assert re.search(r"(WARNING: |\[WARNING\] )\[pool [\w.-]+\] child \d+ exited on signal 11 \(SIGSEGV\) "
+                     r"after [\d.]+ seconds from start", fpm_new)
     assert re.search(
         r"recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream.*"
         r'request: "GET /%s/crash\.php HTTP/1\.1"' % release,
