@@ -24,18 +24,22 @@ def layout(host):
     return LAYOUTS[name.rsplit("-", 1)[-1]], name.rsplit("-", 1)[-1]
 
 
-def fpm_mark(host, log):
-    """Where the php-fpm log ends now: a line count, or the journal's last cursor."""
+def fpm_read(log):
+    """The shell command that prints a php-fpm log: a file, or the journal of a unit. (Lines are
+    counted rather than a journal cursor kept: with -u, --after-cursor skipped the first entry
+    after the cursor on Debian 12's journalctl.)"""
     if log.startswith("journal:"):
-        out = host.check_output("journalctl -q -n 0 --show-cursor --no-pager")
-        return out.strip().split("cursor: ", 1)[1]
-    return int(host.check_output("wc -l < %s", log))
+        return "journalctl -q --no-pager -o cat -u %s" % log[8:]
+    return "cat %s" % log
+
+
+def fpm_mark(host, log):
+    """Where the php-fpm log ends now, in lines."""
+    return int(host.check_output("%s | wc -l" % fpm_read(log)))
 
 
 def fpm_lines_after(host, log, mark):
-    if log.startswith("journal:"):
-        return host.check_output("journalctl -q --no-pager -o cat -u %s --after-cursor '%s'" % (log[8:], mark))
-    return host.check_output("tail -n +%d %s" % (mark + 1, log))
+    return host.check_output("%s | tail -n +%d" % (fpm_read(log), mark + 1))
 
 
 def http_code(host, path):
