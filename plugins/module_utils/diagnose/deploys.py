@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import path_within
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.releases import (
     LIVE_LINKS, RELEASES_DIR, live_release, release_candidates,
 )
@@ -25,10 +26,6 @@ __metaclass__ = type
 # The most recent releases listed per site (Deployer keeps 5 by default, Capistrano 5;
 # a site that never cleans up can hold hundreds).
 MAX_RELEASES = 30
-
-
-def _within(path, top):
-    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def site_of_root(root, realpath=os.path.realpath, islink=os.path.islink, isdir=os.path.isdir):
@@ -90,8 +87,8 @@ def deploy_sites(roots, realpath=os.path.realpath, islink=os.path.islink, lstat=
             real = realpath(path)
             entry["releases"].append({
                 "name": name, "path": path, "resolved": real,
-                "live": live is not None and _within(live[1], real),
-                "served_by": [r for r, rr in served if _within(rr, real)],
+                "live": live is not None and path_within(live[1], real),
+                "served_by": [r for r, rr in served if path_within(rr, real)],
             })
         out.append(entry)
     return out

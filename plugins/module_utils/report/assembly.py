@@ -19,14 +19,14 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.cate
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.deploys import deploy_entries
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import as_int, top_paths
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import (
-    HostModel, same_pool, section_pools, sections_of,
+    HostModel, section_pools, sections_of,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import (
     host_stats, judge, pool_stats, priority_of, section_stats, signs_for,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.next_steps import CommandContext, next_steps
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.reset_check import (
-    apply_reset_check, reset_check, scope_crashes, scope_gateways,
+    apply_reset_check, pools_reset_check, reset_check, scope_crashes, scope_gateways,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times import iso_time, report_tz
 
@@ -81,9 +81,7 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
             ref = (master_key(m), p.get("name"))
             ps = pool_stats(model, ref)
             pj = judge(ps, signs_for(model, pids={m.get("master_pid")}), thresholds)
-            mine = [i for i in model.incidents if same_pool(model.pool_of_incident(i), ref)]
-            apply_reset_check(pj, reset_check(model, scope_crashes(model, mine),
-                                              scope_gateways(model, model.events, pool=ref)))
+            apply_reset_check(pj, pools_reset_check(model, [ref]))
             if pj["verdict"] == "opcache_suspect" and not pj["resolved_by_reset"] and m not in suspect_masters:
                 suspect_masters.append(m)
             entry["pools"].append({

@@ -17,12 +17,11 @@ from __future__ import absolute_import, division, print_function
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.identity import master_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import as_int, top_paths
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.host_model import same_pool
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import (
     judge, pools_stats, priority_of, signs_for,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.reset_check import (
-    apply_reset_check, reset_check, scope_crashes, scope_gateways,
+    apply_reset_check, pools_reset_check,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times import iso_time
 
@@ -61,9 +60,7 @@ def _judged(model, release, thresholds):
     st = pools_stats(model, refs)
     pids = set(m.get("master_pid") for m in (model.master_of_pool(r) for r in refs) if m is not None) or None
     j = judge(st, signs_for(model, pids=pids, root=release.get("resolved") or release.get("path")), thresholds)
-    mine = [i for i in model.incidents if any(same_pool(model.pool_of_incident(i), r) for r in refs)]
-    gateways = [g for r in refs for g in scope_gateways(model, model.events, pool=r)]
-    apply_reset_check(j, reset_check(model, scope_crashes(model, mine), gateways))
+    apply_reset_check(j, pools_reset_check(model, refs))
     return {"pools": [model.pool_label(r) for r in refs], "verdict": j["verdict"], "confidence": j["confidence"],
             "priority": priority_of(j["verdict"], j["resolved_by_reset"], j["also"], j["reasons"]),
             "resolved_by_reset": j["resolved_by_reset"], "reset_check": j["reset_check"], "reasons": j["reasons"], "crashes": st["crashes"],

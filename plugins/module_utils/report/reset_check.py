@@ -74,6 +74,13 @@ def scope_gateways(model, events, path_filter=None, pool=None):
     return out
 
 
+def pools_reset_check(model, pools):
+    """reset_check of the crashes and crash 502s of any of ``pools`` ((master key, pool name) each)."""
+    mine = [i for i in model.incidents if any(same_pool(model.pool_of_incident(i), p) for p in pools)]
+    gateways = [g for p in pools for g in scope_gateways(model, model.events, pool=p)]
+    return reset_check(model, scope_crashes(model, mine), gateways)
+
+
 def _master_check(crashes, gateways, events, tz):
     """One master: the last cache event after the first crash, and what came after it."""
     if not crashes or not events:
