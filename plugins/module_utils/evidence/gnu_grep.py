@@ -160,6 +160,9 @@ class _GrepFeed(object):
         self.buf = b""
         self.skip = False
         self.eof = False
+        # the scan's bulk step over whole batches of rows (kept text only): given
+        # b"\\n<row>\\n...<row>\\n", it takes the rows it counts and gives back the others
+        self.rows = None
 
     def take(self, limit):
         """Reported lines starting below ``limit`` not taken yet: (offsets, line numbers),
@@ -246,17 +249,23 @@ class _GrepFeed(object):
             self.i = 0
         if last >= pos:
             add_o, add_n = self.offs.append, self.nums.append
+            rows = self.rows
+            if rows is not None and self.keep:
+                block = rows(b"\n" + buf[pos:last] + b"\n")
+                lines = block[1:-1].split(b"\n") if len(block) > 1 else ()
+            else:
+                lines = buf[pos:last].split(b"\n")
             try:
                 if self.keep:
                     add_c = self.conts.append
-                    for l in buf[pos:last].split(b"\n"):
+                    for l in lines:
                         a = l.find(b":")
                         b = l.find(b":", a + 1)
                         add_n(int(l[:a]))
                         add_o(int(l[a + 1:b]))
                         add_c(l[b + 1:])
                 else:
-                    for l in buf[pos:last].split(b"\n"):
+                    for l in lines:
                         a = l.find(b":")
                         b = l.find(b":", a + 1)
                         add_n(int(l[:a]))

@@ -24,14 +24,16 @@ every request). Standard library only.
 from __future__ import absolute_import, division, print_function
 
 import re
+from collections import Counter
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_offsets import lines_before
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import _hms
 
 __metaclass__ = type
 
 __all__ = ["NOTICE_SEVERITIES", "NOTICE_LINE", "notice_before", "notice_messages", "payload_of", "message_of",
-           "php_messages_of"]
+           "php_messages_of", "count_notice_rows", "NOTICE_ROWS"]
 
 # PHP's error type names as its log writes them (main.c php_error_cb); those that do
 # not stop the script. "Fatal error", "Parse error", "Recoverable fatal error",
@@ -53,12 +55,25 @@ CONNECTION_HEAD = re.compile(br"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d
 
 _MESSAGE = b"PHP message: "
 _CACHE_SIZE = 16384        # messages remembered per scanned range (a few MB at most)
-# "PHP Warning:  Undefined variable $x in /srv/a.php on line 12" -> severity, script
-_RE_SEVERITY = re.compile(br"PHP ([A-Z][A-Za-z ]{1,30}?):  ?")
-_ON_LINE = b" on line "
-_IN = b" in "
+# One PHP message (the bytes after ``PHP message: ``), see message_of: its severity and,
+# when it names one, the text between the last " in " that starts a path ("/" or a
+# drive) and the last " on line <digit>" after it. Greedy ``.*`` twice: the C engine backtracks from the end of the message,
+# where PHP writes " in <path> on line <N>". One pattern for one message (message_of)
+# and, behind a newline and "PHP message: ", for a batch of them (count_notice_rows).
+_MESSAGE_BODY = br"PHP ([A-Z][A-Za-z ]{1,30}?):(?= )(?:.* in ((?:/|[^\"\n]:\\).*) on line \d)?"
+_RE_MESSAGE = re.compile(_MESSAGE_BODY)
+_RE_MESSAGES = re.compile(b"\n" + re.escape(_MESSAGE) + _MESSAGE_BODY)
+_MAX_PATH = 4096
 
 _END = b'" while '
+
+# A row of the grep prefilter's output ("<line number>:<offset>:<line>", behind the newline
+# of the row before) that is a notice line candidate (NOTICE_LINE): its line number, offset,
+# stamp, and the line from the first PHP message on.
+NOTICE_ROWS = re.compile(
+    br"\n(\d+):(\d+):(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
+    br"FastCGI sent in stderr: \"(PHP message: PHP [^\n]*)(?=\n)")
+_PAYLOAD_END = re.compile(br'" while [^\n]*')
 
 
 def payload_of(raw, start):
@@ -82,25 +97,26 @@ def message_of(part):
     message names none (or the line was cut before it). The script is PHP's own
     ``" in <path> on line N"``, the last of the message (the text before it may quote
     paths); a path is absolute (``/`` or a drive letter); for code PHP made at run time
-    ("/a.php(12) : eval()'d code") it is the file that made it. Plain bytes searches,
-    no regex over the text: this runs for every message not seen before."""
-    m = _RE_SEVERITY.match(part)
+    ("/a.php(12) : eval()'d code") it is the file that made it. One regex
+    (_RE_MESSAGE), the same that count_notice_rows runs over a whole batch."""
+    m = _RE_MESSAGE.match(part)
     if m is None:
         return (None, None)
-    script = None
-    e = part.rfind(_ON_LINE)
-    if e > 0 and part[e + 9:e + 10].isdigit():
-        i = part.rfind(_IN, m.end() - 1, e)
-        if i >= 0:
-            path = part[i + 4:e]
-            k = path.find(b") : ")      # "/a.php(12) : eval()'d code"
-            if k > 0:
-                j = path.rfind(b"(", 0, k)
-                if j > 0 and path[j + 1:k].isdigit():
-                    path = path[:j]
-            if (path[:1] == b"/" or path[1:3] == b":\\") and b'"' not in path and len(path) <= 4096:
-                script = path.decode("utf-8", "replace")
-    return (m.group(1).decode("ascii"), script)
+    return (m.group(1).decode("ascii"), _script_of(m.group(2)))
+
+
+def _script_of(path):
+    """The script of a message's path (bytes, None or empty: none); see message_of."""
+    if not path:
+        return None
+    k = path.find(b") : ")      # "/a.php(12) : eval()'d code"
+    if k > 0:
+        j = path.rfind(b"(", 0, k)
+        if j > 0 and path[j + 1:k].isdigit():
+            path = path[:j]
+    if b'"' in path or len(path) > _MAX_PATH:
+        return None
+    return path.decode("utf-8", "replace")
 
 
 def notice_messages(payload, cache=None):
@@ -140,3 +156,53 @@ def notice_before(before, conn, tctx):
             return None
         return line, back, parse_record(line[:m.end()].decode("ascii", "replace"), tctx).ts
     return None
+
+
+def count_notice_rows(block, lo, hi, max_line, tctx, memo):
+    """The notice lines among rows of the grep prefilter's output, counted in bulk:
+    what the scanner's per-line step does with each (NOTICE_LINE, notice_messages),
+    with a few passes of the C regex engine over the whole batch instead of a Python
+    step per line. ``block``: complete rows, newline first ("\\n<row>\\n...<row>\\n");
+    ``lo``, ``hi``: the offsets the range owns (grep's, relative to where it started);
+    ``memo``: a dict the caller keeps between batches (epochs of stamps, scripts).
+
+    Returns None when the batch needs the per-line step (a message that is no notice, a
+    row past the range or one that may be too long to keep whole: then nothing is
+    counted), else (the other rows, in ``block``'s form; how many notice lines;
+    {(severity, script): messages}; first and last epoch; line number of the last one)."""
+    parts = NOTICE_ROWS.split(block)
+    n = len(parts) // 5
+    if not n:
+        return block, 0, {}, None, None, None
+    if int(parts[2]) < lo or int(parts[-4]) >= hi:
+        return None
+    # a row as long as max_line covers a whole aligned window without a newline
+    step = (max_line - 256) // 2
+    for i in range(0, len(block) - step + 1, step):
+        if block.find(b"\n", i, i + step) < 0:
+            return None
+    epochs = []
+    for stamp in set(parts[3::5]):
+        ts = memo.get(stamp)
+        if ts is None:
+            ts = tctx.local(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), *_hms(stamp[11:19]))
+            if ts is None:
+                return None
+            if len(memo) > 8192:
+                memo.clear()
+            memo[stamp] = ts
+        epochs.append(ts)
+    cut = _PAYLOAD_END.sub(b"", b"\n".join(parts[4::5]))
+    found = _RE_MESSAGES.findall(b"\n" + cut.replace(_MESSAGE, b"\n" + _MESSAGE))
+    if len(found) != cut.count(_MESSAGE):
+        return None             # a message that is no "PHP <Severity>:" one
+    tally = {}
+    for found_key, k in Counter(found).items():
+        key = memo.get(found_key)
+        if key is None:
+            sev = found_key[0].decode("ascii")
+            if sev not in NOTICE_SEVERITIES:
+                return None
+            key = memo[found_key] = (sev, _script_of(found_key[1]))
+        tally[key] = tally.get(key, 0) + k
+    return b"".join(parts[0::5]), n, tally, min(epochs), max(epochs), int(parts[-5])

@@ -23,7 +23,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import (
-    NOTICE_LINE, notice_before, notice_messages, payload_of,
+    NOTICE_LINE, count_notice_rows, notice_before, notice_messages, payload_of,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import undated_time
@@ -351,6 +351,9 @@ class Scanner(object):
             else:
                 j = _nl_forward(fd, end - 1, size)
                 stop = size if j < 0 else j + 1
+            if emit.add_counted is not None and gated:
+                feed.rows = _notice_rows_counter(emit.add_counted, first - begin, stop - begin, lshift, max_line,
+                                                 tctx)
             pending = []
             cur = first             # start of the first line not accounted for yet
             idx = -1                # index of the last candidate line
@@ -523,7 +526,20 @@ class Scanner(object):
                 tally.clear()
             span[2] = span[3] = None
             span[5] = 0
+
+        def add_counted(n, counts, first, last, line_no):
+            """Notice lines counted in bulk outside emit (count_notice_rows): ``n`` lines
+            of these (severity, script) message counts, epochs and last line number."""
+            for key, k in counts.items():
+                tally[key] = tally.get(key, 0) + k
+            span[5] += n
+            if span[2] is None or first < span[2]:
+                span[2] = first
+            if span[3] is None or last > span[3]:
+                span[3] = last
+            span[6] = line_no
         emit.flush = flush
+        emit.add_counted = add_counted if notice_match is not None and not windowed else None
         self._sink_add = sink_add
         return emit
 
@@ -565,6 +581,24 @@ class Scanner(object):
                     return ts
             s = e + 1
         return None
+
+
+def _notice_rows_counter(add_counted, lo, hi, lshift, max_line, tctx):
+    """The grep feed's bulk step (_GrepFeed.rows): counts the notice lines of a batch of
+    rows the range owns (offsets ``lo`` to ``hi``, grep's) into the emitter
+    (``add_counted``) and gives back the other rows; a batch count_notice_rows cannot
+    take whole goes back as it came, to the per-line step."""
+    memo = {}
+
+    def rows(block):
+        got = count_notice_rows(block, lo, hi, max_line, tctx, memo)
+        if got is None:
+            return block
+        rest, n, counts, first, last, last_no = got
+        if n:
+            add_counted(n, counts, first, last, last_no - lshift + 1)
+        return rest
+    return rows
 
 
 def _nearby_stamp(before, tctx):

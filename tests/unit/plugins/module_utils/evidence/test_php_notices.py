@@ -11,8 +11,9 @@ import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import (
-    NOTICE_LINE, notice_messages, payload_of, php_messages_of,
+    NOTICE_LINE, count_notice_rows, message_of, notice_messages, payload_of, php_messages_of,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan, scan_bytes
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
@@ -89,6 +90,47 @@ def test_messages_severity_and_script():
     assert notice_messages(p + b"PHP message: PHP Fatal error:  boom in /a.php on line 1", {}) is None
     assert notice_messages(b"PHP message: something else", {}) is None
     assert notice_messages(b"no message at all", {}) is None
+
+
+def test_a_script_path_may_hold_in():
+    """The script is the path after the last " in " that starts a path and runs to the
+    last " on line N": a folder named "my in dir" is part of it."""
+    assert message_of(b"PHP Warning:  x in /srv/my in dir/a.php on line 3") == ("Warning", "/srv/my in dir/a.php")
+    assert message_of(b"PHP Notice:  a in b in /srv/c.php on line 1") == ("Notice", "/srv/c.php")
+    assert message_of(b'PHP Notice:  a in /srv/"q".php on line 1') == ("Notice", None)
+    assert message_of(b"PHP Notice: in /srv/c.php on line 1") == ("Notice", "/srv/c.php")
+    assert message_of(b"PHP Notice:x in /srv/c.php on line 1") == (None, None)
+
+
+def _rows(*lines, start=1):
+    """Rows as the grep prefilter writes them: "<line>:<offset>:<text>", newline first."""
+    out, off = [], 0
+    for i, line in enumerate(lines):
+        out.append(b"%d:%d:%s" % (start + i, off, line.encode()))
+        off += len(line) + 1
+    return b"\n" + b"\n".join(out) + b"\n"
+
+
+def test_count_notice_rows_takes_notice_rows_and_gives_back_the_others():
+    block = _rows(WARN.format(s=1, c=1), RESET.format(s=2, c=2), TWO.format(s=3, c=3), OTHER.format(s=4, c=4))
+    rest, n, tally, first, last, last_no = count_notice_rows(block, 0, 10 ** 9, 65536, TimeContext(), {})
+    assert n == 2 and last_no == 3
+    assert tally == {("Warning", "/var/www/html/cart.php"): 1, ("Deprecated", "/var/www/html/a.php"): 1,
+                     ("Notice", "/var/www/html/b.php"): 1}
+    assert (format_ts(first), format_ts(last)) == ("2026-11-26T17:01:01+00:00", "2026-11-26T17:01:03+00:00")
+    assert [r.split(b":", 2)[0] for r in rest[1:-1].split(b"\n")] == [b"2", b"4"]
+
+
+@pytest.mark.parametrize("why, block, lo, hi", [
+    ("a fatal error", _rows(WARN.format(s=1, c=1), FATAL.format(s=2, c=2)), 0, 10 ** 9),
+    ("a message that is no PHP <Severity>: one",
+     _rows(WARN.format(s=1, c=1).replace('" while', 'PHP message: stack" while')), 0, 10 ** 9),
+    ("a row before the range", _rows(WARN.format(s=1, c=1), RESET.format(s=1, c=2)), 10, 10 ** 9),
+    ("a row past the range", _rows(WARN.format(s=1, c=1), WARN.format(s=1, c=2)), 0, 100),
+    ("a row that may be cut", _rows(WARN.format(s=1, c=1).replace("cart", "c" * 1000)), 0, 10 ** 9),
+])
+def test_count_notice_rows_leaves_a_batch_it_cannot_take_whole_to_the_per_line_step(why, block, lo, hi):
+    assert count_notice_rows(block, lo, hi, 1024, TimeContext(), {}) is None, why
 
 
 # ---------------------------------------------------------------- counts in the report

@@ -147,6 +147,8 @@ def fast(files, **kw):
                          lambda: CompositeSink(Correlator(), EventCollector(max_events=10 ** 6)), **kw)
     fast.php_messages = sink.sinks[0].php_messages
     fast.fastcgi_stderr = sink.sinks[0].by_category.get("fastcgi_stderr", 0)
+    fast.first = sink.sinks[0].first.get("fastcgi_stderr")
+    fast.last = sink.sinks[0].last.get("fastcgi_stderr")
     return sink.sinks[1].events, reports
 
 
@@ -388,3 +390,77 @@ def test_failing_grep_leaves_the_file_partial_and_never_hangs(tmp_path, small_li
         assert "exit status 2" in rep["error"] and "Input/output error" in rep["error"]
     elif how == "silent":
         assert "gave no output for 1 s: killed" in rep["error"]
+
+
+def notice_heavy_sample(seed=12, n=2500):
+    """The usual error log of a PHP site (issue 12): runs of PHP notice lines (one to
+    three messages, varied scripts, paths with spaces, eval()'d code, a cut message),
+    the 502s among them, a stretch with fatal errors and one over-long notice line."""
+    rng = random.Random(seed)
+    texts = ['Undefined variable $cart', 'Undefined array key \\"id\\"', 'strlen(): Passing null',
+             'include(/etc/x in /tmp/y on line 2): Failed to open stream']
+    scripts = ['/srv/cart.php', '/srv/my app/a.php', "/srv/x.php(12) : eval()'d code", 'C:\\www\\i.php']
+    out = []
+    for i in range(n):
+        k = 0.0 if i in (1900, 2100) else rng.random()
+        if k < 0.85:
+            msgs = "".join("PHP message: PHP %s:  %s in %s on line %d" % (
+                rng.choice(["Warning", "Notice", "Deprecated"]), rng.choice(texts), rng.choice(scripts),
+                rng.randrange(1, 999)) for dummy in range(rng.choice((1, 1, 2, 3))))
+            if 1200 <= i < 1260 and rng.random() < 0.2:
+                msgs += "PHP message: PHP Fatal error:  boom in /srv/d.php on line 8"
+            if i == 1900:
+                msgs += "PHP message: PHP Notice:  " + "n" * 3000 + " in /srv/long.php on line 1"
+            if i == 2100:
+                msgs = msgs[:60]                        # nginx cut the line mid-message
+            if i == 700:
+                msgs += "PHP message: something else"   # no "PHP <Severity>:" message: not a notice line
+            # a client's referrer after the payload names a script: never counted as one
+            tail = ', referrer: "x in /forged.php on line 1"' if i % 40 == 0 else ""
+            line = ngx(rng, i, 'FastCGI sent in stderr: "%s" while reading response header from upstream%s'
+                       % (msgs, tail))
+            if rng.random() < 0.05:                     # its request's 502 comes next: the notice comes in full
+                out.append(line.encode())
+                line = ngx(rng, i, NGX_MSGS[0])
+        elif k < 0.97:
+            line = ngx(rng, i, NGX_MSGS[rng.randrange(5)])
+        else:
+            line = "2026/11/26 17:00:00 [info] 1#1: *%d client closed keepalive connection" % i
+        out.append(line.encode())
+    return b"\n".join(out) + b"\n"
+
+
+@needs_gnu_grep
+@pytest.mark.parametrize("workers", [1, 3])
+def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_limits, monkeypatch, workers):
+    """The grep path counts the notice rows of a whole batch at once (count_notice_rows):
+    the same counts, messages and events as the line-by-line reference, at range edges,
+    with fatal errors in some batches and an over-long line in one; and the bulk step
+    really takes most of them (else this would only test the per-line step). With 3
+    workers the ranges start and end among notice rows."""
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scanner
+    taken = []
+    real = scanner.count_notice_rows
+
+    def counting(*a):
+        got = real(*a)
+        taken.append(got[1] if got is not None else 0)
+        return got
+    monkeypatch.setattr(scanner, "count_notice_rows", counting)
+    data = notice_heavy_sample()
+    f = tmp_path / "error.log"
+    f.write_bytes(data)
+    events, reports = fast([(f, "nginx")], workers=workers, prefilter="grep")
+    want, lines, overlong = reference_for(data, f, frozenset(["nginx"]))
+    assert events == want
+    assert fast.php_messages == reference_for.php_messages
+    assert not [k for k in fast.php_messages if k[1] == "/forged.php"]
+    assert fast.fastcgi_stderr == reference_for.fastcgi_stderr > 2000
+    seen = (fast.first, fast.last)
+    fast([(f, "nginx")], workers=1, prefilter="python")
+    assert seen == (fast.first, fast.last)      # the first and last notice line's time
+    assert reports[0]["lines"] == lines
+    assert (reports[0].get("overlong_lines", 0), overlong) == (1, 1)
+    if workers == 1:                    # counted in this process (3 workers: in theirs)
+        assert sum(taken) > 0.8 * fast.fastcgi_stderr
+        assert 0 in taken               # the batches with a fatal error went line by line
