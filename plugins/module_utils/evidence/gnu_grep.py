@@ -112,6 +112,7 @@ class _GrepFeed(object):
     _GrepFailed; close() always ends and reaps the processes."""
 
     READ = 1 << 18
+    ROWS_IN_THREAD = False    # the bulk step (``rows``) runs where the rows are read: in take
 
     def __init__(self, grep, literals, path, begin=0, gate=(), opts=(), keep_text=False):
         import subprocess
@@ -352,6 +353,7 @@ class _GrepStream(_GrepFeed):
     ordinary candidate)."""
 
     SYNC = b"\x1dopcache-fleet grep sync\x1d"
+    ROWS_IN_THREAD = True     # here in the reader thread, on the rows as grep wrote them
 
     def __init__(self, grep, literals, gate=()):
         import threading as _t
@@ -421,7 +423,14 @@ class _GrepStream(_GrepFeed):
                     pos = nl + 1
                     skip = False
                 last = buf.rfind(b"\n")
-                lines = buf[pos:last].split(b"\n") if last >= pos else []
+                rows = self.rows
+                if last < pos:
+                    lines = []
+                elif rows is not None:
+                    block = rows(b"\n" + buf[pos:last] + b"\n")
+                    lines = block[1:-1].split(b"\n") if len(block) > 1 else []
+                else:
+                    lines = buf[pos:last].split(b"\n")
                 rest = buf[last + 1:] if last >= pos else buf[pos:]
                 if len(rest) > 4096:
                     lines.append(rest[:64])

@@ -17,8 +17,13 @@ matches a message that starts so, see test_php_notices.py), so the scanner count
 without building the event: ``(severity, script)`` pairs, its time and file. Fatal
 errors, any other stderr and any other shape take the full path.
 
-Parsing is cached per message text (the same deprecation on the same line repeats on
-every request). Standard library only.
+Line by line (the Python search, gzip, a window), parsing is cached per message text
+(the same deprecation on the same line repeats on every request). On the grep path
+without a window, count_notice_rows takes the notice rows of a whole batch of grep's
+output at once: one split of the batch, then one findall over all its messages
+(_RE_MESSAGES, the pattern message_of uses for one) and a Counter, all in the C regex
+engine; a batch with anything it cannot take whole goes back to the line-by-line step.
+Standard library only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,7 +38,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.time
 __metaclass__ = type
 
 __all__ = ["NOTICE_SEVERITIES", "NOTICE_LINE", "notice_before", "notice_messages", "payload_of", "message_of",
-           "php_messages_of", "count_notice_rows", "NOTICE_ROWS"]
+           "php_messages_of", "count_notice_rows", "stamp_span", "NOTICE_ROWS"]
 
 # PHP's error type names as its log writes them (main.c php_error_cb); those that do
 # not stop the script. "Fatal error", "Parse error", "Recoverable fatal error",
@@ -158,22 +163,23 @@ def notice_before(before, conn, tctx):
     return None
 
 
-def count_notice_rows(block, lo, hi, max_line, tctx, memo):
+def count_notice_rows(block, lo, hi, max_line, memo):
     """The notice lines among rows of the grep prefilter's output, counted in bulk:
     what the scanner's per-line step does with each (NOTICE_LINE, notice_messages),
     with a few passes of the C regex engine over the whole batch instead of a Python
     step per line. ``block``: complete rows, newline first ("\\n<row>\\n...<row>\\n");
     ``lo``, ``hi``: the offsets the range owns (grep's, relative to where it started);
-    ``memo``: a dict the caller keeps between batches (epochs of stamps, scripts).
+    ``memo``: a dict the caller keeps between batches (the scripts of messages).
 
     Returns None when the batch needs the per-line step (a message that is no notice, a
     row past the range or one that may be too long to keep whole: then nothing is
     counted), else (the other rows, in ``block``'s form; how many notice lines;
-    {(severity, script): messages}; first and last epoch; line number of the last one)."""
+    {(severity, script): messages}; their stamps, a set (see stamp_span); the line
+    number of the last one)."""
     parts = NOTICE_ROWS.split(block)
     n = len(parts) // 5
     if not n:
-        return block, 0, {}, None, None, None
+        return block, 0, {}, set(), None
     if int(parts[2]) < lo or int(parts[-4]) >= hi:
         return None
     # a row as long as max_line covers a whole aligned window without a newline
@@ -181,17 +187,6 @@ def count_notice_rows(block, lo, hi, max_line, tctx, memo):
     for i in range(0, len(block) - step + 1, step):
         if block.find(b"\n", i, i + step) < 0:
             return None
-    epochs = []
-    for stamp in set(parts[3::5]):
-        ts = memo.get(stamp)
-        if ts is None:
-            ts = tctx.local(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), *_hms(stamp[11:19]))
-            if ts is None:
-                return None
-            if len(memo) > 8192:
-                memo.clear()
-            memo[stamp] = ts
-        epochs.append(ts)
     cut = _PAYLOAD_END.sub(b"", b"\n".join(parts[4::5]))
     found = _RE_MESSAGES.findall(b"\n" + cut.replace(_MESSAGE, b"\n" + _MESSAGE))
     if len(found) != cut.count(_MESSAGE):
@@ -203,6 +198,27 @@ def count_notice_rows(block, lo, hi, max_line, tctx, memo):
             sev = found_key[0].decode("ascii")
             if sev not in NOTICE_SEVERITIES:
                 return None
+            if len(memo) > 8192:
+                memo.clear()
             key = memo[found_key] = (sev, _script_of(found_key[1]))
         tally[key] = tally.get(key, 0) + k
-    return b"".join(parts[0::5]), n, tally, min(epochs), max(epochs), int(parts[-5])
+    return b"".join(parts[0::5]), n, tally, set(parts[3::5]), int(parts[-5])
+
+
+def stamp_span(stamps, tctx, memo):
+    """The first and last epoch of nginx stamps (bytes, "YYYY/MM/DD HH:MM:SS", as
+    NOTICE_ROWS takes them), the way parse_record reads them; ``memo``: stamp -> epoch,
+    kept by the caller. mktime normalizes any such digits, so each has a time."""
+    first = last = None
+    for stamp in stamps:
+        ts = memo.get(stamp)
+        if ts is None:
+            ts = tctx.local(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), *_hms(stamp[11:19]))
+            if len(memo) > 8192:
+                memo.clear()
+            memo[stamp] = ts
+        if first is None or ts < first:
+            first = ts
+        if last is None or ts > last:
+            last = ts
+    return first, last

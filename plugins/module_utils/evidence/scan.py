@@ -42,7 +42,8 @@ How it stays fast (see shared/design/ARCHITECTURE.md, "scanning big logs"):
   (line number, offset, text) is read in bounded blocks as it comes. Without a
   window, a plain file is then not read in Python at all (scan_grep_range: pread
   only for range edges, a slowlog header's next line, over-long lines, the line
-  count after the last candidate); with a window, the chunk loop above still reads
+  count after the last candidate; PHP notice rows are counted a whole batch of
+  grep's output at a time, php_notices.count_notice_rows); with a window, the chunk loop above still reads
   the file (its chunk skipping and early stop are reported per file) and only takes
   grep's offsets. gzip members are inflated here and written to a line-buffered grep
   with a sync line after each chunk (_GrepStream); bz2/xz use the Python search. A

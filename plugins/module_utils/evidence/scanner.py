@@ -23,7 +23,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import (
-    NOTICE_LINE, count_notice_rows, notice_before, notice_messages, payload_of,
+    NOTICE_LINE, count_notice_rows, notice_before, notice_messages, payload_of, stamp_span,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import open_regular
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import undated_time
@@ -100,6 +100,10 @@ class Scanner(object):
                 b = (last_work[0] + b)[-near_bytes:]     # the lines before this chunk
             return b
         emit = self._emitter(path, tctx, kinds, report, near)
+        drain = None
+        if grep is not None and grep.ROWS_IN_THREAD and gated and emit.add_counted is not None:
+            grep.rows = _notice_rows_of_stream(emit.add_counted, lshift, max_line, tctx)
+            drain = grep.rows.drain
         since, until = self.since, self.until
         lo = since - limits.WINDOW_SLACK if since is not None else None
         hi = until + limits.WINDOW_SLACK if until is not None else None
@@ -207,6 +211,8 @@ class Scanner(object):
                 # candidate lines and their numbers from grep; only the newlines after the
                 # last candidate of the chunk are counted here
                 offs, nums = grep.take(bpos + wend)
+                if drain is not None:
+                    drain()
                 prev = -1
                 line_idx = nl_total
                 wlen = wend
@@ -308,6 +314,8 @@ class Scanner(object):
                         emit(tail, nl_total + 1, pending)
                         break
             self._flush_pending(pending, None)
+        if drain is not None:
+            drain()
         emit.flush()
         report["lines"] = report.get("lines", 0) + lines_scanned
         if overlong:
@@ -472,7 +480,9 @@ class Scanner(object):
                             for r in msgs:
                                 tally[r] = tally.get(r, 0) + 1
                             span[5] += 1
-                            span[6] = line_no
+                            # the highest: a batch counted in bulk may have run ahead of this line
+                            if line_no > span[6]:
+                                span[6] = line_no
                             return
                         if span[1] is not None:
                             return          # outside the window
@@ -589,15 +599,44 @@ def _notice_rows_counter(add_counted, lo, hi, lshift, max_line, tctx):
     (``add_counted``) and gives back the other rows; a batch count_notice_rows cannot
     take whole goes back as it came, to the per-line step."""
     memo = {}
+    stamps = {}
 
     def rows(block):
-        got = count_notice_rows(block, lo, hi, max_line, tctx, memo)
+        got = count_notice_rows(block, lo, hi, max_line, memo)
         if got is None:
             return block
-        rest, n, counts, first, last, last_no = got
+        rest, n, counts, seen, last_no = got
         if n:
+            first, last = stamp_span(seen, tctx, stamps)
             add_counted(n, counts, first, last, last_no - lshift + 1)
         return rest
+    return rows
+
+
+def _notice_rows_of_stream(add_counted, lshift, max_line, tctx):
+    """The same for a gzip stream's grep (_GrepStream), whose rows are read in its
+    reader thread: that thread only takes the rows and keeps the counts; ``drain()``,
+    called by the scan after each take, hands them to the emitter in the scan's
+    thread. Line numbers there count the sync lines too: a little high, so the notice
+    lookup before a 502 only runs more often (php_notices.notice_before)."""
+    memo = {}
+    stamps = {}
+    taken = []
+
+    def rows(block):
+        got = count_notice_rows(block, 0, 1 << 62, max_line, memo)
+        if got is None:
+            return block
+        if got[1]:
+            taken.append(got[1:])
+        return got[0]
+
+    def drain():
+        while taken:
+            n, counts, seen, last_no = taken.pop(0)
+            first, last = stamp_span(seen, tctx, stamps)
+            add_counted(n, counts, first, last, last_no - lshift + 1)
+    rows.drain = drain
     return rows
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import (
-    NOTICE_LINE, count_notice_rows, message_of, notice_messages, payload_of, php_messages_of,
+    NOTICE_LINE, count_notice_rows, message_of, notice_messages, payload_of, php_messages_of, stamp_span,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan import scan, scan_bytes
@@ -113,11 +113,12 @@ def _rows(*lines, start=1):
 
 def test_count_notice_rows_takes_notice_rows_and_gives_back_the_others():
     block = _rows(WARN.format(s=1, c=1), RESET.format(s=2, c=2), TWO.format(s=3, c=3), OTHER.format(s=4, c=4))
-    rest, n, tally, first, last, last_no = count_notice_rows(block, 0, 10 ** 9, 65536, TimeContext(), {})
+    rest, n, tally, stamps, last_no = count_notice_rows(block, 0, 10 ** 9, 65536, {})
     assert n == 2 and last_no == 3
     assert tally == {("Warning", "/var/www/html/cart.php"): 1, ("Deprecated", "/var/www/html/a.php"): 1,
                      ("Notice", "/var/www/html/b.php"): 1}
-    assert (format_ts(first), format_ts(last)) == ("2026-11-26T17:01:01+00:00", "2026-11-26T17:01:03+00:00")
+    first, last = stamp_span(stamps | {b"2026/11/26 17:00:59"}, TimeContext(), {})
+    assert (format_ts(first), format_ts(last)) == ("2026-11-26T17:00:59+00:00", "2026-11-26T17:01:03+00:00")
     assert [r.split(b":", 2)[0] for r in rest[1:-1].split(b"\n")] == [b"2", b"4"]
 
 
@@ -130,7 +131,7 @@ def test_count_notice_rows_takes_notice_rows_and_gives_back_the_others():
     ("a row that may be cut", _rows(WARN.format(s=1, c=1).replace("cart", "c" * 1000)), 0, 10 ** 9),
 ])
 def test_count_notice_rows_leaves_a_batch_it_cannot_take_whole_to_the_per_line_step(why, block, lo, hi):
-    assert count_notice_rows(block, lo, hi, 1024, TimeContext(), {}) is None, why
+    assert count_notice_rows(block, lo, hi, 1024, {}) is None, why
 
 
 # ---------------------------------------------------------------- counts in the report

@@ -431,13 +431,14 @@ def notice_heavy_sample(seed=12, n=2500):
 
 
 @needs_gnu_grep
-@pytest.mark.parametrize("workers", [1, 3])
-def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_limits, monkeypatch, workers):
+@pytest.mark.parametrize("workers, gz", [(1, False), (3, False), (1, True)])
+def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_limits, monkeypatch, workers, gz):
     """The grep path counts the notice rows of a whole batch at once (count_notice_rows):
     the same counts, messages and events as the line-by-line reference, at range edges,
     with fatal errors in some batches and an over-long line in one; and the bulk step
     really takes most of them (else this would only test the per-line step). With 3
-    workers the ranges start and end among notice rows."""
+    workers the ranges start and end among notice rows; gzip: grep reads the inflated
+    stream and the rows are counted in its reader thread."""
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scanner
     taken = []
     real = scanner.count_notice_rows
@@ -448,8 +449,8 @@ def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_l
         return got
     monkeypatch.setattr(scanner, "count_notice_rows", counting)
     data = notice_heavy_sample()
-    f = tmp_path / "error.log"
-    f.write_bytes(data)
+    f = tmp_path / ("error.log.gz" if gz else "error.log")
+    f.write_bytes(gzip.compress(data) if gz else data)
     events, reports = fast([(f, "nginx")], workers=workers, prefilter="grep")
     want, lines, overlong = reference_for(data, f, frozenset(["nginx"]))
     assert events == want
