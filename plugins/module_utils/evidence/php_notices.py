@@ -62,9 +62,10 @@ _MESSAGE = b"PHP message: "
 _CACHE_SIZE = 16384        # messages remembered per scanned range (a few MB at most)
 # One PHP message (the bytes after ``PHP message: ``), see message_of: its severity and,
 # when it names one, the text between the last " in " that starts a path ("/" or a
-# drive) and the last " on line <digit>" after it. Greedy ``.*`` twice: the C engine backtracks from the end of the message,
-# where PHP writes " in <path> on line <N>". One pattern for one message (message_of)
-# and, behind a newline and "PHP message: ", for a batch of them (count_notice_rows).
+# drive) and the last " on line <digit>" after it. Greedy ``.*`` twice: the C engine
+# backtracks from the end of the message, where PHP writes " in <path> on line <N>".
+# One pattern for one message (message_of) and, behind a newline and "PHP message: ",
+# for a batch of them (count_notice_rows).
 _MESSAGE_BODY = br"PHP ([A-Z][A-Za-z ]{1,30}?):(?= )(?:.* in ((?:/|[^\"\n]:\\).*) on line \d)?"
 _RE_MESSAGE = re.compile(_MESSAGE_BODY)
 _RE_MESSAGES = re.compile(b"\n" + re.escape(_MESSAGE) + _MESSAGE_BODY)
