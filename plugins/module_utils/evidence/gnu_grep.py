@@ -89,6 +89,15 @@ def _check_grep():
     return out
 
 
+def _split_rows(chunk, rows):
+    """grep's output rows in ``chunk`` (complete rows, the last one's newline left off),
+    once the scan's bulk step ``rows`` (None: none) has taken its own from them."""
+    if rows is None:
+        return chunk.split(b"\n")
+    block = rows(b"\n" + chunk + b"\n")
+    return block[1:-1].split(b"\n") if len(block) > 1 else []
+
+
 def _big_pipe(fd):
     """A 1 MiB pipe (Linux): fewer hand-overs between grep and the scan."""
     try:
@@ -250,12 +259,7 @@ class _GrepFeed(object):
             self.i = 0
         if last >= pos:
             add_o, add_n = self.offs.append, self.nums.append
-            rows = self.rows
-            if rows is not None and self.keep:
-                block = rows(b"\n" + buf[pos:last] + b"\n")
-                lines = block[1:-1].split(b"\n") if len(block) > 1 else ()
-            else:
-                lines = buf[pos:last].split(b"\n")
+            lines = _split_rows(buf[pos:last], self.rows if self.keep else None)
             try:
                 if self.keep:
                     add_c = self.conts.append
@@ -423,14 +427,7 @@ class _GrepStream(_GrepFeed):
                     pos = nl + 1
                     skip = False
                 last = buf.rfind(b"\n")
-                rows = self.rows
-                if last < pos:
-                    lines = []
-                elif rows is not None:
-                    block = rows(b"\n" + buf[pos:last] + b"\n")
-                    lines = block[1:-1].split(b"\n") if len(block) > 1 else []
-                else:
-                    lines = buf[pos:last].split(b"\n")
+                lines = _split_rows(buf[pos:last], self.rows) if last >= pos else []
                 rest = buf[last + 1:] if last >= pos else buf[pos:]
                 if len(rest) > 4096:
                     lines.append(rest[:64])

@@ -312,6 +312,19 @@ def _set_tag(rec, tag, pid):
         rec.tag_pid = pid
 
 
+def nginx_stamp_time(stamp, tctx):
+    """Epoch of an nginx stamp (str, "YYYY/MM/DD HH:MM:SS", digits checked by the caller)
+    in local time, cached per second in ``tctx`` (the same second repeats a lot)."""
+    cache = tctx._stamp_cache
+    ts = cache.get(stamp, _MISSING)
+    if ts is _MISSING:
+        ts = tctx.local(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), *_hms(stamp[11:19]))
+        if len(cache) > 4096:
+            cache.clear()
+        cache[stamp] = ts
+    return ts
+
+
 def parse_record(text, tctx=None):
     """Parse one record (str, no newline) into a :class:`Record`."""
     tctx = tctx or TimeContext()
@@ -328,15 +341,7 @@ def parse_record(text, tctx=None):
             conn = m.group("conn")
             if conn:
                 f["connection"] = int(conn)
-            stamp = text[:19]
-            cache = tctx._stamp_cache
-            ts = cache.get(stamp, _MISSING)
-            if ts is _MISSING:
-                hh, mi, ss = _hms(m.group("hms"))
-                ts = tctx.local(int(m.group("y")), int(m.group("mo")), int(m.group("d")), hh, mi, ss)
-                if len(cache) > 4096:
-                    cache.clear()
-                cache[stamp] = ts
+            ts = nginx_stamp_time(text[:19], tctx)
             if ts is not None:
                 rec.ts = ts
                 rec.ts_source = "record"

@@ -32,8 +32,7 @@ import re
 from collections import Counter
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_offsets import lines_before
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import _hms
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import nginx_stamp_time, parse_record
 
 __metaclass__ = type
 
@@ -49,11 +48,12 @@ NOTICE_SEVERITIES = frozenset((
 ))
 
 # The plain nginx header (parse._RE_NGINX, as bytes) ending exactly where the payload
-# starts: the stamp (group 1) and the connection number (group 2). Anything else before
-# the message (a transport prefix, a partial header) takes the full path.
-NOTICE_LINE = re.compile(
-    br"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[[a-z]+\] \d+#\d+: (?:\*(\d+) )?"
-    br"FastCGI sent in stderr: \"(?=PHP message: PHP )")
+# starts, the stamp its group. Anything else before the message (a transport prefix, a
+# partial header) takes the full path. NOTICE_LINE (one line) and NOTICE_ROWS (grep's
+# rows) are built from it: the bulk step takes exactly the lines the per-line step takes.
+_NOTICE_HEAD = (br"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
+                br"FastCGI sent in stderr: \"")
+NOTICE_LINE = re.compile(_NOTICE_HEAD + br"(?=PHP message: PHP )")
 
 # The same plain header, naming its connection: which nginx request a line belongs to.
 CONNECTION_HEAD = re.compile(br"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: \*(\d+) ")
@@ -76,10 +76,9 @@ _END = b'" while '
 # A row of the grep prefilter's output ("<line number>:<offset>:<line>", behind the newline
 # of the row before) that is a notice line candidate (NOTICE_LINE): its line number, offset,
 # stamp, and the line from the first PHP message on.
-NOTICE_ROWS = re.compile(
-    br"\n(\d+):(\d+):(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
-    br"FastCGI sent in stderr: \"(PHP message: PHP [^\n]*)(?=\n)")
-_PAYLOAD_END = re.compile(br'" while [^\n]*')
+NOTICE_ROWS = re.compile(br"\n(\d+):(\d+):" + _NOTICE_HEAD + br"(PHP message: PHP [^\n]*)(?=\n)")
+# what payload_of cuts off, to the end of each row
+_PAYLOAD_END = re.compile(re.escape(_END) + br"[^\n]*")
 
 
 def payload_of(raw, start):
@@ -206,18 +205,13 @@ def count_notice_rows(block, lo, hi, max_line, memo):
     return b"".join(parts[0::5]), n, tally, set(parts[3::5]), int(parts[-5])
 
 
-def stamp_span(stamps, tctx, memo):
+def stamp_span(stamps, tctx):
     """The first and last epoch of nginx stamps (bytes, "YYYY/MM/DD HH:MM:SS", as
-    NOTICE_ROWS takes them), the way parse_record reads them; ``memo``: stamp -> epoch,
-    kept by the caller. mktime normalizes any such digits, so each has a time."""
+    NOTICE_ROWS takes them), read as parse_record reads them (parse.nginx_stamp_time).
+    mktime normalizes any such digits, so each has a time."""
     first = last = None
     for stamp in stamps:
-        ts = memo.get(stamp)
-        if ts is None:
-            ts = tctx.local(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), *_hms(stamp[11:19]))
-            if len(memo) > 8192:
-                memo.clear()
-            memo[stamp] = ts
+        ts = nginx_stamp_time(stamp.decode("ascii"), tctx)
         if first is None or ts < first:
             first = ts
         if last is None or ts > last:

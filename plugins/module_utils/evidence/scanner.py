@@ -102,7 +102,7 @@ class Scanner(object):
         emit = self._emitter(path, tctx, kinds, report, near)
         drain = None
         if grep is not None and grep.ROWS_IN_THREAD and gated and emit.add_counted is not None:
-            grep.rows = _notice_rows_of_stream(emit.add_counted, lshift, max_line, tctx)
+            grep.rows = _notice_rows(emit.add_counted, lshift, max_line, tctx, in_thread=True)
             drain = grep.rows.drain
         since, until = self.since, self.until
         lo = since - limits.WINDOW_SLACK if since is not None else None
@@ -360,8 +360,7 @@ class Scanner(object):
                 j = _nl_forward(fd, end - 1, size)
                 stop = size if j < 0 else j + 1
             if emit.add_counted is not None and gated:
-                feed.rows = _notice_rows_counter(emit.add_counted, first - begin, stop - begin, lshift, max_line,
-                                                 tctx)
+                feed.rows = _notice_rows(emit.add_counted, lshift, max_line, tctx, first - begin, stop - begin)
             pending = []
             cur = first             # start of the first line not accounted for yet
             idx = -1                # index of the last candidate line
@@ -593,49 +592,38 @@ class Scanner(object):
         return None
 
 
-def _notice_rows_counter(add_counted, lo, hi, lshift, max_line, tctx):
+def _notice_rows(add_counted, lshift, max_line, tctx, lo=0, hi=1 << 62, in_thread=False):
     """The grep feed's bulk step (_GrepFeed.rows): counts the notice lines of a batch of
     rows the range owns (offsets ``lo`` to ``hi``, grep's) into the emitter
     (``add_counted``) and gives back the other rows; a batch count_notice_rows cannot
-    take whole goes back as it came, to the per-line step."""
-    memo = {}
-    stamps = {}
+    take whole goes back as it came, to the per-line step.
 
-    def rows(block):
-        got = count_notice_rows(block, lo, hi, max_line, memo)
-        if got is None:
-            return block
-        rest, n, counts, seen, last_no = got
-        if n:
-            first, last = stamp_span(seen, tctx, stamps)
-            add_counted(n, counts, first, last, last_no - lshift + 1)
-        return rest
-    return rows
-
-
-def _notice_rows_of_stream(add_counted, lshift, max_line, tctx):
-    """The same for a gzip stream's grep (_GrepStream), whose rows are read in its
+    ``in_thread``: for a gzip stream's grep (_GrepStream), whose rows are read in its
     reader thread: that thread only takes the rows and keeps the counts; ``drain()``,
     called by the scan after each take, hands them to the emitter in the scan's
     thread. Line numbers there count the sync lines too: a little high, so the notice
     lookup before a 502 only runs more often (php_notices.notice_before)."""
     memo = {}
-    stamps = {}
     taken = []
 
+    def deliver(n, counts, seen, last_no):
+        first, last = stamp_span(seen, tctx)
+        add_counted(n, counts, first, last, last_no - lshift + 1)
+
     def rows(block):
-        got = count_notice_rows(block, 0, 1 << 62, max_line, memo)
+        got = count_notice_rows(block, lo, hi, max_line, memo)
         if got is None:
             return block
         if got[1]:
-            taken.append(got[1:])
+            if in_thread:
+                taken.append(got[1:])
+            else:
+                deliver(*got[1:])
         return got[0]
 
     def drain():
         while taken:
-            n, counts, seen, last_no = taken.pop(0)
-            first, last = stamp_span(seen, tctx, stamps)
-            add_counted(n, counts, first, last, last_no - lshift + 1)
+            deliver(*taken.pop(0))
     rows.drain = drain
     return rows
 

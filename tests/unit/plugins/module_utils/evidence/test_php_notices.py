@@ -117,7 +117,7 @@ def test_count_notice_rows_takes_notice_rows_and_gives_back_the_others():
     assert n == 2 and last_no == 3
     assert tally == {("Warning", "/var/www/html/cart.php"): 1, ("Deprecated", "/var/www/html/a.php"): 1,
                      ("Notice", "/var/www/html/b.php"): 1}
-    first, last = stamp_span(stamps | {b"2026/11/26 17:00:59"}, TimeContext(), {})
+    first, last = stamp_span(stamps | {b"2026/11/26 17:00:59"}, TimeContext())
     assert (format_ts(first), format_ts(last)) == ("2026-11-26T17:00:59+00:00", "2026-11-26T17:01:03+00:00")
     assert [r.split(b":", 2)[0] for r in rest[1:-1].split(b"\n")] == [b"2", b"4"]
 
