@@ -188,7 +188,8 @@ upstream_probes:
 opcache:
   description:
     - C(masters) as M(phpfpm.opcache_fleet.opcache_status) returns them, each with its stale
-      scripts only (at most O(stale_cap)); C(failed_masters) for masters that could not be read;
+      scripts only (at most O(stale_cap)) and its APCu state (C(apcu)); C(failed_masters) for
+      masters that could not be read;
       C(msg) names what failed (C(skipped) when O(skip) holds C(opcache)).
   returned: success
   type: dict

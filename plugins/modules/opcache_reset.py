@@ -70,6 +70,17 @@ options:
         explicit O(socket) gives no configuration). The tree is walked without following symlinks.
     type: bool
     default: false
+  clear_apcu:
+    description:
+      - After the OPcache reset of a master is verified, also clear its APCu user cache with
+        C(apcu_clear_cache()) (all pools of a master share one), verified in later requests where APCu's
+        C(start_time) must differ from the one read just before the clear (APCu 5.1 sets it from the
+        monotonic clock, not the time of day, so it is compared with nothing else). C(masters[].apcu) says what was done.
+      - A master without APCu, with C(apc.enabled=0) or with an empty APCu is left alone, and
+        C(masters[].apcu.skipped) says why (nothing cleared is nothing verified). Applications
+        lose what they stored there (sessions or locks kept in APCu, for one), hence off by default.
+    type: bool
+    default: false
   fallback:
     description:
       - C(reload) does a graceful C(systemctl reload <unit>) of a master when FastCGI cannot be used
@@ -118,6 +129,11 @@ EXAMPLES = r"""
   opcache_reset:
     mode: glob
     patterns: ['/srv/app/releases/a/*']
+
+- name: Full reset of OPcache, then clear APCu too, both verified
+  opcache_reset:
+    mode: full
+    clear_apcu: true
 """
 
 RETURN = r"""
@@ -159,6 +175,27 @@ masters:
           used_since_switch: 3
           scripts: [/var/www/shop/releases/2/public/index.php]
       escalated: {to: full, stale_files: 0, reason: "14 cached script(s) of /var/www/shop/releases/2, which ..."}
+    - master_pid: 1210
+      mode: full
+      changed: true
+      verified: true
+      apcu:
+        cleared: true
+        verified: true
+        before: {loaded: true, enabled: true, state: near_full, entries: 1843, inserts: 1843, expunges: 0,
+                 start_time: 1796380000, used_memory: 30411776}
+        after: {loaded: true, enabled: true, state: ok, entries: 0, inserts: 0, expunges: 0,
+                start_time: 1796380412, used_memory: 34176}
+apcu_cleared:
+  description: With O(clear_apcu), the number of masters whose APCu was (or in check mode would be) cleared.
+  returned: always
+  type: int
+  sample: 1
+apcu_verified:
+  description: With O(clear_apcu), the number of masters whose APCu clear was verified in a later request.
+  returned: always
+  type: int
+  sample: 1
 not_cached:
   description:
     - With O(mode=files), the requested files that no master caches, under the path given or its resolved
@@ -231,7 +268,7 @@ def reset_one(module, target):
         return reset_master(target, p["mode"], files=p["files"], patterns=p["patterns"],
                             check_mode=module.check_mode, timeout=p["timeout"],
                             request_timeout=p["request_timeout"], purge=p["purge_file_cache"],
-                            helper_dir=p["helper_dir"], max_answer=p["max_answer_size"])
+                            helper_dir=p["helper_dir"], max_answer=p["max_answer_size"], apcu=p["clear_apcu"])
     except (ControlError, HelperError) as exc:
         if p["fallback"] != "reload" or exc.cause not in FALLBACK_CAUSES:
             raise
@@ -269,6 +306,7 @@ def main():
         patterns=dict(type="list", elements="str", default=[]),
         timeout=dict(type="float", default=30.0),
         purge_file_cache=dict(type="bool", default=False),
+        clear_apcu=dict(type="bool", default=False),
         fallback=dict(type="str", default="none", choices=["none", "reload"]),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by={"pool": "socket"})
@@ -295,6 +333,9 @@ def main():
         masters=results,
         masters_reset=sum(1 for r in results if r.get("changed")),
         masters_verified=sum(1 for r in results if r.get("changed") and r.get("verified")),
+        apcu_cleared=sum(1 for r in results if (r.get("apcu") or {}).get("cleared")
+                         or (r.get("apcu") or {}).get("would")),
+        apcu_verified=sum(1 for r in results if (r.get("apcu") or {}).get("verified")),
         elapsed=round(time.monotonic() - started, 4),
     )
     if module.params["mode"] == "files" and results:

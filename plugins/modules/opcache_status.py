@@ -15,6 +15,11 @@ description:
     returns C(opcache_get_status()), C(opcache_get_configuration()) and optionally the cached
     scripts with a staleness verdict, for every running php-fpm master (discovered from /proc)
     or for one given O(socket).
+  - Also returns, per master, the state of APCu (C(masters[].apcu)) when it is loaded, with entries, hits,
+    expunges, memory, free blocks and fragmentation, and a C(state) (not_loaded, disabled, unknown,
+    near_full under 10 % free, fragmented when more than half of the free memory lies outside the
+    largest free block, expunged when it wiped itself for lack of room since its start or last clear,
+    ok) with C(findings) that say why.
   - Pools of one master share one cache, so ONE pool per master is queried, the easiest first
     (no chroot, no open_basedir, unix socket), the next one when it cannot be reached.
   - The helper file is written to a random directory under O(helper_dir) (0711, root) and
@@ -88,6 +93,27 @@ masters:
         - {full_path: /srv/app/releases/a/report.php, hits: 3, cached: true, mtime: 1795711440,
            last_used_timestamp: 1795711500, stale: possible, reason: "modified at ..."}
       stale_counts: {certain: 0, possible: 1, fresh: 12, unknown: 0}
+      apcu:
+        loaded: true
+        enabled: true
+        version: 5.1.22
+        state: near_full
+        entries: 1843
+        hits: 5120
+        misses: 1843
+        inserts: 1843
+        expunges: 0
+        start_time: 1795711360
+        slots: 4099
+        ttl: 0
+        memory_type: mmap
+        memory: {total: 33554304, free: 2142528, used: 31411776, free_ratio: 0.0639}
+        free_blocks: 1
+        largest_free_block: 2142528
+        fragmentation: 0.0
+        settings: {apc.shm_size: 32M, apc.ttl: "0"}
+        findings:
+          - {code: apcu_near_full, text: "APCu is 94% full (2.0 MiB free of 32.0 MiB, apc.shm_size=32M): ..."}
 failed_masters:
   description: Masters that could not be read, with the cause (the module fails when there is any).
   returned: when a master fails

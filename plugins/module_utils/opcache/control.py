@@ -31,6 +31,7 @@ from __future__ import absolute_import, division, print_function
 import os
 import time
 
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.apcu import apcu_figures, clear_verified, summarize_apcu
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import (
     DEFAULT_BASE_DIR,
@@ -122,6 +123,7 @@ def master_status(target, scripts=False, session_factory=None, timeout=10.0, hel
     result = _master_header(target, answer)
     result["status"] = summarize_status(answer.get("status"))
     result["configuration"] = summarize_configuration(answer.get("configuration"))
+    result["apcu"] = summarize_apcu(answer.get("apcu"))
     result["round_trip"] = round(answer.get("elapsed") or 0, 6)
     # Where the (already removed) helper ran: shows placement under opcache.restrict_api.
     result["helper_path"] = answer.get("helper_path")
@@ -161,8 +163,9 @@ def _figures(status):
 
 def reset_master(target, mode, files=(), patterns=(), check_mode=False, timeout=30.0,
                  request_timeout=10.0, purge=False, session_factory=None, helper_dir=None,
-                 sleep=time.sleep, clock=time.monotonic, max_answer=None):
-    """Reset ONE master once and verify it in later requests. See module docs."""
+                 sleep=time.sleep, clock=time.monotonic, max_answer=None, apcu=False):
+    """Reset ONE master once and verify it in later requests; with ``apcu``, then clear its
+    APCu and verify that too. See module docs."""
     if mode not in MODES:
         raise ValueError("mode must be one of %s, got %r" % (", ".join(MODES), mode))
     base = helper_dir or DEFAULT_BASE_DIR
@@ -181,6 +184,8 @@ def reset_master(target, mode, files=(), patterns=(), check_mode=False, timeout=
                                       clock, target)
             if escalate is not None:
                 _reset_full(session, escalate, result, check_mode, timeout, False, target, sleep, clock)
+        if apcu:
+            _clear_apcu(session, result, check_mode, timeout, sleep, clock)
     finally:
         session.close()
         result["seconds"] = round(time.monotonic() - t_start, 4)
@@ -210,6 +215,64 @@ def _poll(session, action, args, result):
             "master %s: a verification request failed (%s); retried. A worker that dies right after a "
             "reset is crash evidence: check the php-fpm log" % (result.get("master_pid"), exc.cause))
         return None
+
+
+def _poll_status_until(session, result, verdict, timeout, sleep, clock):
+    """Status requests, with growing pauses, until ``verdict(answer)`` holds or ``timeout``
+    passes: (the last answer that arrived or None, whether the verdict held, requests sent)."""
+    started, delay, last, polls = clock(), 0.02, None, 0
+    while True:
+        answer = _poll(session, "status", {"scripts": False}, result)
+        polls += 1
+        if answer is not None:
+            last = answer
+            if verdict(answer):
+                return last, True, polls
+        if clock() - started >= timeout:
+            return last, False, polls
+        sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def _clear_apcu(session, result, check_mode, timeout, sleep, clock):
+    """Clear the master's APCu (one cache for all its pools) and verify it in later requests:
+    a ``start_time`` other than the one read just before the clear (opcache/apcu.py). An empty cache, or a master
+    without APCu, is left alone and says why: nothing cleared is nothing verified."""
+    before = summarize_apcu(session.call("status", {"scripts": False}).get("apcu"))
+    entry = {"before": apcu_figures(before), "cleared": False, "verified": None}
+    result["apcu"] = entry
+    if not before or not before.get("loaded"):
+        entry["skipped"] = "APCu is not loaded in this master"
+    elif not before.get("enabled"):
+        entry["skipped"] = "APCu is loaded but disabled (apc.enabled=0)"
+    elif before.get("entries") is None or before.get("start_time") is None:
+        raise ControlError("master %s: APCu's figures could not be read (apcu_cache_info), so a clear could not "
+                           "be verified: not cleared" % result["master_pid"], "apcu_unreadable")
+    elif before["entries"] == 0:
+        entry["skipped"] = "APCu holds no entries: nothing to clear"
+    elif check_mode:
+        entry["would"] = "apcu_clear_cache() once (%d entries), then verify a new start_time" % before["entries"]
+        result["changed"] = True
+    else:
+        answer = session.call("apcu_clear", {})
+        if answer.get("cleared") is not True:
+            raise ControlError("master %s: apcu_clear_cache() did not run (answer: %r)"
+                               % (result["master_pid"], answer.get("cleared")), "apcu_clear")
+        entry["cleared"] = True
+        entry["clear_time"] = answer.get("clear_time")
+        result["changed"] = True
+        # the figures of the clearing request itself, just before it cleared
+        before = summarize_apcu(answer.get("apcu_before")) or before
+        entry["before"] = apcu_figures(before)
+        later, entry["verified"], _polls = _poll_status_until(
+            session, result, lambda a: clear_verified(before, summarize_apcu(a.get("apcu"))), timeout, sleep, clock)
+        after = summarize_apcu((later or {}).get("apcu"))
+        entry["after"] = apcu_figures(after)
+        if not entry["verified"]:
+            raise ControlError("master %s: apcu_clear_cache() ran but no later request saw the cleared cache "
+                               "within %ss (APCu start_time still %s)"
+                               % (result["master_pid"], timeout, (after or {}).get("start_time")),
+                               "verify_timeout", {"result": result})
 
 
 def configured_file_cache(target, answer):
@@ -256,21 +319,9 @@ def _reset_full(session, first, result, check_mode, timeout, purge, target, slee
                            "opcache.enable / opcache.restrict_api)" % result["master_pid"], "opcache_reset")
     result["changed"] = True
     started = clock()
-    delay = 0.02
-    after = None
-    polls = 0
-    while True:
-        answer = _poll(session, "status", {"scripts": False}, result)
-        polls += 1
-        if answer is not None:
-            after = answer.get("status")
-        if answer is not None and full_reset_verified(before, after):
-            result["verified"] = True
-            break
-        if clock() - started >= timeout:
-            break
-        sleep(delay)
-        delay = min(delay * 2, 0.5)
+    last, result["verified"], polls = _poll_status_until(
+        session, result, lambda a: full_reset_verified(before, a.get("status")), timeout, sleep, clock)
+    after = (last or {}).get("status")
     result["after"] = _figures(after)
     result["polls"] = polls
     result["verify_seconds"] = round(clock() - started, 4)

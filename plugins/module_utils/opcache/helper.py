@@ -41,10 +41,13 @@ pool, fpm_start_time, time, ini{...}, warnings[], elapsed, socket, helper_path):
 * ``status`` {scripts: bool} -> status (opcache_get_status without scripts, or None),
   configuration (opcache_get_configuration or None), scripts (list of
   {full_path, hits, memory_consumption, last_used_timestamp, timestamp?, cached,
-  mtime}) when asked and available (None while a restart is pending).
+  mtime}) when asked and available (None while a restart is pending), apcu (APCu's
+  state: loaded, enabled, version, ini, cache counters, sma with the free blocks walked).
 * ``reset`` {} -> reset (bool, what opcache_reset() returned), status.
 * ``invalidate`` {files: [...], force: bool} -> files: {path: {invalidated, cached}}.
 * ``is_cached`` {files: [...]} -> files: {path: {cached, mtime}}.
+* ``apcu_clear`` {} -> apcu_before, clear_time, cleared (what apcu_clear_cache() returned,
+  None when APCu is absent or disabled), apcu (after the clear, same request).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -67,7 +70,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.peer 
 
 DEFAULT_BASE_DIR = "/var/lib/opcache-fleet"
 PRIVATE_TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
-ACTIONS = ("status", "reset", "invalidate", "is_cached")
+ACTIONS = ("status", "reset", "invalidate", "is_cached", "apcu_clear")
 # The FastCGI param that carries the per-run token (read by HELPER_PHP as $_SERVER[...]).
 TOKEN_PARAM = "OPCACHE_FLEET_TOKEN"
 

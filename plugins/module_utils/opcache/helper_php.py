@@ -40,8 +40,58 @@ if ($ofToken === '' || !hash_equals(pathinfo(__FILE__, PATHINFO_FILENAME), hash(
         $ofRefusal = 'expired';
     }
 }
-$ofRun = function ($raw) {
-    $out = array('helper' => 'opcache-fleet', 'protocol' => 2, 'ok' => false);
+// APCu's state (the user cache; php-fpm shares one per master, like OPcache). Counters,
+// and the free blocks walked here because apcu_sma_info(true) has no block list: the largest
+// free block bounds the biggest entry that can be stored without an expunge.
+$ofApcu = function () {
+    $a = array('loaded' => extension_loaded('apcu'));
+    if (!$a['loaded']) {
+        return $a;
+    }
+    $a['version'] = phpversion('apcu');
+    $a['enabled'] = function_exists('apcu_enabled') && apcu_enabled();
+    $a['ini'] = array();
+    foreach (array('apc.shm_size', 'apc.shm_segments', 'apc.ttl', 'apc.gc_ttl', 'apc.entries_hint',
+                   'apc.serializer', 'apc.slam_defense', 'apc.mmap_file_mask') as $k) {
+        $a['ini'][$k] = ini_get($k);
+    }
+    if (!$a['enabled']) {
+        return $a;
+    }
+    $ci = apcu_cache_info(true);
+    if (is_array($ci)) {
+        $a['cache'] = array();
+        foreach (array('num_slots', 'ttl', 'num_hits', 'num_misses', 'num_inserts', 'num_entries',
+                       'expunges', 'start_time', 'mem_size', 'memory_type') as $k) {
+            $a['cache'][$k] = isset($ci[$k]) ? $ci[$k] : null;
+        }
+    }
+    $sma = apcu_sma_info(false);
+    if (is_array($sma)) {
+        $blocks = 0;
+        $largest = 0;
+        $free = 0;
+        foreach (isset($sma['block_lists']) && is_array($sma['block_lists']) ? $sma['block_lists'] : array() as $seg) {
+            foreach (is_array($seg) ? $seg : array() as $b) {
+                $size = isset($b['size']) ? (int) $b['size'] : 0;
+                $blocks++;
+                $free += $size;
+                $largest = max($largest, $size);
+            }
+        }
+        $a['sma'] = array(
+            'num_seg' => isset($sma['num_seg']) ? $sma['num_seg'] : null,
+            'seg_size' => isset($sma['seg_size']) ? $sma['seg_size'] : null,
+            'avail_mem' => isset($sma['avail_mem']) ? $sma['avail_mem'] : null,
+            'free_blocks' => $blocks,
+            'free_in_blocks' => $free,
+            'largest_free_block' => $largest,
+        );
+    }
+    return $a;
+};
+$ofRun = function ($raw) use ($ofApcu) {
+    $out = array('helper' => 'opcache-fleet', 'protocol' => 3, 'ok' => false);
     $in = json_decode((string) $raw, true);
     if (!is_array($in) || !isset($in['nonce']) || !is_string($in['nonce'])) {
         $out['error'] = 'bad_request';
@@ -118,6 +168,7 @@ $ofRun = function ($raw) {
         $out['scripts'] = $scripts;
         $cf = opcache_get_configuration();
         $out['configuration'] = is_array($cf) ? $cf : null;
+        $out['apcu'] = $ofApcu();
     } elseif ($action === 'reset') {
         $out['reset'] = opcache_reset();
         $st = opcache_get_status(false);
@@ -130,6 +181,12 @@ $ofRun = function ($raw) {
             $res[$f] = array('invalidated' => $done, 'cached' => opcache_is_script_cached($f));
         }
         $out['files'] = $res;
+    } elseif ($action === 'apcu_clear') {
+        // Cleared in this request, verified by the caller in a later one (start_time, entries).
+        $out['apcu_before'] = $ofApcu();
+        $out['clear_time'] = time();
+        $out['cleared'] = !empty($out['apcu_before']['enabled']) ? apcu_clear_cache() : null;
+        $out['apcu'] = $ofApcu();
     } elseif ($action === 'is_cached') {
         $res = array();
         foreach ($files as $f) {
@@ -147,7 +204,7 @@ $ofRun = function ($raw) {
 if ($ofRefusal === null) {
     $ofOut = $ofRun(file_get_contents('php://input'));
 } else {
-    $ofOut = array('helper' => 'opcache-fleet', 'protocol' => 2, 'ok' => false, 'error' => $ofRefusal);
+    $ofOut = array('helper' => 'opcache-fleet', 'protocol' => 3, 'ok' => false, 'error' => $ofRefusal);
 }
 if (function_exists('opcache_is_script_cached') && @opcache_is_script_cached(__FILE__)) {
     @opcache_invalidate(__FILE__, true);

@@ -141,12 +141,16 @@ def evaluate_host(raw, ctx=None, thresholds=None, stale_cap=50):
             "opcache_error": (failed[0].get("msg") if failed else (None if om else (model.opcache.get("msg")
                                                                                     or "no OPcache status"))),
             "stale_counts": om.get("stale_counts"),
+            "apcu": om.get("apcu"),
             "stale_scripts": [{"path": s.get("full_path") or s.get("path"), "stale": s.get("stale"),
                                "reason": s.get("reason")} for s in stale[:stale_cap]],
             "stale_scripts_truncated": len(stale) > stale_cap,
             "cache_events": [{"kind": e["kind"], "time": iso_time(e["time"], report_tz(model)), "text": e["text"],
                               "files": e["files"][:20]} for e in model.cache_events(m.get("master_pid"))],
         })
+        for f in (om.get("apcu") or {}).get("findings") or []:
+            entry["notes"].append({"code": f.get("code"), "text": "master %s (%s): %s"
+                                   % (m.get("master_pid"), m.get("config"), f.get("text"))})
         if not thr and host_j["verdict"] == "opcache_suspect":
             entry["notes"].append({"code": "no_emergency_restart", "text": "master %s (%s): emergency_restart_threshold "
                                    "is not set, php-fpm will not reload itself after repeated crashes"

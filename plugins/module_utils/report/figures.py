@@ -92,6 +92,24 @@ def opcache_summary(oc):
     return "; ".join(parts)
 
 
+def apcu_summary(a):
+    """The APCu state of a master (report ``masters[].apcu``) in words."""
+    if not a:
+        return "-"
+    state = a.get("state") or "unknown"
+    if state in ("not_loaded", "disabled"):
+        return state.replace("_", " ")
+    mem = a.get("memory") or {}
+    hits, misses = _number(a.get("hits")), _number(a.get("misses"))
+    rate = 100.0 * hits / (hits + misses) if hits is not None and misses is not None and hits + misses else None
+    frag = _number(a.get("fragmentation"))
+    return "; ".join([
+        state.replace("_", " "), "%d entries" % as_int(a.get("entries")),
+        "memory %s used of %s" % (mib(mem.get("used")), mib(mem.get("total"))),
+        "fragmentation %s" % percent(None if frag is None else 100 * frag),
+        "expunges %d" % as_int(a.get("expunges")), "hit rate %s" % percent(rate)])
+
+
 def stale_counts_text(counts):
     """``{"certain": 0, "possible": 1, ...}`` -> ``certain 0, possible 1, fresh 61, unknown 0``."""
     if not isinstance(counts, dict) or not counts:

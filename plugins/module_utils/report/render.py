@@ -21,7 +21,7 @@ import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.assembly import HOST_STATES
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.figures import (
-    as_int, opcache_summary, setting_text, stale_counts_text,
+    apcu_summary, as_int, opcache_summary, setting_text, stale_counts_text,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.judge import VERDICTS, unread_what
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.times import parse_time
@@ -380,12 +380,13 @@ def _md_host(h):
     if h["masters"]:
         out.append("")
         for m in h["masters"][:CAPS["masters"]]:
-            out.append("- master %s: php %s, emergency_restart_threshold %s; OPcache: %s; stale scripts: %s" % (
+            out.append("- master %s: php %s, emergency_restart_threshold %s; OPcache: %s; stale scripts: %s%s" % (
                 md_code("%s %s" % (m["master_pid"], m["config"])), md_code(m.get("php_version")),
                 m["emergency_restart_threshold"] or "not set",
                 ("error " + md_code(m["opcache_error"])) if m.get("opcache_error") else md_text(
                     opcache_summary(m.get("opcache"))),
-                md_text(stale_counts_text(m.get("stale_counts")))))
+                md_text(stale_counts_text(m.get("stale_counts"))),
+                ("; APCu: " + md_text(apcu_summary(m["apcu"]))) if m.get("apcu") else ""))
             for s in m["stale_scripts"][:10]:
                 out.append("  - %s %s" % (md_text(s["stale"]), md_code(s["path"])))
             _md_more(out, min(10, len(m["stale_scripts"])), _stale_total(m), "stale scripts", "  ", _stale_where(m))
@@ -825,7 +826,7 @@ def _plain_list(items, what, cap=20):
 
 def _masters_html(masters):
     h_ = ["<table><tr><th>master</th><th>php</th><th>emergency_restart_threshold</th><th>OPcache</th>"
-          "<th>settings</th><th>stale scripts</th><th>cache emptied / files invalidated</th></tr>"]
+          "<th>settings</th><th>stale scripts</th><th>cache emptied / files invalidated</th><th>APCu</th></tr>"]
     for m in masters[:CAPS["masters"]]:
         oc = m.get("opcache") or {}
         shown = m["stale_scripts"][:CAPS["stale_scripts"]]
@@ -837,11 +838,11 @@ def _masters_html(masters):
             for e in m.get("cache_events") or [])
         settings = ", ".join(setting_text(k, v) for k, v in sorted((m.get("opcache_settings") or {}).items()))
         h_.append("<tr><td>%s <code>%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-                  "<td>%s</td></tr>" % (
+                  "<td>%s</td><td>%s</td></tr>" % (
                       esc(m["master_pid"]), esc(m["config"]), esc(m.get("php_version")),
                       esc(m["emergency_restart_threshold"]) if m["emergency_restart_threshold"] else "not set",
                       esc(m["opcache_error"]) if m.get("opcache_error") else esc(opcache_summary(oc)),
-                      esc(settings) or "-", stale or "-", events or "-"))
-    h_.append(_more_row(7, CAPS["masters"], len(masters), "php-fpm masters"))
+                      esc(settings) or "-", stale or "-", events or "-", esc(apcu_summary(m.get("apcu")))))
+    h_.append(_more_row(8, CAPS["masters"], len(masters), "php-fpm masters"))
     h_.append("</table>")
     return "".join(h_)

@@ -21,6 +21,19 @@ class FakeOPcache(object):
         self.reset_ok = reset_ok
         self.calls = []
         self.time = 2000
+        self.apcu = None          # the helper's raw ``apcu`` answer, when the master has APCu
+        self.apcu_clear_takes = True
+
+
+def apcu_answer(entries=120, start_time=1500, expunges=0):
+    """The helper's ``apcu`` answer of a 32 MiB APCu holding ``entries`` 16 KiB entries."""
+    used = entries * 16536
+    return {"loaded": True, "version": "5.1.22", "enabled": True, "ini": {"apc.shm_size": "32M"},
+            "cache": {"num_slots": 4099, "ttl": 0, "num_hits": 10, "num_misses": entries, "num_inserts": entries,
+                      "num_entries": entries, "expunges": expunges, "start_time": start_time,
+                      "mem_size": used, "memory_type": "mmap"},
+            "sma": {"num_seg": 1, "seg_size": 33554304, "avail_mem": 33554304 - used - 34176, "free_blocks": 1,
+                    "free_in_blocks": 33554304 - used - 34176, "largest_free_block": 33554304 - used - 34176}}
 
 
 class FakeSession(object):
@@ -50,6 +63,8 @@ class FakeSession(object):
                     cache.scripts = {}
                     st = json.loads(json.dumps(s))
             ans["status"] = st
+            if cache.apcu is not None:
+                ans["apcu"] = json.loads(json.dumps(cache.apcu))
             ans["configuration"] = {"directives": {"opcache.enable": True}, "blacklist": []}
             if (args or {}).get("scripts"):
                 ans["scripts"] = None if st["restart_pending"] else [dict(v, full_path=k) for k, v in cache.scripts.items()]
@@ -66,6 +81,14 @@ class FakeSession(object):
                     e["cached"] = False
                 res[f] = {"invalidated": bool(e), "cached": False}
             ans["files"] = res
+        elif action == "apcu_clear":
+            # as apc_cache_clear() does: wipe, start_time = now, counters back to 0
+            ans["apcu_before"] = json.loads(json.dumps(cache.apcu))
+            ans["clear_time"] = cache.time
+            ans["cleared"] = True
+            if cache.apcu_clear_takes:  # APCu 5.1 restarts its start_time from CLOCK_MONOTONIC
+                cache.apcu = apcu_answer(entries=0, start_time=37)
+            ans["apcu"] = json.loads(json.dumps(cache.apcu))
         elif action == "is_cached":
             ans["files"] = dict((f, {"cached": bool(cache.scripts.get(f, {}).get("cached"))}) for f in args["files"])
         return ans
@@ -449,3 +472,78 @@ def test_the_live_release_is_not_superseded(tmp_path):
     cache = FakeOPcache({site + "/releases/2/src/Cart.php": script(10)})
     r = c.reset_master(target(), "stale", session_factory=factory_for(cache), helper_dir=str(tmp_path))
     assert not r["changed"] and "escalated" not in r and "reset" not in cache.calls
+
+
+# ------------------------------------------------------------------ APCu beside OPcache
+
+def test_master_status_reports_apcu():
+    cache = FakeOPcache()
+    cache.apcu = apcu_answer(entries=1900)
+    m = c.master_status(target(), session_factory=factory_for(cache))
+    assert m["apcu"]["state"] == "near_full" and m["apcu"]["entries"] == 1900
+    cache.apcu = None
+    assert c.master_status(target(), session_factory=factory_for(cache))["apcu"] is None
+
+
+def test_apcu_cleared_after_the_reset_and_verified_in_a_later_request():
+    cache = FakeOPcache()
+    cache.apcu = apcu_answer(entries=120, start_time=1500)
+    r = c.reset_master(target(), "full", session_factory=factory_for(cache), sleep=lambda s: None, apcu=True)
+    assert cache.calls.count("apcu_clear") == 1
+    assert cache.calls.index("apcu_clear") > cache.calls.index("reset")
+    assert cache.calls[-1] == "status"  # the verdict comes from a request after the clear
+    assert r["apcu"]["cleared"] is True and r["apcu"]["verified"] is True
+    assert r["apcu"]["before"]["entries"] == 120 and r["apcu"]["after"]["entries"] == 0
+    assert r["apcu"]["after"]["start_time"] == 37 and r["apcu"]["clear_time"] == 2000
+
+
+def test_apcu_not_asked_is_not_touched():
+    cache = FakeOPcache()
+    cache.apcu = apcu_answer(entries=120)
+    r = c.reset_master(target(), "full", session_factory=factory_for(cache), sleep=lambda s: None)
+    assert "apcu_clear" not in cache.calls and "apcu" not in r
+
+
+def test_a_clear_that_no_later_request_sees_is_not_verified():
+    cache = FakeOPcache()
+    cache.apcu = apcu_answer(entries=120, start_time=1500)
+    cache.apcu_clear_takes = False
+    clock = iter(range(0, 10 ** 6)).__next__
+    with pytest.raises(ControlError) as exc:
+        c.reset_master(target(), "full", session_factory=factory_for(cache), sleep=lambda s: None, apcu=True,
+                       timeout=5, clock=lambda: float(clock()))
+    assert exc.value.cause == "verify_timeout" and "apcu_clear_cache() ran" in str(exc.value)
+    assert exc.value.details["result"]["apcu"]["verified"] is False
+
+
+@pytest.mark.parametrize("apcu, why", [
+    (apcu_answer(entries=0), "holds no entries"),
+    ({"loaded": False}, "not loaded"),
+    (dict(apcu_answer(), enabled=False), "disabled"),
+    (None, "not loaded"),
+])
+def test_apcu_with_nothing_to_clear_is_left_alone(apcu, why):
+    cache = FakeOPcache()
+    cache.apcu = apcu
+    r = c.reset_master(target(), "stale", session_factory=factory_for(cache), sleep=lambda s: None, apcu=True,
+                       helper_dir="/nonexistent")
+    assert "apcu_clear" not in cache.calls
+    assert why in r["apcu"]["skipped"] and r["apcu"]["cleared"] is False and r["apcu"]["verified"] is None
+    assert r["changed"] is False
+
+
+def test_apcu_clear_in_check_mode_changes_nothing():
+    cache = FakeOPcache()
+    cache.apcu = apcu_answer(entries=7)
+    r = c.reset_master(target(), "stale", check_mode=True, session_factory=factory_for(cache), apcu=True,
+                       helper_dir="/nonexistent")
+    assert "apcu_clear" not in cache.calls and r["changed"] is True
+    assert "7 entries" in r["apcu"]["would"] and r["apcu"]["verified"] is None
+
+
+def test_apcu_figures_unreadable_refuse_the_clear():
+    cache = FakeOPcache()
+    cache.apcu = {"loaded": True, "enabled": True, "cache": "junk", "sma": {"num_seg": "x"}}
+    with pytest.raises(ControlError) as exc:
+        c.reset_master(target(), "full", session_factory=factory_for(cache), sleep=lambda s: None, apcu=True)
+    assert exc.value.cause == "apcu_unreadable" and "apcu_clear" not in cache.calls

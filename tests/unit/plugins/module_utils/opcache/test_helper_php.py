@@ -8,7 +8,7 @@ import hashlib
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache import helper_php as h
 
 # Changing the PHP text must be a deliberate act: update this pin in the same commit.
-PINNED_SHA256 = "972a42b52e3ae0ae2151e5ae7c398173633e8bacd32a1835547525fb06ff4c37"
+PINNED_SHA256 = "e3cc1bd17ef210f87a8cc80091e9a52a6e5167b25fa513e99bdd8f6e5773a06d"
 
 
 def test_helper_text_is_pinned():

@@ -298,3 +298,34 @@ def test_scripts_of_a_superseded_release_are_noted_per_master():
         "old_release_cached"]
     master["superseded_releases"] = []
     assert not [n for n in evaluate_host(raw)["notes"] if n["code"].startswith("old_release")]
+
+
+def test_apcu_state_per_master_in_json_markdown_and_html():
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.apcu import summarize_apcu
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.report.render import render_html, render_markdown
+    raw = load("lab-web2")  # the incident host: report.md details its masters
+    master = raw["opcache"]["masters"][0]
+    # the helper's answer on lab-web2 after apcu.php?fill=95&punch=1 (960 entries, holes between them)
+    master["apcu"] = summarize_apcu({
+        "loaded": True, "version": "5.1.22", "enabled": True, "ini": {"apc.shm_size": "32M"},
+        "cache": {"num_slots": 4099, "ttl": 0, "num_hits": 0, "num_misses": 0, "num_inserts": 1921,
+                  "num_entries": 960, "expunges": 0, "start_time": 1796628302, "mem_size": 15949624,
+                  "memory_type": "mmap"},
+        "sma": {"num_seg": 1, "seg_size": 33554312, "avail_mem": 17604688, "free_blocks": 961,
+                "free_in_blocks": 17573936, "largest_free_block": 1687816}})
+    rep = build_report([raw], generated_at="x")
+    host = rep["hosts"][0]
+    entry = [m for m in host["masters"] if m["master_pid"] == master["master_pid"]][0]
+    assert entry["apcu"]["state"] == "fragmented" and entry["apcu"]["entries"] == 960
+    assert host["verdict"] == evaluate_host(load("lab-web2"))["verdict"]  # a note, never a verdict
+    notes = [n for n in host["notes"] if n["code"] == "apcu_fragmented"]
+    assert len(notes) == 1 and notes[0]["text"].startswith("master %s (" % master["master_pid"])
+    assert "90% of its 16.8 MiB free lies outside the largest free block" in notes[0]["text"]
+    line = "APCu: fragmented; 960 entries; memory 15.2 MiB used of 32.0 MiB; fragmentation 90.4 %; expunges 0"
+    assert line in render_markdown(rep)
+    assert "<td>fragmented; 960 entries;" in render_html(rep)
+    others = [m for m in host["masters"] if m["master_pid"] != master["master_pid"]]
+    assert all(m["apcu"] is None for m in others)
+    # on a healthy host report.md names the note in its table of notes
+    raw = healthy(raw)
+    assert "`apcu_fragmented`" in render_markdown(build_report([raw], generated_at="x"))
