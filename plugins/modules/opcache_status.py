@@ -93,6 +93,7 @@ masters:
         - {full_path: /srv/app/releases/a/report.php, hits: 3, cached: true, mtime: 1795711440,
            last_used_timestamp: 1795711500, stale: possible, reason: "modified at ..."}
       stale_counts: {certain: 0, possible: 1, fresh: 12, unknown: 0}
+      zend_extensions: [Zend OPcache]
       apcu:
         loaded: true
         enabled: true

@@ -124,6 +124,8 @@ def master_status(target, scripts=False, session_factory=None, timeout=10.0, hel
     result["status"] = summarize_status(answer.get("status"))
     result["configuration"] = summarize_configuration(answer.get("configuration"))
     result["apcu"] = summarize_apcu(answer.get("apcu"))
+    zext = answer.get("zend_extensions")
+    result["zend_extensions"] = [z for z in zext if isinstance(z, str)] if isinstance(zext, list) else None
     result["round_trip"] = round(answer.get("elapsed") or 0, 6)
     # Where the (already removed) helper ran: shows placement under opcache.restrict_api.
     result["helper_path"] = answer.get("helper_path")

@@ -169,6 +169,8 @@ $ofRun = function ($raw) use ($ofApcu) {
         $cf = opcache_get_configuration();
         $out['configuration'] = is_array($cf) ? $cf : null;
         $out['apcu'] = $ofApcu();
+        // zend_extensions in the order they were loaded (the order php-src bug reports ask for)
+        $out['zend_extensions'] = get_loaded_extensions(true);
     } elseif ($action === 'reset') {
         $out['reset'] = opcache_reset();
         $st = opcache_get_status(false);

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opcache-fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The crash lines of a host and their neighbours, read back from the files they came from.
+
+Private to opcache-fleet. Standard library only, Python 3.8+. fpm_evidence names each event's
+file and line number; :func:`crash_neighbours` reads each file once, keeps ``context`` lines
+around every crash line (worker crashes, kernel faults, core dumps, the 502s of a dead
+worker), marks the crash line with ``>``, and redacts the result (bundle/redact.py). Events
+from sources that are not files (the journal) are listed as the event alone, and say so.
+"""
+from __future__ import absolute_import, division, print_function
+
+import gzip
+import os
+
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.bundle.redact import redact
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import (
+    CRASH_502, KERNEL_CRASH, WORKER_CRASH,
+)
+
+__metaclass__ = type
+
+CRASH_KINDS = WORKER_CRASH + KERNEL_CRASH + CRASH_502 + ("coredump",)
+MAX_LINE = 4096  # longer lines are cut: a bundle is read by people
+
+
+def _wanted(events, max_events):
+    by_file, other = {}, []
+    for e in events or []:
+        if e.get("category") not in CRASH_KINDS:
+            continue
+        f, n = e.get("file"), e.get("line_no")
+        if isinstance(f, str) and f.startswith("/") and isinstance(n, int) and n > 0:
+            by_file.setdefault(f, set()).add(n)
+        else:
+            other.append(e)
+    kept, total = {}, 0
+    for f in sorted(by_file):
+        lines = sorted(by_file[f])[-max(max_events - total, 0):] if total < max_events else []
+        if lines:
+            kept[f] = lines
+            total += len(lines)
+    return kept, other, sum(len(v) for v in by_file.values()) - total
+
+
+def _open(path):
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, "rt", encoding="utf-8", errors="replace")
+
+
+def _read_around(path, crash_lines, context):
+    """[(line number, text, is crash line)] within ``context`` lines of each crash line."""
+    want = set()
+    for n in crash_lines:
+        want.update(range(max(1, n - context), n + context + 1))
+    last = max(want)
+    out = []
+    with _open(path) as fh:
+        for no, text in enumerate(fh, 1):
+            if no in want:
+                out.append((no, text.rstrip("\n")[:MAX_LINE], no in crash_lines))
+            if no >= last:
+                break
+    return out
+
+
+def crash_neighbours(events, context=3, max_events=200, keep_raw=False):
+    """``(text, {files, crash_lines, not_read, left_out, redactions})`` for crash_lines.txt; with
+    ``keep_raw`` also ``raw``: {(file, line number): the crash line as read, unredacted}, for the
+    kernel offsets (never written out as such)."""
+    kept, other, left_out = _wanted(events, max_events)
+    blocks, not_read, redactions, shown, raw = [], [], 0, 0, {}
+    for path in sorted(kept):
+        if not os.path.isfile(path):
+            not_read.append({"file": path, "why": "not a regular file now (rotated away or replaced)"})
+            continue
+        try:
+            rows = _read_around(path, set(kept[path]), context)
+        except (IOError, OSError, EOFError, ValueError) as exc:
+            not_read.append({"file": path, "why": str(exc)})
+            continue
+        blocks.append("==> %s <==" % path)
+        prev = None
+        for no, text, crash in rows:
+            if prev is not None and no != prev + 1:
+                blocks.append("--")
+            safe, n = redact(text)
+            redactions += n
+            shown += crash
+            if crash and keep_raw:
+                raw[(path, no)] = text
+            blocks.append("%s%7d: %s" % (">" if crash else " ", no, safe))
+            prev = no
+        blocks.append("")
+    if other:
+        blocks.append("==> events from sources that are not files (the event only, no neighbours) <==")
+        for e in other[:max_events]:
+            fields = ", ".join("%s=%s" % (k, e[k]) for k in sorted(e) if k not in ("requests", "evidence"))
+            safe, n = redact(fields)
+            redactions += n
+            blocks.append(safe)
+    info = {"files": sorted(kept), "crash_lines": shown, "not_read": not_read, "left_out": left_out,
+            "other_sources": len(other), "redactions": redactions}
+    if keep_raw:
+        info["raw"] = raw
+    return "\n".join(blocks) + "\n", info
