@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Runs ON a lab host: poison OPcache with a crashing version of one file of a release.
-#   poison.sh RELEASE_DIR FILE PAGE OTHER_RELEASES(comma-separated)
+#   poison.sh RELEASE_DIR FILE PAGE OTHER_RELEASES(comma-separated) [keep-mtime]
+# keep-mtime: the fix lands with the file's old mtime (rsync -a, tar, image layers), so no
+# staleness test can see that the cached copy differs from the disk.
 set -euo pipefail
-release_dir=$1 file=$2 page=$3 others=$4
+release_dir=$1 file=$2 page=$3 others=$4 mode=${5:-}
 target="$release_dir/$file"
 release=$(basename "$release_dir")
 url="http://127.0.0.1/$release/$page"
@@ -21,9 +23,13 @@ touch -d '-30 seconds' "$target"
 first=$(code "$url")
 [ "$first" = 502 ] || { echo "poison: crashing version gave HTTP $first, not 502" >&2; cp -p "$healthy" "$target"; exit 1; }
 
-# The fix lands on disk (a deploy): new content, new mtime. validate_timestamps=0
-# means OPcache never looks again.
-cp "$healthy" "$target"
+# The fix lands on disk (a deploy): new content, new mtime (or, with keep-mtime, the old
+# one). validate_timestamps=0 means OPcache never looks again.
+if [ "$mode" = keep-mtime ]; then
+    cp -p "$healthy" "$target"
+else
+    cp "$healthy" "$target"
+fi
 rm -f "$healthy"
 for _ in 1 2 3; do
     c=$(code "$url")

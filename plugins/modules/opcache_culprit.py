@@ -20,7 +20,9 @@ description:
   - Ranks the cached scripts BEFORE touching anything. O(ranking_probes) failing probes are made in
     different seconds; after each, the scripts whose C(last_used_timestamp) equals the probe's
     second form that request's include set, and the sets are intersected (the helper's own file is
-    never a candidate). Scripts seen used in a second with no probe are used by other requests
+    never a candidate). Within it, scripts cached at another size than their twins (the same file,
+    with the same bytes on disk, in another folder such as another release) come first, which needs
+    no mtime. Scripts seen used in a second with no probe are used by other requests
     and come after the rest of the include set. Then stale scripts (C(certain), C(possible)),
     files declaring a class another file of the code root declares, most recently modified.
   - Then invalidates the candidates in that order, one (or O(group_size)) at a time, probing after
@@ -177,9 +179,18 @@ ranking:
   type: list
   elements: dict
   sample:
-    - {rank: 1, path: /srv/app/releases/a/src/Report/CsvExporter.php, in_include_set: true,
-       used_elsewhere: false, stale: possible, collision: false, mtime: 1795713111,
-       last_used_timestamp: 1795713117, reasons: ["in the crashing request's include set", "stale possible: ..."]}
+    - {rank: 1, path: /srv/app/releases/a/src/Report/CsvExporter.php, in_include_set: true, twin_differs: true,
+       used_elsewhere: false, stale: fresh, collision: false, mtime: 1795713111,
+       last_used_timestamp: 1795713117, reasons: ["in the crashing request's include set",
+       "cached copy takes 4008 bytes; 2 twin(s) with the same bytes on disk take 3736"]}
+twin_suspects:
+  description:
+    - Cached scripts whose compiled size (C(memory_consumption)) differs from twins with the same bytes on
+      disk, the same file in another folder (another release). They rank right after the include set, so
+      the hunt needs no stale hint (a deploy that kept the mtime, memory damaged with nothing changed on disk).
+  returned: when ranked
+  type: list
+  elements: str
 include_set:
   description: Scripts in every failing probe's include set (null without probes).
   returned: always

@@ -23,10 +23,13 @@ other requests and are ranked after the rest of the include set.
 
 Ranking key, first to last:
   1. in the include set (when probes were made), then not;
-  2. within that, not seen used by other requests, then seen;
-  3. stale ``certain``, ``possible``, ``unknown``, then ``fresh`` (opcache_control);
-  4. declares a class that another file of the same code root also declares;
-  5. most recently modified first; the path breaks ties.
+  2. within that, cached at another size than twins with the same bytes on disk (the same
+     file in another release folder: culprit/twins.py), then not - the one signal left when
+     the file on disk kept its mtime;
+  3. not seen used by other requests, then seen;
+  4. stale ``certain``, ``possible``, ``unknown``, then ``fresh`` (opcache_control);
+  5. declares a class that another file of the same code root also declares;
+  6. most recently modified first; the path breaks ties.
 
 Entry points:
 
@@ -50,6 +53,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.ranki
     rank_candidates,
     used_elsewhere,
 )
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.twins import divergent_twins
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.status_summary import classify_scripts
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 
@@ -255,7 +259,9 @@ class Hunt(object):
                     result["collision_roots"] = roots
                 except (ValueError, OSError) as exc:
                     self.warnings.append("class collision scan of %s failed: %s" % (roots, exc))
-        ranking = rank_candidates(classified, include, shared, coll)
+        twins = divergent_twins(classified)
+        ranking = rank_candidates(classified, include, shared, coll, twins)
+        result["twin_suspects"] = sorted(twins)
         result["include_set"] = sorted(include) if include is not None else None
         result["used_elsewhere"] = sorted(shared)
         result["candidates_considered"] = len(ranking)

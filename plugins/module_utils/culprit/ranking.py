@@ -77,12 +77,14 @@ def collision_roots_for(paths, script_filename=None, fallback=None):
     return [fallback] if fallback else []
 
 
-def rank_candidates(classified, include=None, shared=None, collisions=None):
+def rank_candidates(classified, include=None, shared=None, collisions=None, twins=None):
     """Order cached scripts (opcache_control.classify_scripts output) for invalidation.
 
-    Returns a list of dicts {rank, path, in_include_set, used_elsewhere, stale, collision,
-    mtime, last_used_timestamp, reasons}.
+    ``twins``: {path: reason} of culprit/twins.py. Returns a list of dicts {rank, path,
+    in_include_set, twin_differs, used_elsewhere, stale, collision, mtime,
+    last_used_timestamp, reasons}.
     """
+    twins = twins or {}
     shared = shared or set()
     collisions = collisions or set()
     rows = []
@@ -92,6 +94,7 @@ def rank_candidates(classified, include=None, shared=None, collisions=None):
         row = {
             "path": path,
             "in_include_set": inc if include is not None else None,
+            "twin_differs": path in twins,
             "used_elsewhere": path in shared,
             "stale": e.get("stale"),
             "collision": path in collisions,
@@ -101,6 +104,8 @@ def rank_candidates(classified, include=None, shared=None, collisions=None):
         reasons = []
         if inc:
             reasons.append("in the crashing request's include set")
+        if row["twin_differs"]:
+            reasons.append(twins[path])
         if row["used_elsewhere"]:
             reasons.append("also used by other requests")
         if row["stale"] in ("certain", "possible", "unknown"):
@@ -110,6 +115,7 @@ def rank_candidates(classified, include=None, shared=None, collisions=None):
         row["reasons"] = reasons
         rows.append(row)
     rows.sort(key=lambda r: (0 if (include is None or r["in_include_set"]) else 1,
+                             0 if r["twin_differs"] else 1,
                              1 if r["used_elsewhere"] else 0,
                              STALE_ORDER.get(r["stale"], 3),
                              0 if r["collision"] else 1,
