@@ -240,7 +240,13 @@ def _clear_apcu(session, result, check_mode, timeout, sleep, clock):
     """Clear the master's APCu (one cache for all its pools) and verify it in later requests:
     a ``start_time`` other than the one read just before the clear (opcache/apcu.py). An empty cache, or a master
     without APCu, is left alone and says why: nothing cleared is nothing verified."""
-    before = summarize_apcu(session.call("status", {"scripts": False}).get("apcu"))
+    # the first request after a reset may meet a worker that dies (TRANSIENT_POLL_CAUSES): retried
+    first, answered, _polls = _poll_status_until(session, result, lambda a: True, timeout, sleep, clock)
+    if not answered:
+        raise ControlError("master %s: no request after the OPcache reset answered within %ss, so APCu was not "
+                           "read and not cleared" % (result["master_pid"], timeout), "verify_timeout",
+                           {"result": result})
+    before = summarize_apcu(first.get("apcu"))
     entry = {"before": apcu_figures(before), "cleared": False, "verified": None}
     result["apcu"] = entry
     if not before or not before.get("loaded"):

@@ -547,3 +547,24 @@ def test_apcu_figures_unreadable_refuse_the_clear():
     with pytest.raises(ControlError) as exc:
         c.reset_master(target(), "full", session_factory=factory_for(cache), sleep=lambda s: None, apcu=True)
     assert exc.value.cause == "apcu_unreadable" and "apcu_clear" not in cache.calls
+
+
+class DyingAfterTheReset(FakeSession):
+    """The first request after the verified reset (the one that reads APCu) meets a dying worker."""
+
+    def call(self, action, args=None):
+        calls = self.cache.calls
+        if action == "status" and "reset" in calls and calls[-1] == "status" and not getattr(self.cache, "died", False):
+            self.cache.died = True
+            calls.append(action)
+            raise HelperError("/run/x.sock", "truncated", "connection reset by peer before END_REQUEST")
+        return FakeSession.call(self, action, args)
+
+
+def test_apcu_read_after_the_reset_is_retried_when_its_worker_dies():
+    cache = FakeOPcache()
+    cache.apcu = apcu_answer(entries=120, start_time=1500)
+    r = c.reset_master(target(), "full", session_factory=lambda s, **kw: DyingAfterTheReset(cache),
+                       sleep=lambda s: None, apcu=True)
+    assert cache.died and r["verified"] and r["apcu"]["cleared"] and r["apcu"]["verified"]
+    assert "truncated" in r["poll_errors"][0]
