@@ -244,31 +244,12 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.runner import make_runner
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.host import StepError, diagnose
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.host import DIAGNOSE_ARGS, StepError, diagnose
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import check_helper_dir
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            fpm_error_logs=dict(type="list", elements="path"),
-            nginx_error_logs=dict(type="list", elements="path"),
-            since=dict(type="str", default="24h"),
-            until=dict(type="str"),
-            correlation_window=dict(type="float", default=2.0),
-            kernel=dict(type="bool", default=True),
-            max_events=dict(type="int", default=3000),
-            stale_cap=dict(type="int", default=50),
-            release_dir_pattern=dict(type="str", default=r"/(releases?|deploys?|deployments|versions?|builds?)/*$"),
-            extra_code_roots=dict(type="list", elements="path", default=[]),
-            collision_max_files=dict(type="int", default=50000),
-            collision_max_seconds=dict(type="float", default=60.0),
-            helper_dir=dict(type="path", default="/var/lib/opcache-fleet"),
-            request_timeout=dict(type="float", default=10.0),
-            skip=dict(type="list", elements="str", choices=["opcache", "collisions"], default=[]),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=dict(DIAGNOSE_ARGS), supports_check_mode=True)
     p = module.params
     check_helper_dir(module)
     if p["collision_max_files"] < 0 or p["collision_max_seconds"] < 0:

@@ -96,7 +96,6 @@ manifest:
 """
 
 import datetime
-import json
 import os
 import shutil
 
@@ -132,7 +131,7 @@ def main():
         module.fail_json(msg=str(exc))
     manifest["host"] = os.uname()[1]
     manifest["generated_at"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    module.exit_json(changed=False, files=files, manifest=json.loads(json.dumps(manifest)))
+    module.exit_json(changed=False, files=files, manifest=manifest)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.bundle.coredu
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.bundle.crash_lines import crash_neighbours
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.bundle.kernel_offsets import object_offset
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.bundle.redact import CLIENT, redact
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.host import diagnose
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.diagnose.host import DIAGNOSE_ARGS, diagnose
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import KERNEL_CRASH
 
 __metaclass__ = type
@@ -68,6 +68,11 @@ class Bundle(object):
         safe, n = redact(content)
         self._add(name, why, safe, n)
 
+    def redacted(self, name, why, content, redactions):
+        """A text already redacted line by line (crash_lines.py): redacting it again would count
+        its own placeholders (``client: <client>``) as new replacements."""
+        self._add(name, why, content, redactions)
+
     def json(self, name, why, value):
         safe, n = redact_value(value)
         self._add(name, why, json.dumps(safe, indent=1, sort_keys=True, default=str) + "\n", n)
@@ -82,11 +87,11 @@ class Bundle(object):
 
 
 def _opts(p):
-    return {"fpm_error_logs": None, "nginx_error_logs": None, "since": p["since"], "until": None,
-            "correlation_window": 2.0, "kernel": True, "max_events": 3000, "stale_cap": 50,
-            "release_dir_pattern": r"/(releases?|deploys?|deployments|versions?|builds?)/*$",
-            "extra_code_roots": [], "collision_max_files": 0, "collision_max_seconds": 0,
-            "helper_dir": p["helper_dir"], "request_timeout": p["request_timeout"], "skip": ["collisions"]}
+    """diagnose_host's defaults, with the bundle's window and helper options; no class scan."""
+    opts = dict((k, v.get("default")) for k, v in DIAGNOSE_ARGS.items())
+    opts.update(since=p["since"], helper_dir=p["helper_dir"], request_timeout=p["request_timeout"],
+                skip=["collisions"])
+    return opts
 
 
 def _binary(master):
@@ -189,8 +194,9 @@ def gather(module, run, p, which):
 
     text, info = crash_neighbours(events, p["context"], p["max_crash_lines"], keep_raw=True)
     raw = info.pop("raw")
-    b.text("crash_lines.txt", "every crash line (worker signals, kernel faults, core dumps, the 502s of a dead "
-           "worker) with %d lines around it, from the files the evidence came from" % p["context"], text)
+    b.redacted("crash_lines.txt", "every crash line (worker signals, kernel faults, core dumps, the 502s of a dead "
+               "worker) with %d lines around it, from the files the evidence came from" % p["context"], text,
+               info["redactions"])
     for nr in info["not_read"]:
         b.missing("neighbours in %s" % nr["file"], nr["why"])
 

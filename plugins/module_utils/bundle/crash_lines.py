@@ -7,17 +7,19 @@
 Private to opcache-fleet. Standard library only, Python 3.8+. fpm_evidence names each event's
 file and line number; :func:`crash_neighbours` reads each file once, keeps ``context`` lines
 around every crash line (worker crashes, kernel faults, core dumps, the 502s of a dead
-worker), marks the crash line with ``>``, and redacts the result (bundle/redact.py). Events
-from sources that are not files (the journal) are listed as the event alone, and say so.
+worker), marks the crash line with ``>``, and redacts the result (bundle/redact.py). Files
+are read as the evidence scan reads them (evidence/readers.py: never a FIFO, gzip, bz2 and xz
+told by their magic bytes), so the line numbers are the scan's. Events from sources that are
+not files (the journal) are listed as the event alone, and say so.
 """
 from __future__ import absolute_import, division, print_function
-
-import gzip
-import os
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.bundle.redact import redact
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.categories import (
     CRASH_502, KERNEL_CRASH, WORKER_CRASH,
+)
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import (
+    _ReadError, _detect, _open_chunks, open_regular_file,
 )
 
 __metaclass__ = type
@@ -45,10 +47,19 @@ def _wanted(events, max_events):
     return kept, other, sum(len(v) for v in by_file.values()) - total
 
 
-def _open(path):
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, "rt", encoding="utf-8", errors="replace")
+def _lines(path):
+    """The lines of a log file (bytes, without their newline), decompressed as the scan does."""
+    with open_regular_file(path) as f:
+        comp, dummy = _detect(f.read(8))
+    report, rest = {}, b""
+    for chunk in _open_chunks(path, comp=comp, report=report):
+        rows = (rest + chunk).split(b"\n")
+        rest = rows.pop()
+        yield from rows
+    if report.get("error"):
+        raise IOError(report["error"])
+    if rest:
+        yield rest
 
 
 def _read_around(path, crash_lines, context):
@@ -58,12 +69,15 @@ def _read_around(path, crash_lines, context):
         want.update(range(max(1, n - context), n + context + 1))
     last = max(want)
     out = []
-    with _open(path) as fh:
-        for no, text in enumerate(fh, 1):
+    lines = _lines(path)
+    try:
+        for no, row in enumerate(lines, 1):
             if no in want:
-                out.append((no, text.rstrip("\n")[:MAX_LINE], no in crash_lines))
+                out.append((no, row[:MAX_LINE].decode("utf-8", "replace"), no in crash_lines))
             if no >= last:
                 break
+    finally:
+        lines.close()  # stops a gzip reader's thread at once
     return out
 
 
@@ -74,12 +88,9 @@ def crash_neighbours(events, context=3, max_events=200, keep_raw=False):
     kept, other, left_out = _wanted(events, max_events)
     blocks, not_read, redactions, shown, raw = [], [], 0, 0, {}
     for path in sorted(kept):
-        if not os.path.isfile(path):
-            not_read.append({"file": path, "why": "not a regular file now (rotated away or replaced)"})
-            continue
         try:
             rows = _read_around(path, set(kept[path]), context)
-        except (IOError, OSError, EOFError, ValueError) as exc:
+        except (IOError, OSError, EOFError, ValueError, _ReadError) as exc:
             not_read.append({"file": path, "why": str(exc)})
             continue
         blocks.append("==> %s <==" % path)

@@ -35,6 +35,24 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targe
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.php.class_collisions import find_collisions
 
 STALE_KINDS = ("certain", "possible")
+# diagnose_host's options; evidence_bundle runs diagnose() with their defaults.
+DIAGNOSE_ARGS = dict(
+    fpm_error_logs=dict(type="list", elements="path"),
+    nginx_error_logs=dict(type="list", elements="path"),
+    since=dict(type="str", default="24h"),
+    until=dict(type="str"),
+    correlation_window=dict(type="float", default=2.0),
+    kernel=dict(type="bool", default=True),
+    max_events=dict(type="int", default=3000),
+    stale_cap=dict(type="int", default=50),
+    release_dir_pattern=dict(type="str", default=r"/(releases?|deploys?|deployments|versions?|builds?)/*$"),
+    extra_code_roots=dict(type="list", elements="path", default=[]),
+    collision_max_files=dict(type="int", default=50000),
+    collision_max_seconds=dict(type="float", default=60.0),
+    helper_dir=dict(type="path", default="/var/lib/opcache-fleet"),
+    request_timeout=dict(type="float", default=10.0),
+    skip=dict(type="list", elements="str", choices=["opcache", "collisions"], default=[]),
+)
 # invalidated.json is written by opcache_reset and the hunt: a few KiB; more is not ours.
 MAX_INVALIDATIONS_BYTES = 16 * 1024 * 1024
 INVALIDATIONS_FILE = "invalidated.json"

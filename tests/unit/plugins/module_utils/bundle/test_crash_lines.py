@@ -62,3 +62,20 @@ def test_json_values_are_redacted_and_client_fields_replaced():
     inc = value["incidents"][0]
     assert inc["client"] == "<client>" and inc["requests"][0]["client"] == "<client>"
     assert inc["upstream"] == "fastcgi://<address>:9000" and inc["pid"] == 7 and n == 3
+
+
+def test_rotated_logs_are_read_as_the_scan_reads_them_by_their_magic_bytes(tmp_path):
+    import lzma
+    xz = tmp_path / "php8.2-fpm.log.2"  # logrotate's xz, no suffix that says so
+    xz.write_bytes(lzma.compress(FPM.encode()))
+    text, info = crash_neighbours([{"category": "child_signal", "file": str(xz), "line_no": 3}], context=0)
+    assert ">      3: [07-Dec-2026 08:03:46] WARNING: [pool www] child 2418 exited on signal 11" in text
+    assert info["crash_lines"] == 1 and info["not_read"] == []
+
+
+def test_a_fifo_named_by_an_event_is_never_opened_for_reading(tmp_path):
+    import os
+    fifo = tmp_path / "error.log"
+    os.mkfifo(str(fifo))  # no writer: a plain open() would block for ever
+    text, info = crash_neighbours([{"category": "upstream_reset", "file": str(fifo), "line_no": 1}])
+    assert info["not_read"] == [{"file": str(fifo), "why": "not a regular file: FIFO"}] and info["crash_lines"] == 0
