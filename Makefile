@@ -8,13 +8,13 @@ export ANSIBLE_DEPRECATION_WARNINGS := False
 VENV := .venv/bin
 HOST ?= lab-web1
 
-.PHONY: setup image lab lab-down lab-scale incident demo eda-demo diagnose test lint unit browser mutants collection sanity molecule bench help
+.PHONY: setup image lab lab-down lab-scale incident demo eda-demo diagnose test lint unit browser mutants collection sanity molecule bench bench-cure help
 
 help:
 	@echo "make demo      set up, start the lab, arm the incident, run diagnose.yml"
 	@echo "make test      lint, unit tests, headless-browser test, mutation run, collection install test, ansible-test sanity, every Molecule scenario"
 	@echo "make eda-demo  the crash_storm rulebook sees the incident's crash storm and runs diagnose [HOST=lab-web1]"
-	@echo "make lab | lab-down | lab-scale [N=24] | incident [HOST=lab-web1] | bench"
+	@echo "make lab | lab-down | lab-scale [N=24] | incident [HOST=lab-web1] | bench | bench-cure [HOST=lab-web1]"
 
 setup:
 	@./scripts/setup.sh
@@ -90,3 +90,7 @@ test: lint unit browser mutants collection sanity molecule
 
 bench: setup
 	@$(VENV)/python bench/evidence_bench.py
+
+# What each cure costs on a lab host under load (docs/cure.md); about 12 minutes.
+bench-cure: setup lab
+	@$(VENV)/python bench/cure_cost.py --host $(HOST)

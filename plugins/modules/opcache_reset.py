@@ -91,6 +91,15 @@ options:
     type: str
     choices: [none, reload]
     default: none
+  retries:
+    description:
+      - How many times a master's reset is tried again when a request met a worker that went away
+        (C(truncated), C(ECONNRESET)) or a pool that answered FastCGI's overloaded status, after
+        0.25 s, 0.5 s, 1 s... (0 to 10). A C(timeout) is not retried, because the request may still run
+        in a saturated pool. C(masters[].retries) lists them. Running a reset again is safe, because each is verified by
+        the cache's figures, not by the lost answer.
+    type: int
+    default: 3
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -227,9 +236,10 @@ failed_masters:
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.cure.backoff import with_backoff
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import reset_master
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.reload import read_start_time, reload_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.reload import raise_unverified_reload, read_start_time, reload_master
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import COMMON_ARGS, check_helper_dir, select_targets
 
@@ -256,6 +266,8 @@ def validate(module):
         module.fail_json(msg="purge_file_cache=true requires mode=full, got mode=%s" % p["mode"])
     if p["fallback"] == "reload" and p["mode"] != "full":
         module.fail_json(msg="fallback=reload requires mode=full, got mode=%s" % p["mode"])
+    if not 0 <= p["retries"] <= 10:
+        module.fail_json(msg="retries must be between 0 and 10, got %d" % p["retries"])
     if p["timeout"] <= 0 or p["request_timeout"] <= 0:
         module.fail_json(msg="timeout and request_timeout must be positive, got %s and %s"
                          % (p["timeout"], p["request_timeout"]))
@@ -264,11 +276,19 @@ def validate(module):
 
 def reset_one(module, target):
     p = module.params
-    try:
+    retried = []
+
+    def reset():
         return reset_master(target, p["mode"], files=p["files"], patterns=p["patterns"],
                             check_mode=module.check_mode, timeout=p["timeout"],
                             request_timeout=p["request_timeout"], purge=p["purge_file_cache"],
                             helper_dir=p["helper_dir"], max_answer=p["max_answer_size"], apcu=p["clear_apcu"])
+    try:
+        # a worker that recycles mid-request is no reason to give up on a master (cure/backoff.py)
+        result = with_backoff(reset, retries=p["retries"], record=retried)
+        if retried:
+            result["retries"] = retried
+        return result
     except (ControlError, HelperError) as exc:
         if p["fallback"] != "reload" or exc.cause not in FALLBACK_CAUSES:
             raise
@@ -291,10 +311,7 @@ def reset_one(module, target):
             module.warn("master %s: reload verified by replaced workers only; OPcache start_time could not "
                         "be read (%s)" % (target.get("master_pid"), info.get("start_time_error")))
         if not info["verified"]:
-            raise ControlError("master %s: systemctl reload %s ran but neither a new OPcache start_time nor "
-                               "replaced workers were seen within %ss" % (target.get("master_pid"), info["unit"],
-                                                                          p["timeout"]),
-                               "verify_timeout", {"result": entry})
+            raise_unverified_reload(target, info, p["timeout"], entry)
         return entry
 
 
@@ -308,6 +325,7 @@ def main():
         purge_file_cache=dict(type="bool", default=False),
         clear_apcu=dict(type="bool", default=False),
         fallback=dict(type="str", default="none", choices=["none", "reload"]),
+        retries=dict(type="int", default=3),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by={"pool": "socket"})
     validate(module)

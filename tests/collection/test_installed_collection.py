@@ -99,7 +99,7 @@ def test_installed_copy_is_the_one_loaded(installed):
 
 @pytest.mark.parametrize("module", ["opcache_reset", "fpm_evidence", "fpm_discover", "opcache_status",
                                     "opcache_ini", "opcache_blacklist", "opcache_culprit",
-                                    "php_class_collisions", "fleet_report", "evidence_bundle"])
+                                    "php_class_collisions", "fleet_report", "evidence_bundle", "opcache_cure"])
 def test_ansible_doc_renders(installed, module):
     _rc, out = run([os.path.join(BIN, "ansible-doc"), "--json", FQCN + "." + module],
                    cwd=str(installed["user"]), env=installed["env"])
@@ -108,7 +108,7 @@ def test_ansible_doc_renders(installed, module):
     assert doc["return"]
 
 
-@pytest.mark.parametrize("playbook", ["diagnose", "emergency_reset", "opcache_config", "culprit_hunt", "evidence_bundle"])
+@pytest.mark.parametrize("playbook", ["diagnose", "emergency_reset", "opcache_config", "culprit_hunt", "evidence_bundle", "cure"])
 def test_playbooks_syntax_check_by_fqcn(installed, playbook):
     run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i", "localhost,", FQCN + "." + playbook],
         cwd=str(installed["user"]), env=installed["env"])

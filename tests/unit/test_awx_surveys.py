@@ -22,7 +22,7 @@ SURVEY_DIR = os.path.join(PROJECT_ROOT, "docs", "awx")
 SURVEY_SUFFIX = ".survey.json"
 SURVEYS = sorted(f for f in os.listdir(SURVEY_DIR) if f.endswith(SURVEY_SUFFIX))
 # The job templates of docs/awx.md.
-TEMPLATED_PLAYBOOKS = ["culprit_hunt", "diagnose", "emergency_reset"]
+TEMPLATED_PLAYBOOKS = ["culprit_hunt", "cure", "diagnose", "emergency_reset"]
 QUESTION_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
 BOOLEAN_CHOICES = ["false", "true"]
 COLLECTION_PREFIX = "phpfpm.opcache_fleet."
@@ -217,6 +217,9 @@ def test_survey_spec_is_well_formed(survey_name):
         default = question["default"]
         if question["type"] == "multiplechoice":
             assert isinstance(question["choices"], list) and default in question["choices"], where
+        elif question["type"] == "multiselect":
+            # AWX's multiselect default: the chosen lines, one per line
+            assert isinstance(default, str) and set(default.split("\n")) <= set(question["choices"]), where
         elif question["type"] == "integer":
             assert isinstance(default, int) and question["min"] <= default <= question["max"], where
         else:

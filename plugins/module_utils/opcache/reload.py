@@ -20,6 +20,19 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helpe
 __metaclass__ = type
 
 
+def _start_time_verifies(info, start, asked):
+    """Record an OPcache start_time read after a reload or restart; True (``verified_by:
+    start_time``) when the cache started at or after the moment it was asked for."""
+    if start is None:
+        return False
+    info["start_time"] = start
+    if start < asked:
+        return False
+    info.update(verified=True, verified_by="start_time")
+    info.pop("start_time_error", None)
+    return True
+
+
 def reload_master(target, run_command, timeout=30.0, proc="/proc", sleep=time.sleep,
                   read_start_time=None, wall_clock=time.time, clock=time.monotonic):
     """Graceful reload through systemd, verified.
@@ -66,12 +79,8 @@ def reload_master(target, run_command, timeout=30.0, proc="/proc", sleep=time.sl
                 if replaced and exc.cause not in CONNECT_CAUSES:
                     # A setting blocks the helper for good: the reload is proven as far as it can be.
                     break
-            if start is not None:
-                info["start_time"] = start
-                if start >= asked:
-                    info.update(verified=True, verified_by="start_time")
-                    info.pop("start_time_error", None)
-                    break
+            if _start_time_verifies(info, start, asked):
+                break
         elif replaced:
             info.update(verified=True, verified_by="workers replaced")
             break
@@ -84,9 +93,76 @@ def reload_master(target, run_command, timeout=30.0, proc="/proc", sleep=time.sl
     return info
 
 
+def raise_unverified_reload(target, info, timeout, result):
+    """The error of a reload that ran but was not seen (``result`` is kept in its details)."""
+    raise ControlError("master %s: systemctl reload %s ran but neither a new OPcache start_time nor replaced "
+                       "workers were seen within %ss" % (target.get("master_pid"), info["unit"], timeout),
+                       "verify_timeout", {"result": result})
+
+
 def read_start_time(target, session_factory=None, timeout=5.0, helper_dir=None):
     """OPcache ``start_time`` of one master (one status request through its first usable pool)."""
     session, answer, dummy = open_master(target, session_factory, timeout, helper_dir)
     session.close()
     stats = (answer.get("status") or {}).get("opcache_statistics") or {}
     return stats.get("start_time")
+
+
+def systemd_main_pid(run_command, unit):
+    """The unit's MainPID from systemd (None when it has none: stopped)."""
+    rc, out, dummy = run_command(["systemctl", "show", "-p", "MainPID", "--value", unit])
+    try:
+        pid = int(out.strip()) if rc == 0 else 0
+    except ValueError:
+        pid = 0
+    return pid or None
+
+
+def restart_master(target, run_command, timeout=30.0, proc="/proc", sleep=time.sleep, read_start_time=None,
+                   while_stopped=None, wall_clock=time.time, clock=time.monotonic):
+    """Restart of a php-fpm master through systemd, verified.
+
+    ``while_stopped()`` runs between ``systemctl stop`` and ``start`` (the file cache is
+    emptied there, when no worker can write to it); without it one ``systemctl restart``.
+    Verified when systemd names a new, running MainPID and OPcache's ``start_time`` read
+    through a pool of that new master (``read_start_time(new_pid)``) is at or after the
+    moment of the restart: ``verified_by: start_time``; when OPcache cannot be read, the new
+    master alone (``verified_by: new master``). Returns {unit, old_master_pid, master_pid,
+    verified, verified_by, start_time}.
+    """
+    pid = target.get("master_pid")
+    unit = target.get("systemd_unit") or (read_cgroup_unit(proc, pid) if pid else None)
+    if not unit:
+        raise ControlError("restart: no systemd unit known for master %s (give master_pid of a systemd-managed "
+                           "php-fpm)" % pid, "systemd_unit")
+    asked = int(wall_clock())
+    commands = [["systemctl", "stop", unit], ["systemctl", "start", unit]] if while_stopped \
+        else [["systemctl", "restart", unit]]
+    for argv in commands:
+        rc, dummy, err = run_command(argv)
+        if rc != 0:
+            raise ControlError("restart: %s failed (rc=%s): %s" % (" ".join(argv), rc, (err or "").strip()),
+                               "systemctl")
+        if argv[1] == "stop":
+            while_stopped()
+    info = {"unit": unit, "old_master_pid": pid, "master_pid": None, "verified": False, "verified_by": None,
+            "restart_asked_at": asked, "start_time": None}
+    deadline = clock() + timeout
+    while True:
+        new = systemd_main_pid(run_command, unit)
+        if new and new != pid and os.path.exists(os.path.join(proc, str(new))):
+            info["master_pid"] = new
+            start = None
+            if read_start_time is not None:
+                try:
+                    start = read_start_time(new)
+                except (ControlError, HelperError) as exc:
+                    info["start_time_error"] = str(exc)
+            if _start_time_verifies(info, start, asked):
+                break
+        if clock() >= deadline:
+            break
+        sleep(0.2)
+    if not info["verified"] and info["master_pid"]:
+        info.update(verified=True, verified_by="new master")
+    return info

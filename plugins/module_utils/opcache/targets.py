@@ -84,6 +84,10 @@ def targets_from_discovery(discovered, select=None):
             "config": master.get("config"),
             "php_version": master.get("php_version"),
             "systemd_unit": master.get("systemd_unit"),
+            # where its workers' deaths are written (the cure's watch reads them)
+            "error_log": master.get("error_log"),
+            "error_log_kind": master.get("error_log_kind"),
+            "syslog_ident": master.get("syslog_ident"),
             "opcache": master.get("opcache") or {},
             "pools": [helper_pool(p, master.get("opcache")) for p in pools],
             "pool_names": [p.get("name") for p in master.get("pools", [])],

@@ -106,3 +106,24 @@ def test_reset_names_the_files_no_master_caches(capsys, monkeypatch):
     out = result(capsys)
     assert out["not_cached"] == ["/srv/gone.php"] and out["masters_verified"] == 2
     assert "/srv/gone.php" in json.dumps(out.get("warnings"))
+
+
+def test_reset_retries_a_master_whose_worker_went_away(capsys, monkeypatch):
+    """A reset whose request met a recycling worker is tried again, not failed."""
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.cure import backoff
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
+    monkeypatch.setattr(opcache_reset, "select_targets", lambda module: ([{"master_pid": 1, "sockets": ["/a"]}], []))
+    monkeypatch.setattr(opcache_reset, "check_helper_dir", lambda module: None)
+    monkeypatch.setattr(backoff.time, "sleep", lambda s: None)
+    calls = []
+
+    def reset_master(target, *a, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise HelperError("/a", "truncated", "the worker closed the connection before the answer ended")
+        return {"master_pid": 1, "changed": True, "verified": True}
+    monkeypatch.setattr(opcache_reset, "reset_master", reset_master)
+    run(opcache_reset, {"mode": "full"})
+    out = result(capsys)
+    assert len(calls) == 2 and out["masters_verified"] == 1 and "failed_masters" not in out
+    assert out["masters"][0]["retries"][0]["cause"] == "truncated"

@@ -98,3 +98,66 @@ def test_reload_master_of_a_stopped_master_names_it(tmp_path):
                              timeout=1, proc=str(tmp_path / "proc"))
     assert exc.value.cause == "not_running"
     assert "master 4242 is not running" in str(exc.value) and "systemctl start php8.2-fpm.service" in str(exc.value)
+
+
+def _restart_fake(tmp_path, new_pid=300):
+    proc = tmp_path / "proc"
+    (proc / "42").mkdir(parents=True)
+    (proc / "42" / "cgroup").write_text("0::/system.slice/php8.2-fpm.service\n")
+    ran = []
+    state = {"pid": 42}
+
+    def run(argv):
+        ran.append(argv)
+        if argv[:2] == ["systemctl", "show"]:
+            return 0, "%d\n" % state["pid"], ""
+        if argv[1] in ("restart", "start"):
+            (proc / str(new_pid)).mkdir()
+            state["pid"] = new_pid
+        if argv[1] == "stop":
+            state["pid"] = 0
+        return 0, "", ""
+    return proc, run, ran
+
+
+def test_restart_master_verified_by_the_new_masters_start_time(tmp_path):
+    proc, run, ran = _restart_fake(tmp_path)
+    asked_pids = []
+
+    def start_time(pid):
+        asked_pids.append(pid)
+        return 2000
+    info = reload.restart_master({"master_pid": 42}, run, timeout=5, proc=str(proc), sleep=lambda s: None,
+                                 read_start_time=start_time, wall_clock=lambda: 1999)
+    assert ["systemctl", "restart", "php8.2-fpm.service"] in ran
+    assert info["verified"] and info["verified_by"] == "start_time" and info["master_pid"] == 300
+    assert asked_pids == [300]
+
+
+def test_restart_master_runs_the_purge_while_stopped(tmp_path):
+    proc, run, ran = _restart_fake(tmp_path)
+    order = []
+    info = reload.restart_master({"master_pid": 42, "systemd_unit": "php8.2-fpm.service"},
+                                 lambda argv: (order.append(argv[1]), run(argv))[1], timeout=5, proc=str(proc),
+                                 sleep=lambda s: None, read_start_time=lambda pid: 2000, wall_clock=lambda: 1999,
+                                 while_stopped=lambda: order.append("purge"))
+    assert order[:3] == ["stop", "purge", "start"] and info["verified"]
+
+
+def test_restart_master_not_verified_when_the_old_master_stays(tmp_path):
+    proc, dummy, ran = _restart_fake(tmp_path)
+    clock = iter(range(100))
+
+    def run(argv):
+        return (0, "42\n", "") if argv[1] == "show" else (0, "", "")
+    info = reload.restart_master({"master_pid": 42}, run, timeout=3, proc=str(proc), sleep=lambda s: None,
+                                 read_start_time=lambda pid: 2000, wall_clock=lambda: 1999,
+                                 clock=lambda: next(clock))
+    assert not info["verified"] and info["master_pid"] is None
+
+
+def test_restart_master_failing_systemctl_is_an_error(tmp_path):
+    proc, dummy, ran = _restart_fake(tmp_path)
+    with pytest.raises(ControlError) as exc:
+        reload.restart_master({"master_pid": 42}, lambda argv: (1, "", "Job failed"), timeout=1, proc=str(proc))
+    assert exc.value.cause == "systemctl" and "Job failed" in str(exc.value)

@@ -17,3 +17,13 @@ def test_targets_from_discovery_orders_pools_and_collects_roots():
     assert t["sockets"] == ["/w.sock", "127.0.0.1:9001", "/j.sock"]
     assert t["pool_names"] == ["jail", "tcp", "www"] and t["document_roots"] == ["/srv/app/releases"]
     assert targets.targets_from_discovery(discovered, ["2"]) == []
+
+
+def test_a_target_says_where_its_workers_deaths_are_written():
+    # the cure's watch reads them (cure/watch.py crash_source)
+    discovered = {"masters": [{"master_pid": 1, "pools": [{"name": "www", "listen": "/w.sock"}],
+                               "error_log": "/proc/self/fd/2", "error_log_kind": "stderr",
+                               "syslog_ident": "php-fpm", "systemd_unit": "php-fpm.service"}]}
+    t = targets.targets_from_discovery(discovered)[0]
+    assert (t["error_log"], t["error_log_kind"], t["syslog_ident"], t["systemd_unit"]) == \
+        ("/proc/self/fd/2", "stderr", "php-fpm", "php-fpm.service")
