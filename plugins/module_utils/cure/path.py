@@ -12,8 +12,9 @@ Why the settings decide (docs/cure.md has the sources):
 * ``opcache.preload``: after ``opcache_reset()`` OPcache puts the preloaded scripts back
   (php-src ZendAccelerator.c, preload_restart; the preload RFC: "opcache_reset() is not going
   to reload preloaded files") and their classes stay linked in every worker. Operators
-  report that a reset did not help and a restart did (cachetool #259, deployer #3590). So the
-  full reset is left out. The reload stays: it re-executes the master, which maps new shared
+  report that a reset did not help and a restart did (cachetool #259, deployer #3590), and on
+  the lab a verified full reset left a preloaded crashing class crashing. So the full reset is
+  left out. The reload stays: it re-executes the master, which maps new shared
   memory and runs the preload script again, as a restart does, without cutting requests.
   Stale invalidation stays too: it is cheap and cures the scripts that are not preloaded.
 * ``opcache.file_cache``: the second-level cache survives a reset, a reload and a restart,

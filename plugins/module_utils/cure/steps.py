@@ -23,6 +23,23 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state
 
 __metaclass__ = type
 
+
+def master_root(pid, proc="/proc"):
+    """(prefix, lasting) for the master's files: "" when it shares this process's root (the
+    plain path, still valid after the master stopped), else its /proc/<pid>/root (valid only
+    while it runs)."""
+    if not pid:
+        return "", True
+    root = os.path.join(proc, str(pid), "root")
+    try:
+        mine, its = os.stat("/"), os.stat(root)
+    except OSError:
+        return "", True
+    if (mine.st_dev, mine.st_ino) == (its.st_dev, its.st_ino):
+        return "", True
+    return root, False
+
+
 # what a step's result keeps of reset_master's answer
 KEPT = ("changed", "verified", "mode", "escalated", "note", "polls", "verify_seconds", "file_cache", "before", "after")
 
@@ -58,14 +75,14 @@ class Steps(object):
         return self._reset("full", entry.get("purge_file_cache"))
 
     def _purge(self):
-        """Empty the file cache the master's configuration names (the pool must agree)."""
+        """(purge, lasting): a function that empties the file cache the master's configuration
+        names (the pool must agree), and whether it still works once the master is gone."""
         session, answer, dummy = open_master(self.target, None, self.request_timeout, self.helper_dir,
                                              self.max_answer)
         session.close()
         directory = configured_file_cache(self.target, answer)
-        pid = self.target.get("master_pid")
-        root = "/proc/%s/root" % pid if pid and os.path.isdir("/proc/%s/root" % pid) else ""
-        return lambda: purge_file_cache(directory, root, False) if directory else None
+        root, lasting = master_root(self.target.get("master_pid"))
+        return (lambda: purge_file_cache(directory, root, False) if directory else None), lasting
 
     def _start_time(self, pid=None):
         target = dict(self.target, master_pid=pid) if pid else self.target
@@ -74,7 +91,7 @@ class Steps(object):
     def _reload(self, entry):
         purged = None
         if entry.get("purge_file_cache"):
-            purged = self._purge()()
+            purged = self._purge()[0]()
         info = reload_master(self.target, self.run_command, timeout=self.timeout, read_start_time=self._start_time)
         out = {"changed": True, "verified": info["verified"], "reload": info, "file_cache": purged}
         if not info["verified"]:
@@ -82,8 +99,13 @@ class Steps(object):
         return out
 
     def _restart(self, entry):
-        purge = self._purge() if entry.get("purge_file_cache") else None
+        purge, lasting = self._purge() if entry.get("purge_file_cache") else (None, False)
         purged = {}
+        if purge and not lasting:
+            # the master's files are reached through /proc/<pid>/root, gone once it stops: empty the
+            # file cache just before the restart instead (its workers may write a few entries again)
+            purged["file_cache"] = dict(purge(), when="before the restart (the master runs in another root)")
+            purge = None
 
         def while_stopped():
             purged["file_cache"] = purge()
@@ -91,6 +113,9 @@ class Steps(object):
         info = restart_master(self.target, self.run_command, timeout=self.timeout,
                               read_start_time=self._start_time, while_stopped=while_stopped if purge else None)
         out = {"changed": True, "verified": info["verified"], "restart": info, "file_cache": purged.get("file_cache")}
+        if info.get("while_stopped_error"):
+            # php-fpm was started again, but the file cache it loads from may still be the corrupt one
+            out["file_cache_error"] = info["while_stopped_error"]
         if not info["verified"]:
             raise ControlError("master %s: systemctl restart %s ran but no new master was seen within %ss"
                                % (self.target.get("master_pid"), info["unit"], self.timeout),

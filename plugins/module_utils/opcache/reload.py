@@ -136,17 +136,24 @@ def restart_master(target, run_command, timeout=30.0, proc="/proc", sleep=time.s
         raise ControlError("restart: no systemd unit known for master %s (give master_pid of a systemd-managed "
                            "php-fpm)" % pid, "systemd_unit")
     asked = int(wall_clock())
+    info = {"unit": unit, "old_master_pid": pid, "master_pid": None, "verified": False, "verified_by": None,
+            "restart_asked_at": asked, "start_time": None}
     commands = [["systemctl", "stop", unit], ["systemctl", "start", unit]] if while_stopped \
         else [["systemctl", "restart", unit]]
     for argv in commands:
         rc, dummy, err = run_command(argv)
         if rc != 0:
-            raise ControlError("restart: %s failed (rc=%s): %s" % (" ".join(argv), rc, (err or "").strip()),
-                               "systemctl")
+            stopped = argv[1] == "start"
+            raise ControlError("restart: %s failed (rc=%s): %s%s" % (
+                " ".join(argv), rc, (err or "").strip(),
+                "; php-fpm is STOPPED: start it (systemctl start %s)" % unit if stopped else ""),
+                "systemctl")
         if argv[1] == "stop":
-            while_stopped()
-    info = {"unit": unit, "old_master_pid": pid, "master_pid": None, "verified": False, "verified_by": None,
-            "restart_asked_at": asked, "start_time": None}
+            try:
+                while_stopped()
+            except (ControlError, OSError, ValueError) as exc:
+                # php-fpm must not stay down because the work done meanwhile failed: start it anyway
+                info["while_stopped_error"] = str(exc)
     deadline = clock() + timeout
     while True:
         new = systemd_main_pid(run_command, unit)

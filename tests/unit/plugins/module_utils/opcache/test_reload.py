@@ -161,3 +161,27 @@ def test_restart_master_failing_systemctl_is_an_error(tmp_path):
     with pytest.raises(ControlError) as exc:
         reload.restart_master({"master_pid": 42}, lambda argv: (1, "", "Job failed"), timeout=1, proc=str(proc))
     assert exc.value.cause == "systemctl" and "Job failed" in str(exc.value)
+
+
+def test_restart_master_starts_php_fpm_even_when_the_work_while_stopped_fails(tmp_path):
+    proc, run, ran = _restart_fake(tmp_path)
+
+    def purge():
+        raise ControlError("purge_file_cache: /var/cache/fc holds 'x.txt', which is not an OPcache file-cache entry",
+                           "opcache.file_cache")
+    info = reload.restart_master({"master_pid": 42, "systemd_unit": "php8.2-fpm.service"}, run, timeout=5,
+                                 proc=str(proc), sleep=lambda s: None, read_start_time=lambda pid: 2000,
+                                 wall_clock=lambda: 1999, while_stopped=purge)
+    assert ["systemctl", "start", "php8.2-fpm.service"] in ran
+    assert info["verified"] and "x.txt" in info["while_stopped_error"]
+
+
+def test_restart_master_says_php_fpm_is_stopped_when_start_fails(tmp_path):
+    proc, dummy, ran = _restart_fake(tmp_path)
+
+    def run(argv):
+        return (1, "", "Job for php8.2-fpm.service failed") if argv[1] == "start" else (0, "", "")
+    with pytest.raises(ControlError) as exc:
+        reload.restart_master({"master_pid": 42, "systemd_unit": "php8.2-fpm.service"}, run, timeout=1,
+                              proc=str(proc), while_stopped=lambda: None)
+    assert "php-fpm is STOPPED" in str(exc.value) and "systemctl start php8.2-fpm.service" in str(exc.value)
