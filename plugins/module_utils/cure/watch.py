@@ -139,10 +139,11 @@ def watch_pages(requests, crash_log, seconds, interval=1.0, expected_status=200,
     """Probe each page in rounds for ``seconds`` (at least one round), stopping at the first
     failing answer, then read the new crash lines.
 
-    Returns {passed, probes: [{url, status, outcome, seconds}], failed_probe, crashes (list or
-    None), crash_log, seconds}. ``passed`` needs every probe to answer ``expected_status``
-    and no new crash line; when the log cannot be read the pages alone decide and
-    ``crash_log`` says why.
+    Returns {passed, probes (how many were sent), answers ({outcome: count}), failed_probe
+    ({url, status, outcome, seconds, detail} or None), crashes (how many, or None when the log
+    could not be read), crash_lines, watched_by, seconds}. ``passed`` needs every probe to
+    answer ``expected_status`` and no new crash line; when the log cannot be read the pages
+    alone decide and ``crash_log`` says why.
     """
     started = clock()
     probes = []
