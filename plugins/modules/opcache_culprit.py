@@ -231,11 +231,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.errors import HuntError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.hunt import Hunt
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.probe import LogWatch, http_probe, incident_probe, parse_probe_url
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.routing import order_target_pools, select_fastcgi_target
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.routing import serving_target
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import open_master
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import save_state, state_key
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import explicit_target, targets_from_discovery
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import explicit_target
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import HELPER_ARGS, SOCKET_ARGS, check_helper_dir
 
@@ -257,15 +257,9 @@ def build_target(module, request):
 
     discovered = proc_masters.discover(run_command=run)
     try:
-        mapping = select_fastcgi_target(discovered.get("nginx"), request)
+        target, mapping = serving_target(discovered, request, p["document_roots"])
     except HuntError as exc:
         module.fail_json(msg="%s: %s" % (request["url"], exc), cause=exc.cause, changed=False)
-    targets = targets_from_discovery(discovered, [str(mapping["master_pid"])])
-    if not targets:
-        module.fail_json(msg="%s: nginx passes it to master %s, which discovery did not describe"
-                         % (request["url"], mapping["master_pid"]), cause="master", changed=False)
-    target = order_target_pools(targets[0], mapping["pool"])
-    target["document_roots"] = sorted(set(target["document_roots"]) | set(p["document_roots"]))
     warnings = list(mapping.pop("warnings", []))
     for master in discovered.get("masters") or []:
         if master.get("master_pid") == mapping["master_pid"] and master.get("emergency_restart_threshold"):

@@ -159,16 +159,16 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.errors import HuntError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.probe import parse_probe_url
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.routing import order_target_pools, select_fastcgi_target
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.routing import serving_target
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.cure.ladder import cure_master
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.cure.path import STEPS, advice, cure_settings, plan_path
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.cure.steps import Steps
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.cure.watch import CrashLog, crash_source, watch_pages
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import open_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import first_answer
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.module_args import HELPER_ARGS, SOCKET_ARGS, check_helper_dir
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import explicit_target, targets_from_discovery
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import explicit_target
 
 
 def validate(module):
@@ -212,19 +212,13 @@ def masters_for(module, requests):
     order = []
     for req in requests:
         try:
-            mapping = select_fastcgi_target(discovered.get("nginx"), req)
+            target, mapping = serving_target(discovered, req, p["document_roots"])
         except HuntError as exc:
             module.fail_json(msg="%s: %s" % (req["url"], exc), cause=exc.cause, changed=False)
         for w in mapping.get("warnings") or []:
             module.warn(w)
         pid = mapping["master_pid"]
         if pid not in out:
-            targets = targets_from_discovery(discovered, [str(pid)])
-            if not targets:
-                module.fail_json(msg="%s: nginx passes it to master %s, which discovery did not describe"
-                                 % (req["url"], pid), cause="master", changed=False)
-            target = order_target_pools(targets[0], mapping["pool"])
-            target["document_roots"] = sorted(set(target["document_roots"]) | set(p["document_roots"]))
             out[pid] = (target, [])
             order.append(pid)
         out[pid][1].append(req)
@@ -235,9 +229,7 @@ def read_settings(module, target):
     """The settings that decide the path, read through the pool; None and why when unreadable."""
     p = module.params
     try:
-        session, answer, dummy = open_master(target, None, p["request_timeout"], p["helper_dir"],
-                                             p["max_answer_size"])
-        session.close()
+        answer = first_answer(target, p["request_timeout"], p["helper_dir"], p["max_answer_size"])
     except (ControlError, HelperError) as exc:
         return None, str(exc)
     return cure_settings((answer.get("configuration") or {}).get("directives"), answer.get("status")), None

@@ -9,8 +9,8 @@ Private to opcache-fleet. Standard library only, Python 3.8+.
 Works on fpm_discover's ``nginx`` answer (servers, locations, fastcgi_targets):
 
 * :func:`select_server` (Host + port -> server block), :func:`match_location` (nginx's
-  location rules), :func:`select_fastcgi_target` (-> the pool's master), and
-  :func:`order_target_pools` (the serving pool first in an opcache_control target).
+  location rules), :func:`select_fastcgi_target` (-> the pool's master), :func:`order_target_pools` (the
+  serving pool first in an opcache_control target) and :func:`serving_target` (both).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -19,6 +19,7 @@ import re
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.culprit.errors import HuntError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.addresses import nginx_listen_port
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.targets import targets_from_discovery
 
 __metaclass__ = type
 
@@ -157,3 +158,17 @@ def order_target_pools(target, pool_name):
     out["pools"] = [target["pools"][i]] + [p for j, p in enumerate(target["pools"]) if j != i]
     out["sockets"] = [target["sockets"][i]] + [s for j, s in enumerate(target["sockets"]) if j != i]
     return out
+
+
+def serving_target(discovered, request, document_roots=()):
+    """(target, mapping): the opcache_control target of the master nginx passes ``request``
+    to (fpm_discover's answer), its serving pool first, ``document_roots`` added to its own.
+    Raises HuntError naming what is missing."""
+    mapping = select_fastcgi_target(discovered.get("nginx"), request)
+    targets = targets_from_discovery(discovered, [str(mapping["master_pid"])])
+    if not targets:
+        raise HuntError("nginx passes it to master %s, which discovery did not describe" % mapping["master_pid"],
+                        "master")
+    target = order_target_pools(targets[0], mapping["pool"])
+    target["document_roots"] = sorted(set(target["document_roots"]) | set(document_roots or ()))
+    return target, mapping

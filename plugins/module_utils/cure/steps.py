@@ -14,30 +14,12 @@ updated, so the watch and any later request reach the new master.
 """
 from __future__ import absolute_import, division, print_function
 
-import os
-
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import configured_file_cache, open_master, reset_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import configured_file_cache, first_answer, reset_master
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.reload import raise_unverified_reload, read_start_time, reload_master, restart_master
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import purge_file_cache
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import master_root, purge_file_cache
 
 __metaclass__ = type
-
-
-def master_root(pid, proc="/proc"):
-    """(prefix, lasting) for the master's files: "" when it shares this process's root (the
-    plain path, still valid after the master stopped), else its /proc/<pid>/root (valid only
-    while it runs)."""
-    if not pid:
-        return "", True
-    root = os.path.join(proc, str(pid), "root")
-    try:
-        mine, its = os.stat("/"), os.stat(root)
-    except OSError:
-        return "", True
-    if (mine.st_dev, mine.st_ino) == (its.st_dev, its.st_ino):
-        return "", True
-    return root, False
 
 
 # what a step's result keeps of reset_master's answer
@@ -77,9 +59,7 @@ class Steps(object):
     def _purge(self):
         """(purge, lasting): a function that empties the file cache the master's configuration
         names (the pool must agree), and whether it still works once the master is gone."""
-        session, answer, dummy = open_master(self.target, None, self.request_timeout, self.helper_dir,
-                                             self.max_answer)
-        session.close()
+        answer = first_answer(self.target, self.request_timeout, self.helper_dir, self.max_answer)
         directory = configured_file_cache(self.target, answer)
         root, lasting = master_root(self.target.get("master_pid"))
         return (lambda: purge_file_cache(directory, root, False) if directory else None), lasting

@@ -39,7 +39,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helpe
     HelperSession,
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.releases import superseded_releases
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import load_state, purge_file_cache, save_state, state_key
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.state import load_state, master_root, purge_file_cache, save_state, state_key
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.status_summary import (
     classify_scripts,
     full_reset_verified,
@@ -94,6 +94,14 @@ def open_master(target, session_factory=None, timeout=10.0, helper_dir=None, max
                            % (target.get("master_pid"), target.get("config") or "config unknown"), "no_socket")
     raise ControlError("master %s: %s" % (target.get("master_pid") or target["sockets"][0], last),
                        last.cause, {"tried": tried, "stderr": last.stderr})
+
+
+def first_answer(target, timeout=10.0, helper_dir=None, max_answer=None, session_factory=None):
+    """One status answer of ``target`` through its first usable pool, the session closed
+    (its helper removed): the settings, the start time, the file cache it reports."""
+    session, answer, dummy = open_master(target, session_factory, timeout, helper_dir, max_answer)
+    session.close()
+    return answer
 
 
 def _master_header(target, answer):
@@ -312,8 +320,7 @@ def _reset_full(session, first, result, check_mode, timeout, purge, target, slee
     result["before"] = _figures(before)
     if purge:
         file_cache = configured_file_cache(target, first)
-        root = "/proc/%s/root" % result["master_pid"] if result.get("master_pid") and \
-            os.path.isdir("/proc/%s/root" % result["master_pid"]) else ""
+        root = master_root(result.get("master_pid"))[0]
         result["file_cache"] = purge_file_cache(file_cache, root, check_mode) if file_cache else \
             {"directory": None, "files": 0, "purged": False}
     if check_mode:

@@ -13,7 +13,7 @@ import os
 import time
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.discovery.procfs import children_of, read_cgroup_unit
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import CONNECT_CAUSES, open_master
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.control import CONNECT_CAUSES, first_answer
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.errors import ControlError
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.opcache.helper import HelperError
 
@@ -102,8 +102,7 @@ def raise_unverified_reload(target, info, timeout, result):
 
 def read_start_time(target, session_factory=None, timeout=5.0, helper_dir=None):
     """OPcache ``start_time`` of one master (one status request through its first usable pool)."""
-    session, answer, dummy = open_master(target, session_factory, timeout, helper_dir)
-    session.close()
+    answer = first_answer(target, timeout, helper_dir, session_factory=session_factory)
     stats = (answer.get("status") or {}).get("opcache_statistics") or {}
     return stats.get("start_time")
 

@@ -158,6 +158,22 @@ def _checked_dir(directory, root_prefix):
     return (root_prefix.rstrip("/") + norm) if root_prefix else norm
 
 
+def master_root(pid, proc="/proc"):
+    """(prefix, lasting) for the master's files: "" when it shares this process's root (the
+    plain path, still valid after the master stopped), else its /proc/<pid>/root (valid only
+    while it runs)."""
+    if not pid:
+        return "", True
+    root = os.path.join(proc, str(pid), "root")
+    try:
+        mine, its = os.stat("/"), os.stat(root)
+    except OSError:
+        return "", True
+    if (mine.st_dev, mine.st_ino) == (its.st_dev, its.st_ino):
+        return "", True
+    return root, False
+
+
 def file_cache_plan(directory, root_prefix=""):
     """Files to delete for ``purge_file_cache``: regular ``*.bin`` files below the
     per-build system-id subdirectories (32 hex chars) of ``opcache.file_cache``.

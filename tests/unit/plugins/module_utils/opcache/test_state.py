@@ -85,3 +85,20 @@ def test_purge_refuses_a_symlinked_file_cache_dir(tmp_path):
     with pytest.raises(ControlError, match="not a directory"):
         state.purge_file_cache(str(link))
     assert list(d.rglob("*.bin"))
+
+
+def test_a_master_sharing_this_root_is_reached_by_the_plain_path_which_outlives_it(tmp_path):
+    """The lab's restart emptied nothing through /proc/<pid>/root once the master had stopped."""
+    (tmp_path / "42").mkdir()
+    os.symlink("/", str(tmp_path / "42" / "root"))
+    assert state.master_root(42, proc=str(tmp_path)) == ("", True)
+
+
+def test_a_master_in_another_root_is_reached_through_proc_while_it_runs(tmp_path):
+    (tmp_path / "42" / "root").mkdir(parents=True)
+    assert state.master_root(42, proc=str(tmp_path)) == (str(tmp_path / "42" / "root"), False)
+
+
+def test_no_pid_or_no_proc_entry_means_the_plain_path(tmp_path):
+    assert state.master_root(None, proc=str(tmp_path)) == ("", True)
+    assert state.master_root(7, proc=str(tmp_path)) == ("", True)
