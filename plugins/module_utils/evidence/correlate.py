@@ -287,11 +287,8 @@ class Correlator(object):
                 unmatched_gateway += 1
                 continue
             modes.add(mode)
-            best[1]["requests"].append({
-                "timestamp": format_ts(ts), "category": cat, "method": method, "path": path,
-                "upstream": up_raw, "client": client, "host": host, "file": f, "line_no": line,
-                "match": mode,
-            })
+            # the record itself: its dict is built only for the incidents reported
+            best[1]["requests"].append(g + (mode,))
         # kernel reports and core dumps by pid
         kern_by_pid = {}
         for k in self.kernel:
@@ -301,6 +298,7 @@ class Correlator(object):
             core_by_pid.setdefault(k[1], []).append(k)
         paths = {}
         per_hour = {}
+        hour_names = {}
         incidents = []
         for c in crashes:
             kk = _closest(kern_by_pid.get(c["pid"], ()), c["_ts"], KERNEL_WINDOW_S)
@@ -319,7 +317,10 @@ class Correlator(object):
             is_crash = c["heap_corruption"] or (c["signal_number"] in CRASH_SIGNALS)
             c["crash"] = bool(is_crash)
             if is_crash and c["_ts"] is not None:
-                hour = format_ts(_hour_floor_local(c["_ts"]))
+                floor = _hour_floor_local(c["_ts"])
+                hour = hour_names.get(floor)
+                if hour is None:
+                    hour = hour_names[floor] = format_ts(floor)
                 if hour in per_hour or len(per_hour) < self.max_keys:
                     per_hour[hour] = per_hour.get(hour, 0) + 1
                 else:
@@ -329,12 +330,12 @@ class Correlator(object):
                 if pool_paths is None:
                     pool_paths = paths[c["pool"]] = {}
                 for r in c["requests"]:
-                    p = r["path"] or "(unknown)"
+                    p = r[4] or "(unknown)"
                     if p in pool_paths or len(pool_paths) < self.max_keys:
                         pool_paths[p] = pool_paths.get(p, 0) + 1
                     else:
                         self.dropped_keys += 1
-                c["request_paths"] = sorted(set(r["path"] for r in c["requests"] if r["path"]))
+                c["request_paths"] = sorted(set(r[4] for r in c["requests"] if r[4]))
             else:
                 c["request_paths"] = []
             if is_crash or c["requests"]:
@@ -348,6 +349,7 @@ class Correlator(object):
         for c in incidents:
             d = dict((k, v) for k, v in c.items() if k != "_ts")
             d["timestamp"] = format_ts(c["_ts"])
+            d["requests"] = [_request_dict(r) for r in c["requests"]]
             out_incidents.append(d)
         if not self.upstream_pools:
             mode = "time_only"
@@ -397,6 +399,13 @@ class Correlator(object):
         return {"total": sum(by_sev.values()), "by_severity": by_sev,
                 "top": [{"severity": k[0], "script": k[1], "count": n} for k, n in items[:top]],
                 "distinct": len(self.php_messages)}
+
+
+def _request_dict(r):
+    """A 502 tied to a crash, as the report shows it (a gateway record and how it was tied)."""
+    ts, dummy, cat, method, path, client, host, up_raw, f, line, mode = r
+    return {"timestamp": format_ts(ts), "category": cat, "method": method, "path": path, "upstream": up_raw,
+            "client": client, "host": host, "file": f, "line_no": line, "match": mode}
 
 
 def _closest(records, ts, window):

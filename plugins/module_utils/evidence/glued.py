@@ -40,6 +40,8 @@ _RE_DMESG_AT = re.compile(r"\[\s*\d+\.\d{6}\] \S+\[\d+\]")
 # an nginx record header near the start of the line (after transport prefixes)
 _RE_NGINX_HEAD = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: ")
 _NGINX_HEAD_WITHIN = 300
+# any of the three, at the leftmost position where one matches (see split_glued)
+_RE_ANY_AT = re.compile("|".join("(?:%s)" % r.pattern for r in (_RE_FPM_AT, _RE_FPM53_AT, _RE_DMESG_AT)))
 _FOREIGN = ('"', "'", ", client: ", " said into std", "(request: ", " script '")
 _SHORTEST = 40
 # How far transport prefixes (docker compose, CRI, syslog) may push a line's own header.
@@ -61,10 +63,20 @@ def split_glued(line):
     holds glued php-fpm or kernel records in the places described above."""
     if len(line) < _SHORTEST or line.find("[", 1) < 0:
         return [line]
-    head = _RE_NGINX_HEAD.search(line, 0, _NGINX_HEAD_WITHIN)
-    if head is not None:
+    # (an nginx header holds "#": most php-fpm and kernel lines are ruled out by one find)
+    if line.find("#", 0, _NGINX_HEAD_WITHIN) >= 0 and _RE_NGINX_HEAD.search(line, 0, _NGINX_HEAD_WITHIN) is not None:
         return [line]
     limit = _foreign_from(line)
+    # Most lines hold one header, their own: two searches of the three patterns at once
+    # tell (the leftmost header, then any after it), instead of collecting every header.
+    # A header of one pattern never starts inside another's, so a later one that finditer
+    # would report is exactly one the second search finds.
+    first = _RE_ANY_AT.search(line, 0, limit)
+    if first is None:
+        return [line]
+    own = first.start()
+    if own <= _PREFIX_BUDGET and _RE_ANY_AT.search(line, own + 1, limit) is None:
+        return [line]
     found = set()
     for regex in (_RE_FPM_AT, _RE_FPM53_AT, _RE_DMESG_AT):
         for m in regex.finditer(line, 0, limit):

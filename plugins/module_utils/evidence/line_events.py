@@ -13,7 +13,7 @@ Private to opcache-fleet. Standard library only. The scanner and the reference o
 from __future__ import absolute_import, division, print_function
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.glued import split_glued
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_nginx_context, parse_record
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import nginx_context_fields, parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import Matcher
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, format_ts
 
@@ -74,8 +74,7 @@ def _event_of(rec, path, line_no, matcher, kinds):
     ev = {"file": path, "line_no": line_no, "source_kind": source_kind, "category": category,
           "_ts": rec.ts, "level": rec.level}
     if source_kind == "nginx":
-        _text, ctx = parse_nginx_context(rec.message)
-        get = ctx.get
+        get = nginx_context_fields(rec.message).get
         for k in _NGX_CTX_KEYS:
             fields[k] = get(k)
         ev.update(rec.fields)

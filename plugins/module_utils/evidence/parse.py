@@ -29,7 +29,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.time
     LOCAL_MONTHS, MONTHS, TimeContext, _frac, _hms, parse_iso,
 )
 
-__all__ = ["Record", "parse_record", "parse_nginx_context", "nginx_message_text"]
+__all__ = ["Record", "parse_record", "parse_nginx_context", "nginx_context_fields", "nginx_message_text"]
 
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _ISO = (r"(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?"
@@ -318,10 +318,16 @@ def nginx_stamp_time(stamp, tctx):
     cache = tctx._stamp_cache
     ts = cache.get(stamp, _MISSING)
     if ts is _MISSING:
-        ts = tctx.local(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), *_hms(stamp[11:19]))
+        # a new second, most often of a minute seen already (the minute's epoch is kept
+        # under "YYYY/MM/DD HH:MM", beside the seconds: their keys never collide)
+        base = cache.get(stamp[:16], _MISSING)
+        if base is _MISSING:
+            base = tctx.local(int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]),
+                              int(stamp[14:16]), 0)
         if len(cache) > 4096:
             cache.clear()
-        cache[stamp] = ts
+        cache[stamp[:16]] = base
+        ts = cache[stamp] = None if base is None else base + int(stamp[17:19])
     return ts
 
 
@@ -512,6 +518,34 @@ def parse_nginx_context(message):
         fields[key] = val
     _request_fields(fields)
     return text, fields
+
+
+_CTX_CACHE = {}
+_CTX_CACHE_SIZE = 4096
+
+
+def nginx_context_fields(message):
+    """The fields of parse_nginx_context(message), kept per context after the client's
+    address: what follows it (server, request, upstream, host) repeats from request to
+    request, the address less. The client's value ends at the first comma after
+    ``, client: `` (unless it is quoted), in the usual layout and field by field alike,
+    so the fields of ``, client: <rest>`` are those of the message but the client."""
+    idx = message.find(_NGX_CLIENT)
+    if idx < 0:
+        return {}
+    start = idx + len(_NGX_CLIENT)
+    j = message.find(",", start)
+    if j < 0 or message[start:start + 1] == '"':
+        return parse_nginx_context(message)[1]
+    rest = message[j:]
+    fields = _CTX_CACHE.get(rest)
+    if fields is None:
+        if len(_CTX_CACHE) >= _CTX_CACHE_SIZE:
+            _CTX_CACHE.clear()
+        fields = _CTX_CACHE[rest] = parse_nginx_context(_NGX_CLIENT + rest)[1]
+    fields = dict(fields)
+    fields["client"] = message[start:j]
+    return fields
 
 
 def _request_fields(fields):

@@ -86,7 +86,14 @@ class Matcher(object):
     fields) or None; ``kind`` is the record kind from evidence/parse.py ('nginx', 'php-fpm',
     'other': kernel and coredump signatures are tried on 'other')."""
 
-    def __init__(self, signatures=SIGNATURES):
+    CACHE_SIZE = 4096
+
+    def __init__(self, signatures=SIGNATURES, cache=True):
+        # nginx's own words of a record (its text before ", client: ") repeat: the same
+        # "recv() failed (104: ...) while reading response header from upstream" on every
+        # failed request. Their match is kept per text (the fields are a function of the
+        # text alone, see _fields), and each caller gets its own copy of the fields.
+        self.cache = {} if cache else None
         self.by_kind = {"nginx": [], "php-fpm": [], "other": []}
         for entry in signatures:
             c = _Compiled(entry)
@@ -101,6 +108,16 @@ class Matcher(object):
         tried at all, so a record of a file can only be evidence its source writes.
         ``cut_ok``: whether a match of a record cut before its phase (the ``cut`` group
         of signature_table._cut_after_errno) counts; the caller knows the record's header."""
+        if kind == "nginx" and self.cache is not None:
+            text = nginx_message_text(message)
+            key = (text, tag, kinds, cut_ok)
+            res = self.cache.get(key)
+            if res is None:
+                res = self._match(kind, text, tag, kinds, cut_ok, text_only=True) or ()
+                if len(self.cache) >= self.CACHE_SIZE:
+                    self.cache.clear()
+                self.cache[key] = res
+            return (res[0], res[1], dict(res[2])) if res else None
         if kind == "other":
             for k in ("other", "nginx", "php-fpm"):
                 res = self._match(k, message, tag, kinds, cut_ok)
@@ -109,8 +126,8 @@ class Matcher(object):
             return None
         return self._match(kind, message, tag, kinds, cut_ok)
 
-    def _match(self, kind, message, tag, kinds=None, cut_ok=True):
-        if kind == "nginx":
+    def _match(self, kind, message, tag, kinds=None, cut_ok=True, text_only=False):
+        if kind == "nginx" and not text_only:
             # only nginx's own words: request, host and referrer are the client's
             message = nginx_message_text(message)
         for sig in self.by_kind.get(kind, ()):
