@@ -42,6 +42,9 @@ _RE_NGINX_HEAD = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+:
 _NGINX_HEAD_WITHIN = 300
 # any of the three, at the leftmost position where one matches (see split_glued)
 _RE_ANY_AT = re.compile("|".join("(?:%s)" % r.pattern for r in (_RE_FPM_AT, _RE_FPM53_AT, _RE_DMESG_AT)))
+# what each of the three holds from a "[" at or after its start ("[06-", "[ 123.", "[WARNING] "):
+# a line without it after its own header holds no other (a cheap search: it starts with "[")
+_RE_MAYBE_AT = re.compile(r"\[(?:\s*\d|[A-Z]+\] )")
 _FOREIGN = ('"', "'", ", client: ", " said into std", "(request: ", " script '")
 _SHORTEST = 40
 # How far transport prefixes (docker compose, CRI, syslog) may push a line's own header.
@@ -75,7 +78,7 @@ def split_glued(line):
     if first is None:
         return [line]
     own = first.start()
-    if own <= _PREFIX_BUDGET and _RE_ANY_AT.search(line, own + 1, limit) is None:
+    if own <= _PREFIX_BUDGET and _RE_MAYBE_AT.search(line, own + 1, limit) is None:
         return [line]
     found = set()
     for regex in (_RE_FPM_AT, _RE_FPM53_AT, _RE_DMESG_AT):

@@ -12,7 +12,7 @@ Private to opcache-fleet. Standard library only. The scanner and the reference o
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.glued import split_glued
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.glued import _RE_NGINX_HEAD, split_glued
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import nginx_context_fields, parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import Matcher
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext, format_ts
@@ -51,7 +51,11 @@ def events_from_line(raw, path=None, line_no=None, tctx=None, matcher=None, stat
     matcher = matcher or _default_matcher()
     last_ts = state["last_ts"] if state is not None else None
     out = []
-    for rtext in split_glued(text):
+    if text[4:5] == "/" and _RE_NGINX_HEAD.match(text) is not None:
+        records = (text,)       # an nginx record from the line's start is never cut (glued.py)
+    else:
+        records = split_glued(text)
+    for rtext in records:
         rec = parse_record(rtext, tctx)
         if rec.ts is None:
             rec.ts = last_ts

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import glued
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import _event_of, events_from_line
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import (
     nginx_context_fields, nginx_stamp_time, parse_nginx_context, parse_record,
 )
@@ -38,7 +39,8 @@ SAMPLES = _sample_lines()
 _HEADERS = ["[06-Dec-2016 17:22:18] NOTICE: ", "[06-Dec-2016 17:22:18.123456]  [pool www] ",
             "Jan 11 08:54:01.164325 [WARNING] ", "[39825.157236] php5-fpm[9524]", "[ 12.000001] a[1]",
             "2026/11/26 17:01:02 [error] 2481#2481: *18 ", "php74_1  | ", "x" * 150, "'", '"', ", client: ",
-            " said into stderr: ", "(request: ", " script '", "[pool www] child 1 started", "Nov 3 ",
+            " said into stderr: ", "(request: ", " script '", "[pool www] child 1 started", "Nov 3 ", "2026/ ",
+            " child 2 exited on signal 11 (SIGSEGV) after 1.5 seconds from start",
             "[01-Jan-2020 00:00:00]", " ", "[", "]", "Mar 1 1:2:3.4 [A] "]
 
 
@@ -148,3 +150,24 @@ def test_nginx_stamp_cache_keeps_minutes_apart_from_seconds(stamp):
     # the minute's entry is its epoch at second 0, never taken for a stamp's own
     assert tctx._stamp_cache[stamp[:16]] == first - int(stamp[17:19])
     assert nginx_stamp_time(stamp, tctx) == first
+
+
+def test_events_of_a_line_are_those_of_each_of_its_records():
+    """events_from_line takes a line that starts with an nginx header as one record without
+    asking split_glued: the same events as asking it."""
+    matcher = Matcher(cache=False)
+    lines = SAMPLES + _fuzz_lines(5000, 7) + ["2026/" + l for l in _fuzz_lines(2000, 8)]
+    glued_lines = 0
+    for line in lines:
+        tctx = TimeContext(ref_epoch=1798675200)
+        want = []
+        records = glued.split_glued(line)
+        glued_lines += len(records) > 1
+        for rtext in records:
+            rec = parse_record(rtext, tctx)
+            ev = _event_of(rec, "/x", 3, matcher, None)
+            if ev is not None:
+                want.append(ev)
+        got = events_from_line(line, "/x", 3, TimeContext(ref_epoch=1798675200), matcher)
+        assert [dict(e, _ts=None) for e in got] == [dict(e, _ts=None) for e in want], line
+    assert glued_lines > 500
