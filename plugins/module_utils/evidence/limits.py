@@ -25,3 +25,8 @@ MTIME_SLACK = 300.0
 # 502 finds the notice its request logged (the nearest lines, starting this close before)
 NEAR_BYTES = 4096
 NEAR_LINES = 8
+# A gzip member is scanned by three threads of one process (inflating into grep, reading
+# grep's output, scanning): with Python's default 5 ms switch interval each of them waits
+# up to 5 ms for the GIL after every read, write or inflate, and the pipeline stalls
+# (measured on a 750 MB nginx log: 3.3 s; with 0.2 ms: 2.5 s, and less system time).
+GZIP_SWITCH_INTERVAL = 0.0002

@@ -208,10 +208,27 @@ def count_notice_rows(block, lo, hi, max_line, memo):
 def stamp_span(stamps, tctx):
     """The first and last epoch of nginx stamps (bytes, "YYYY/MM/DD HH:MM:SS", as
     NOTICE_ROWS takes them), read as parse_record reads them (parse.nginx_stamp_time).
-    mktime normalizes any such digits, so each has a time."""
+    mktime normalizes any such digits, so each has a time: the epoch of its minute plus
+    its seconds. So within a minute the stamps' order is their epochs' order, and only the
+    first and last stamp of each minute are read (not every second of a batch)."""
+    ordered = sorted(stamps)
+    ends = []
+    prev = None
+    for stamp in ordered:
+        minute = stamp[:16]
+        if minute != prev:
+            if prev is not None:
+                ends.append(last)
+            ends.append(stamp)
+            prev = minute
+        last = stamp
+    if prev is not None:
+        ends.append(last)
     first = last = None
-    for stamp in stamps:
+    for stamp in ends:
         ts = nginx_stamp_time(stamp.decode("ascii"), tctx)
+        if ts is None:
+            continue
         if first is None or ts < first:
             first = ts
         if last is None or ts > last:

@@ -51,7 +51,8 @@ How it stays fast (see shared/design/ARCHITECTURE.md, "scanning big logs"):
   and its file reported ``partial`` with the reason; never a hang;
 * big plain files are split in line-aligned byte ranges scanned by worker
   processes (fork), gzip members are inflated in a helper thread (zlib releases
-  the GIL) while the main thread searches;
+  the GIL) while the main thread searches (the threads hand the GIL over every
+  limits.GZIP_SWITCH_INTERVAL while a member is scanned);
 * nothing is written anywhere; a file that cannot be read, a binary file, a
   truncated gzip or an over-long line is reported per file and never stops the scan.
 
@@ -63,6 +64,7 @@ from __future__ import absolute_import, division, print_function
 
 import errno
 import os
+import sys
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import limits
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import _GrepFailed, _GrepFeed, _GrepStream, grep_prefilter
@@ -224,9 +226,13 @@ def _run_task(task):
                 chunks = _gzip_chunks_threaded(path, rep, feed)
             else:
                 chunks = _open_chunks(path, comp=plan["comp"], report=rep)
+            switch = sys.getswitchinterval()
+            if plan["comp"] == "gzip":
+                sys.setswitchinterval(min(switch, limits.GZIP_SWITCH_INTERVAL))
             try:
                 nl = scanner.scan_chunks(chunks, path, plan["kinds"], rep, tctx, grep=feed)
             finally:
+                sys.setswitchinterval(switch)
                 if feed is not None:
                     feed.close()        # kill grep first: the inflating thread may be writing to it
                 chunks.close()

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.line_events import events_from_line
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import nginx_stamp_time
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.php_notices import (
     NOTICE_LINE, count_notice_rows, message_of, notice_messages, payload_of, php_messages_of, stamp_span,
 )
@@ -234,3 +235,36 @@ def test_undated_output_keeps_its_crash_lines_in_a_window():
     assert [e["category"] for e in evs] == ["child_signal"]
     assert evs[0]["time_source"] is None and evs[0]["timestamp"] is None
     assert rep["undated"] == 1
+
+
+def test_stamp_span_equals_the_epochs_of_every_stamp():
+    """stamp_span reads only the first and last stamp of each minute: the same first and
+    last epoch as reading every stamp, over minutes, hours, days and odd digits."""
+    import random
+    rng = random.Random(12)
+    for dummy in range(300):
+        stamps = set()
+        for dummy2 in range(rng.randint(1, 40)):
+            stamps.add(b"2026/%02d/%02d %02d:%02d:%02d" % (
+                rng.choice((3, 10, 11)), rng.randint(1, 31), rng.randint(0, 23), rng.choice((0, 1, 59)),
+                rng.randint(0, 99)))
+        tctx = TimeContext()
+        epochs = [nginx_stamp_time(s.decode(), TimeContext()) for s in stamps]
+        assert stamp_span(stamps, tctx) == (min(epochs), max(epochs)), sorted(stamps)
+    assert stamp_span(set(), TimeContext()) == (None, None)
+
+
+def test_stamp_span_reads_the_last_stamp_of_every_minute_where_a_clock_skips(monkeypatch):
+    """Local stamps in the hour a DST change skips are read as the hour after (mktime): the
+    latest epoch can be the last stamp of an earlier minute. (A POSIX TZ rule: no zoneinfo.)"""
+    import time
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
+    time.tzset()
+    try:
+        stamps = {b"2026/03/29 02:59:10", b"2026/03/29 02:59:30", b"2026/03/29 03:00:10"}
+        epochs = [nginx_stamp_time(s.decode(), TimeContext()) for s in stamps]
+        assert max(epochs) == nginx_stamp_time("2026/03/29 02:59:30", TimeContext())
+        assert stamp_span(stamps, TimeContext()) == (min(epochs), max(epochs))
+    finally:
+        monkeypatch.undo()
+        time.tzset()

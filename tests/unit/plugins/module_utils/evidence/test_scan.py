@@ -111,6 +111,32 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path):
     assert coll.events[-1]["line_no"] == len(coll.events)
 
 
+def test_a_gzip_member_is_scanned_with_a_short_gil_switch_interval(tmp_path, monkeypatch):
+    """Its three threads (inflate into grep, read grep, scan) hand the GIL over every 0.2 ms
+    while the member is scanned, not every 5 ms (limits.GZIP_SWITCH_INTERVAL; measured in
+    bench/RESULTS.md); the process's own interval comes back after, also on an error."""
+    import sys
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scanner
+    seen = []
+    real = scanner.Scanner.scan_chunks
+
+    def spy(self, *a, **kw):
+        seen.append(sys.getswitchinterval())
+        return real(self, *a, **kw)
+    monkeypatch.setattr(scanner.Scanner, "scan_chunks", spy)
+    f = tmp_path / "error.log.1.gz"
+    f.write_bytes(gzip.compress((NGX.format(s=1, c=1) + "\n").encode()))
+    plain = tmp_path / "error.log"
+    plain.write_bytes((NGX.format(s=2, c=2) + "\n").encode())
+    before = sys.getswitchinterval()
+    _c, coll, reps = run([f])
+    assert reps[0]["status"] == "scanned" and len(coll.events) == 1
+    assert seen == [pytest.approx(limits.GZIP_SWITCH_INTERVAL)]
+    assert sys.getswitchinterval() == before
+    run([plain], prefilter="python")        # a plain file: the process's own interval
+    assert seen[1:] == [before]
+
+
 def test_gzip_detected_by_magic_and_multimember(tmp_path):
     f = tmp_path / "error.log.1"     # gzip content without the .gz suffix
     f.write_bytes(gzip.compress((NGX.format(s=1, c=1) + "\n").encode()) +
