@@ -78,9 +78,7 @@ def _event_of(rec, path, line_no, matcher, kinds):
     ev = {"file": path, "line_no": line_no, "source_kind": source_kind, "category": category,
           "_ts": rec.ts, "level": rec.level}
     if source_kind == "nginx":
-        get = nginx_context_fields(rec.message).get
-        for k in _NGX_CTX_KEYS:
-            fields[k] = get(k)
+        fields.update(nginx_context_fields(rec.message))
         ev.update(rec.fields)
     elif rec.tag and source_kind in ("kernel", "coredump"):
         ev["tag"] = rec.tag
@@ -103,9 +101,6 @@ def _cut_ok(rec):
     if rec.kind != "nginx":
         return True
     return rec.level not in _QUIET and "connection" in rec.fields
-
-
-_NGX_CTX_KEYS = ("client", "server", "request", "method", "path", "uri", "upstream", "host")
 
 
 _MATCHER = []

@@ -29,7 +29,8 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.time
     LOCAL_MONTHS, MONTHS, TimeContext, _frac, _hms, parse_iso,
 )
 
-__all__ = ["Record", "parse_record", "parse_nginx_context", "nginx_context_fields", "nginx_message_text"]
+__all__ = ["Record", "parse_record", "parse_nginx_context", "nginx_context_fields", "nginx_message_text",
+           "EVENT_CONTEXT_KEYS"]
 
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _ISO = (r"(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?"
@@ -341,10 +342,9 @@ def parse_record(text, tctx=None):
         m = _RE_NGINX.match(text)
         if m:
             rec.kind = "nginx"
-            rec.level = m.group("level")
+            rec.level, pid, conn = m.group("level", "pid", "conn")
             f = rec.fields
-            f["nginx_pid"] = int(m.group("pid"))
-            conn = m.group("conn")
+            f["nginx_pid"] = int(pid)
             if conn:
                 f["connection"] = int(conn)
             ts = nginx_stamp_time(text[:19], tctx)
@@ -357,12 +357,12 @@ def parse_record(text, tctx=None):
         # fast path, the usual php-fpm line, bare or behind a docker compose prefix:
         # no other prefix can match there (see the tests), so the result is the same
         m = _RE_FPM_FAST.match(text)
-        if m and (m.group("svc") is None or text.find("|") < 90):
-            if m.group("svc") is not None:
-                rec.container = m.group("svc")
+        svc = m.group("svc") if m else None
+        if m and (svc is None or text.find("|") < 90):
+            if svc is not None:
+                rec.container = svc
             rec.kind = "php-fpm"
-            rec.level = m.group("level")
-            stamp = m.group("stamp")
+            rec.level, stamp, frac = m.group("level", "stamp", "frac")
             cache = tctx._stamp_cache
             ts = cache.get(stamp, _MISSING)
             if ts is _MISSING:
@@ -372,7 +372,6 @@ def parse_record(text, tctx=None):
                     cache.clear()
                 cache[stamp] = ts
             if ts is not None:
-                frac = m.group("frac")
                 rec.ts = ts + _frac(frac) if frac else ts
                 rec.ts_source = "record"
             rec.message = text[m.end():]
@@ -522,30 +521,38 @@ def parse_nginx_context(message):
 
 _CTX_CACHE = {}
 _CTX_CACHE_SIZE = 4096
+# the context fields an event carries, in this order (absent ones as None)
+EVENT_CONTEXT_KEYS = ("client", "server", "request", "method", "path", "uri", "upstream", "host")
 
 
 def nginx_context_fields(message):
-    """The fields of parse_nginx_context(message), kept per context after the client's
-    address: what follows it (server, request, upstream, host) repeats from request to
-    request, the address less. The client's value ends at the first comma after
-    ``, client: `` (unless it is quoted), in the usual layout and field by field alike,
-    so the fields of ``, client: <rest>`` are those of the message but the client."""
+    """The fields of parse_nginx_context(message) that an event carries (EVENT_CONTEXT_KEYS,
+    None when absent), kept per context after the client's address: what follows it
+    (server, request, upstream, host) repeats from request to request, the address less.
+    The client's value ends at the first comma after ``, client: `` (unless it is quoted),
+    in the usual layout and field by field alike, so the fields of ``, client: <rest>`` are
+    those of the message but the client."""
     idx = message.find(_NGX_CLIENT)
     if idx < 0:
-        return {}
+        return dict.fromkeys(EVENT_CONTEXT_KEYS)
     start = idx + len(_NGX_CLIENT)
     j = message.find(",", start)
     if j < 0 or message[start:start + 1] == '"':
-        return parse_nginx_context(message)[1]
+        return _event_context(parse_nginx_context(message)[1])
     rest = message[j:]
     fields = _CTX_CACHE.get(rest)
     if fields is None:
         if len(_CTX_CACHE) >= _CTX_CACHE_SIZE:
             _CTX_CACHE.clear()
-        fields = _CTX_CACHE[rest] = parse_nginx_context(_NGX_CLIENT + rest)[1]
+        fields = _CTX_CACHE[rest] = _event_context(parse_nginx_context(_NGX_CLIENT + rest)[1])
     fields = dict(fields)
     fields["client"] = message[start:j]
     return fields
+
+
+def _event_context(fields):
+    get = fields.get
+    return dict((k, get(k)) for k in EVENT_CONTEXT_KEYS)
 
 
 def _request_fields(fields):

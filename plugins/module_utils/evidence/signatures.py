@@ -81,7 +81,8 @@ class _Compiled(object):
                     continue
                 conv = int if k in _INT_FIELDS else float if k in _FLOAT_FIELDS else None
                 plan.append((rx.groupindex[name], k, conv))
-            self.groups[rx] = tuple(plan)
+            # keyed by identity: hashing a compiled pattern hashes its whole program each time
+            self.groups[id(rx)] = tuple(plan)
 
 
 class Matcher(object):
@@ -98,6 +99,7 @@ class Matcher(object):
         # text alone, see _fields), and each caller gets its own copy of the fields.
         self.cache = {} if cache else None
         self.by_kind = {"nginx": [], "php-fpm": [], "other": []}
+        self._tried = {}
         for entry in signatures:
             c = _Compiled(entry)
             key = c.source_kind if c.source_kind in ("nginx", "php-fpm") else "other"
@@ -133,9 +135,12 @@ class Matcher(object):
         if kind == "nginx" and not text_only:
             # only nginx's own words: request, host and referrer are the client's
             message = nginx_message_text(message)
-        for sig in self.by_kind.get(kind, ()):
-            if kinds is not None and sig.source_kind not in kinds:
-                continue
+        sigs = self._tried.get((kind, kinds))
+        if sigs is None:
+            # the entries of a record kind that the file's kinds allow, in table order
+            sigs = self._tried[(kind, kinds)] = tuple(
+                sig for sig in self.by_kind.get(kind, ()) if kinds is None or sig.source_kind in kinds)
+        for sig in sigs:
             for p in sig.prefilter:
                 if p in message:
                     break
@@ -155,7 +160,7 @@ class Matcher(object):
     def _fields(sig, m, message):
         out = dict.fromkeys(sig.fields)
         groups = m.groups()
-        for gi, k, conv in sig.groups[m.re]:
+        for gi, k, conv in sig.groups[id(m.re)]:
             v = groups[gi - 1]
             if v is None:
                 continue
@@ -186,12 +191,12 @@ class Matcher(object):
             proc = out.get("process") or ""
             out["is_php"] = "php" in proc.lower()
         if cid == "lifecycle":
-            gd = m.groupdict()
-            ev = gd.get("child_event")
+            names = m.re.groupindex
+            ev = m.group("child_event") if "child_event" in names else None
             if ev:
                 out["lifecycle_event"] = "child_started" if ev == "started" else "child_recycled"
             else:
-                phrase = gd.get("phrase") or ""
+                phrase = (m.group("phrase") if "phrase" in names else None) or ""
                 for k, v in _LIFECYCLE.items():
                     if phrase.startswith(k):
                         out["lifecycle_event"] = v
