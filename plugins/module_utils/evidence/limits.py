@@ -25,6 +25,9 @@ MTIME_SLACK = 300.0
 # 502 finds the notice its request logged (the nearest lines, starting this close before)
 NEAR_BYTES = 4096
 NEAR_LINES = 8
+# nginx connections of PHP notice lines counted in bulk kept to tell whether a 502 may have
+# one just before it (a few MB at most; emptied when full: the lookups then all run again)
+NOTICE_CONNECTIONS = 65536
 # A gzip member is scanned by three threads of one process (inflating into grep, reading
 # grep's output, scanning): with Python's default 5 ms switch interval each of them waits
 # up to 5 ms for the GIL after every read, write or inflate, and the pipeline stalls

@@ -51,7 +51,7 @@ NOTICE_SEVERITIES = frozenset((
 # starts, the stamp its group. Anything else before the message (a transport prefix, a
 # partial header) takes the full path. NOTICE_LINE (one line) and NOTICE_ROWS (grep's
 # rows) are built from it: the bulk step takes exactly the lines the per-line step takes.
-_NOTICE_HEAD = (br"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
+_NOTICE_HEAD = (br"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[[a-z]+\] \d+#\d+: (?:\*(\d+) )?"
                 br"FastCGI sent in stderr: \"")
 NOTICE_LINE = re.compile(_NOTICE_HEAD + br"(?=PHP message: PHP )")
 
@@ -75,7 +75,7 @@ _END = b'" while '
 
 # A row of the grep prefilter's output ("<line number>:<offset>:<line>", behind the newline
 # of the row before) that is a notice line candidate (NOTICE_LINE): its line number, offset,
-# stamp, and the line from the first PHP message on.
+# stamp, nginx connection, and the line from the first PHP message on.
 NOTICE_ROWS = re.compile(br"\n(\d+):(\d+):" + _NOTICE_HEAD + br"(PHP message: PHP [^\n]*)(?=\n)")
 # what payload_of cuts off, to the end of each row
 _PAYLOAD_END = re.compile(re.escape(_END) + br"[^\n]*")
@@ -175,19 +175,20 @@ def count_notice_rows(block, lo, hi, max_line, memo):
     row past the range or one that may be too long to keep whole: then nothing is
     counted), else (the other rows, in ``block``'s form; how many notice lines;
     {(severity, script): messages}; their stamps, a set (see stamp_span); the line
-    number of the last one)."""
+    number of the last one; {nginx connection: line number of its last notice line}, both
+    bytes as grep wrote them)."""
     parts = NOTICE_ROWS.split(block)
-    n = len(parts) // 5
+    n = len(parts) // 6
     if not n:
-        return block, 0, {}, set(), None
-    if int(parts[2]) < lo or int(parts[-4]) >= hi:
+        return block, 0, {}, set(), None, {}
+    if int(parts[2]) < lo or int(parts[-5]) >= hi:
         return None
     # a row as long as max_line covers a whole aligned window without a newline
     step = (max_line - 256) // 2
     for i in range(0, len(block) - step + 1, step):
         if block.find(b"\n", i, i + step) < 0:
             return None
-    cut = _PAYLOAD_END.sub(b"", b"\n".join(parts[4::5]))
+    cut = _PAYLOAD_END.sub(b"", b"\n".join(parts[5::6]))
     found = _RE_MESSAGES.findall(b"\n" + cut.replace(_MESSAGE, b"\n" + _MESSAGE))
     if len(found) != cut.count(_MESSAGE):
         return None             # a message that is no "PHP <Severity>:" one
@@ -202,7 +203,8 @@ def count_notice_rows(block, lo, hi, max_line, memo):
                 memo.clear()
             key = memo[found_key] = (sev, _script_of(found_key[1]))
         tally[key] = tally.get(key, 0) + k
-    return b"".join(parts[0::5]), n, tally, set(parts[3::5]), int(parts[-5])
+    return (b"".join(parts[0::6]), n, tally, set(parts[3::6]), int(parts[-6]),
+            dict(zip(parts[4::6], parts[1::6])))
 
 
 def stamp_span(stamps, tctx):

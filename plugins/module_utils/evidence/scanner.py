@@ -479,9 +479,7 @@ class Scanner(object):
                             for r in msgs:
                                 tally[r] = tally.get(r, 0) + 1
                             span[5] += 1
-                            # the highest: a batch counted in bulk may have run ahead of this line
-                            if line_no > span[6]:
-                                span[6] = line_no
+                            span[6] = line_no
                             return
                         if span[1] is not None:
                             return          # outside the window
@@ -504,10 +502,13 @@ class Scanner(object):
                     continue
                 report["events"] = report.get("events", 0) + 1
                 # the notice line can only be among the lines before when one was counted that
-                # near, or when this line is near the start of the range (line numbers count
-                # from it): the lines before it belong to another range
-                if (add_detail is not None and ev["source_kind"] == "nginx" and ev.get("connection") is not None
-                        and (line_no - span[6] <= near_lines or line_no <= near_lines + 1)):
+                # near (line by line; in bulk: one of this connection), or when this line is
+                # near the start of the range (line numbers count from it): the lines before
+                # it belong to another range
+                conn = ev.get("connection")
+                if (add_detail is not None and ev["source_kind"] == "nginx" and conn is not None
+                        and (line_no - span[6] <= near_lines or line_no <= near_lines + 1
+                             or counted_near(conn, line_no - near_lines))):
                     if before is None:
                         before = near()
                     found = notice_before(before, ev["connection"], tctx)
@@ -536,9 +537,25 @@ class Scanner(object):
             span[2] = span[3] = None
             span[5] = 0
 
-        def add_counted(n, counts, first, last, line_no):
+        # notice lines counted in bulk: nginx connection (bytes) -> grep's line number (bytes)
+        # of its last one; bulk[0]: lines up to this one may be missing from it (it was
+        # emptied), bulk[1]: grep's line number minus this is the line's number here
+        bulk_conns = {}
+        bulk = [-near_lines - 1, 0, 0]
+
+        def counted_near(conn, lo):
+            """Whether a notice line of ``conn`` counted in bulk may lie at or after line
+            ``lo``: its last one does (a batch is counted before its other rows are read,
+            so that one may even come after the line asking), or the record is incomplete."""
+            if lo <= bulk[0]:
+                return True
+            got = bulk_conns.get(b"%d" % conn)
+            return got is not None and int(got) - bulk[1] >= lo
+
+        def add_counted(n, counts, first, last, line_no, conns=None, shift=0):
             """Notice lines counted in bulk outside emit (count_notice_rows): ``n`` lines
-            of these (severity, script) message counts, epochs and last line number."""
+            of these (severity, script) message counts, epochs and last line number, and
+            the last line (grep's number, less ``shift``) of each nginx connection."""
             for key, k in counts.items():
                 tally[key] = tally.get(key, 0) + k
             span[5] += n
@@ -546,7 +563,15 @@ class Scanner(object):
                 span[2] = first
             if span[3] is None or last > span[3]:
                 span[3] = last
-            span[6] = line_no
+            if conns is None:
+                span[6] = line_no       # no connections told: every line near it asks
+                return
+            if len(bulk_conns) > limits.NOTICE_CONNECTIONS:
+                bulk_conns.clear()
+                bulk[0] = bulk[2]       # the last line counted before this batch
+            bulk[1] = shift
+            bulk_conns.update(conns)
+            bulk[2] = line_no
         emit.flush = flush
         emit.add_counted = add_counted if notice_match is not None and not windowed else None
         self._sink_add = sink_add
@@ -606,9 +631,9 @@ def _notice_rows(add_counted, lshift, max_line, tctx, lo=0, hi=1 << 62, in_threa
     memo = {}
     taken = []
 
-    def deliver(n, counts, seen, last_no):
+    def deliver(n, counts, seen, last_no, conns):
         first, last = stamp_span(seen, tctx)
-        add_counted(n, counts, first, last, last_no - lshift + 1)
+        add_counted(n, counts, first, last, last_no - lshift + 1, conns, lshift - 1)
 
     def rows(block):
         got = count_notice_rows(block, lo, hi, max_line, memo)

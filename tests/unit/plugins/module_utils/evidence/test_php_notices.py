@@ -114,8 +114,8 @@ def _rows(*lines, start=1):
 
 def test_count_notice_rows_takes_notice_rows_and_gives_back_the_others():
     block = _rows(WARN.format(s=1, c=1), RESET.format(s=2, c=2), TWO.format(s=3, c=3), OTHER.format(s=4, c=4))
-    rest, n, tally, stamps, last_no = count_notice_rows(block, 0, 10 ** 9, 65536, {})
-    assert n == 2 and last_no == 3
+    rest, n, tally, stamps, last_no, conns = count_notice_rows(block, 0, 10 ** 9, 65536, {})
+    assert n == 2 and last_no == 3 and conns == {b"1": b"1", b"3": b"3"}
     assert tally == {("Warning", "/var/www/html/cart.php"): 1, ("Deprecated", "/var/www/html/a.php"): 1,
                      ("Notice", "/var/www/html/b.php"): 1}
     first, last = stamp_span(stamps | {b"2026/11/26 17:00:59"}, TimeContext())

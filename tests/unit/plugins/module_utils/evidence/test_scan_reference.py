@@ -13,6 +13,7 @@ when there is no GNU grep, and a failing or silent grep, are tested at the end."
 import gzip
 import os
 import random
+import re
 import time
 
 import pytest
@@ -465,3 +466,66 @@ def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_l
     if workers == 1:                    # counted in this process (3 workers: in theirs)
         assert sum(taken) > 0.8 * fast.fastcgi_stderr
         assert 0 in taken               # the batches with a fatal error went line by line
+
+
+def keepalive_sample(seed=21, n=3000, conns=40):
+    """Notice lines and 502s of a few kept-alive nginx connections: one connection logs
+    notices before and after its 502, others 502 with no notice of their own near."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        c = rng.randrange(conns)
+        k = rng.random()
+        if k < 0.6:
+            msg = ('FastCGI sent in stderr: "PHP message: PHP Warning:  Undefined variable $x in /srv/p%d.php on line %d"'
+                   ' while reading response header from upstream' % (c % 5, i))
+        elif k < 0.8:
+            msg = NGX_MSGS[0]
+        else:
+            out.append(("2026/11/26 17:%02d:%02d [info] 1#1: *%d client closed keepalive connection"
+                        % (i % 60, i % 60, c)).encode())
+            continue
+        line = ngx(rng, i, msg)
+        out.append(line.replace("*%d " % i, "*%d " % c, 1).encode())
+    return b"\n".join(out) + b"\n"
+
+
+@needs_gnu_grep
+@pytest.mark.parametrize("room", [65536, 5])
+@pytest.mark.parametrize("workers, gz", [(1, False), (3, False), (1, True)])
+def test_notice_before_a_502_is_looked_up_only_for_its_connection(tmp_path, small_limits, monkeypatch,
+                                                                  workers, gz, room):
+    """With notices counted in bulk, a 502 looks for its request's notice (a pread and a walk
+    back) only when its connection logged one close before or after it: the same events as
+    the reference, also when a connection logs notices on both sides of its 502 and when the
+    connections kept are emptied (``room``); and a 502 whose connection logged none is not
+    looked up at all."""
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scanner
+    monkeypatch.setattr(limits, "NOTICE_CONNECTIONS", room)
+    asked = []
+    real = scanner.notice_before
+
+    def counting(before, conn, tctx):
+        asked.append(conn)
+        return real(before, conn, tctx)
+    monkeypatch.setattr(scanner, "notice_before", counting)
+    data = keepalive_sample()
+    f = tmp_path / ("error.log.gz" if gz else "error.log")
+    f.write_bytes(gzip.compress(data) if gz else data)
+    events, reports = fast([(f, "nginx")], workers=workers, prefilter="grep")
+    want, lines, overlong = reference_for(data, f, frozenset(["nginx"]))
+    assert events == want
+    assert sum(1 for e in want if e["category"] == "fastcgi_stderr") > 20     # notices brought in full
+    assert fast.php_messages == reference_for.php_messages
+    # unique connections (notice_heavy_sample): hardly any lookup
+    asked[:] = []
+    data = notice_heavy_sample()
+    f.write_bytes(gzip.compress(data) if gz else data)
+    events, reports = fast([(f, "nginx")], workers=1, prefilter="grep")
+    assert events == reference_for(data, f, frozenset(["nginx"]))[0]
+    noticed = set(int(c) for c in re.findall(rb"\*(\d+) FastCGI sent", data))
+    alone = [e for e in events if e["category"] == "upstream_reset" and e["connection"] not in noticed]
+    if room > 5:
+        # the few asked are 502s in the batches counted line by line (fatal errors, the
+        # over-long line) or right at the start
+        assert len([c for c in asked if c not in noticed]) < len(alone) / 2, (len(asked), len(alone))
