@@ -521,6 +521,7 @@ def parse_nginx_context(message):
 
 _CTX_CACHE = {}
 _CTX_CACHE_SIZE = 4096
+_CTX_CACHE_TEXT = 2048      # longer contexts are parsed each time (the cache stays a few MB)
 # the context fields an event carries, in this order (absent ones as None)
 EVENT_CONTEXT_KEYS = ("client", "server", "request", "method", "path", "uri", "upstream", "host")
 
@@ -537,7 +538,7 @@ def nginx_context_fields(message):
         return dict.fromkeys(EVENT_CONTEXT_KEYS)
     start = idx + len(_NGX_CLIENT)
     j = message.find(",", start)
-    if j < 0 or message[start:start + 1] == '"':
+    if j < 0 or message[start:start + 1] == '"' or len(message) - j > _CTX_CACHE_TEXT:
         return _event_context(parse_nginx_context(message)[1])
     rest = message[j:]
     fields = _CTX_CACHE.get(rest)

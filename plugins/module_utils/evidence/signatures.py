@@ -91,6 +91,7 @@ class Matcher(object):
     'other': kernel and coredump signatures are tried on 'other')."""
 
     CACHE_SIZE = 4096
+    CACHE_TEXT = 512        # longer texts are matched each time (the cache stays a few MB)
 
     def __init__(self, signatures=SIGNATURES, cache=True):
         # nginx's own words of a record (its text before ", client: ") repeat: the same
@@ -113,8 +114,12 @@ class Matcher(object):
         tried at all, so a record of a file can only be evidence its source writes.
         ``cut_ok``: whether a match of a record cut before its phase (the ``cut`` group
         of signature_table._cut_after_errno) counts; the caller knows the record's header."""
+        if kinds is not None and not isinstance(kinds, frozenset):
+            kinds = frozenset(kinds)        # a key of the caches below
         if kind == "nginx" and self.cache is not None:
             text = nginx_message_text(message)
+            if len(text) > self.CACHE_TEXT:
+                return self._match(kind, text, tag, kinds, cut_ok, text_only=True)
             key = (text, tag, kinds, cut_ok)
             res = self.cache.get(key)
             if res is None:

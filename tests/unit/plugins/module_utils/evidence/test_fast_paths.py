@@ -103,6 +103,19 @@ def test_matcher_cache_stays_bounded():
     for i in range(m.CACHE_SIZE + 10):
         m.match("nginx", "upstream timed out (110: Connection timed out) while reading upstream %d" % i)
     assert len(m.cache) <= m.CACHE_SIZE
+    # long texts (a hostile file's 64 KiB lines) are matched, never kept
+    m.cache.clear()
+    long_text = "upstream timed out (110: Connection timed out) while reading upstream " + "x" * 5000
+    assert m.match("nginx", long_text)[0] == "upstream_timeout"
+    assert not m.cache
+
+
+def test_nginx_context_cache_keeps_no_long_context():
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import parse
+    parse._CTX_CACHE.clear()
+    msg = "upstream timed out, client: 192.0.2.1, server: a, request: \"GET /%s HTTP/1.1\"" % ("x" * 5000)
+    assert nginx_context_fields(msg)["path"] == "/" + "x" * 5000
+    assert not parse._CTX_CACHE
 
 
 _CONTEXTS = [
@@ -172,3 +185,11 @@ def test_events_of_a_line_are_those_of_each_of_its_records():
         got = events_from_line(line, "/x", 3, TimeContext(ref_epoch=1798675200), matcher)
         assert [dict(e, _ts=None) for e in got] == [dict(e, _ts=None) for e in want], line
     assert glued_lines > 500
+
+
+def test_the_kinds_a_caller_names_may_be_any_collection():
+    m = Matcher()
+    msg = "upstream timed out (110: Connection timed out) while reading upstream, client: 192.0.2.1"
+    for kinds in (["nginx"], {"nginx"}, ("nginx",), frozenset(["nginx"])):
+        assert m.match("nginx", msg, None, kinds)[0] == "upstream_timeout"
+    assert m.match("nginx", msg, None, ["php-fpm"]) is None
