@@ -26,7 +26,8 @@ MTIME_SLACK = 300.0
 NEAR_BYTES = 4096
 NEAR_LINES = 8
 # nginx connections of PHP notice lines counted in bulk kept to tell whether a 502 may have
-# one just before it (a few MB at most; emptied when full: the lookups then all run again)
+# one just before it (a few MB at most; emptied when full: the 502s whose neighbourhood
+# reaches back before the emptying are then looked up, as they all were before)
 NOTICE_CONNECTIONS = 65536
 # A gzip member is scanned by three threads of one process (inflating into grep, reading
 # grep's output, scanning): with Python's default 5 ms switch interval each of them waits
