@@ -8,18 +8,14 @@ each class has, how many near-misses beside them, and the sources cited above th
 test_wild_shapes.py holds each class to a floor; the closing note of issue 12 quotes the table.
 """
 import collections
-import glob
 import os
 import re
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "..", ".collections"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from signature_samples import FIXTURES  # noqa: E402
+from signature_samples import categories, load_commented_samples  # noqa: E402
 
-_RE_EXPECT = re.compile(r"^# (match|no-match)(?::\s*(.*))?$")
 _NGINX_HEADER = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: ")
 _FPM_STAMP = re.compile(r"\[\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d")
 _SYSLOG = re.compile(r"^(?:<\d+>)?(?:[A-Za-z\u0400-\u04ff\u3131-\uac00-\ud7a3.]+ +\d\d? \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) +\S*")
@@ -86,28 +82,14 @@ CLASSES = collections.OrderedDict([
 
 
 def samples():
-    """[(category, kind, expectation, line, source)]: every sample with the nearest free
-    comment above it (its source, or None)."""
+    """[(category, kind, expectation, line, source)]: every sample with the nearest comment
+    above it when that comment names where the shape comes from (an issue, a page, a source
+    file, the lab), else None (it only says why the line is there)."""
     out = []
-    for path in sorted(glob.glob(os.path.join(FIXTURES, "*.log"))):
-        cat = os.path.basename(path)[:-4]
-        source = None
-        pending = None
-        with open(path, "rb") as f:
-            for raw in f.read().decode("utf-8", "replace").split("\n"):
-                if pending is not None:
-                    out.append((cat, pending[0], pending[1], raw, source))
-                    pending = None
-                    continue
-                m = _RE_EXPECT.match(raw)
-                if m:
-                    import json
-                    pending = (m.group(1), json.loads(m.group(2)) if m.group(2) else None)
-                elif raw.startswith("# "):
-                    # a comment that names where the shape comes from (an issue, a page, a
-                    # source file, the lab), else it only says why the line is there
-                    text = raw[2:].strip()
-                    source = text if _SOURCE.search(text) else None
+    for cat in categories():
+        for kind, exp, raw, dummy, comment in load_commented_samples(cat):
+            source = comment if comment and _SOURCE.search(comment) else None
+            out.append((cat, kind, exp, raw.decode("utf-8", "replace"), source))
     return out
 
 

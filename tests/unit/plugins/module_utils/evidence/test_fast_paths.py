@@ -5,8 +5,6 @@ split_glued's two searches against collecting every header, the Matcher's per-te
 against no cache, the nginx context kept per text after the client against parsing it
 whole, the nginx stamp's per-minute epoch against the full conversion. Each is held to
 its long form on every sample line of the signature table and on generated lines."""
-import glob
-import os
 import random
 import re
 
@@ -19,19 +17,14 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.pars
 )
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.signatures import Matcher
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import TimeContext
-from signature_samples import FIXTURES
+from signature_samples import categories, load_samples
 
 KINDS = (None, frozenset(["nginx"]), frozenset(["php-fpm"]), frozenset(["kernel", "coredump", "php-fpm"]))
 
 
 def _sample_lines():
-    out = []
-    for path in sorted(glob.glob(os.path.join(FIXTURES, "*.log"))):
-        with open(path, "rb") as f:
-            for raw in f.read().split(b"\n"):
-                if raw and not raw.startswith(b"#"):
-                    out.append(raw.decode("utf-8", "replace"))
-    return out
+    return [raw.decode("utf-8", "replace") for cat in categories() for dummy, dummy2, raw, dummy3 in load_samples(cat)
+            if raw]
 
 
 SAMPLES = _sample_lines()

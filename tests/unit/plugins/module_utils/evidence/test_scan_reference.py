@@ -431,6 +431,16 @@ def notice_heavy_sample(seed=12, n=2500):
     return b"\n".join(out) + b"\n"
 
 
+def _nginx_log_through_grep(tmp_path, data, gz, workers):
+    """``data`` written as an nginx error log (gzip-compressed when ``gz``), scanned with the
+    grep prefilter and by the reference: (file, events, reports, (reference events, lines,
+    over-long lines))."""
+    f = tmp_path / ("error.log.gz" if gz else "error.log")
+    f.write_bytes(gzip.compress(data) if gz else data)
+    events, reports = fast([(f, "nginx")], workers=workers, prefilter="grep")
+    return f, events, reports, reference_for(data, f, frozenset(["nginx"]))
+
+
 @needs_gnu_grep
 @pytest.mark.parametrize("workers, gz", [(1, False), (3, False), (1, True)])
 def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_limits, monkeypatch, workers, gz):
@@ -450,10 +460,7 @@ def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_l
         return got
     monkeypatch.setattr(scanner, "count_notice_rows", counting)
     data = notice_heavy_sample()
-    f = tmp_path / ("error.log.gz" if gz else "error.log")
-    f.write_bytes(gzip.compress(data) if gz else data)
-    events, reports = fast([(f, "nginx")], workers=workers, prefilter="grep")
-    want, lines, overlong = reference_for(data, f, frozenset(["nginx"]))
+    f, events, reports, (want, lines, overlong) = _nginx_log_through_grep(tmp_path, data, gz, workers)
     assert events == want
     assert fast.php_messages == reference_for.php_messages
     assert not [k for k in fast.php_messages if k[1] == "/forged.php"]
@@ -510,19 +517,15 @@ def test_notice_before_a_502_is_looked_up_only_for_its_connection(tmp_path, smal
         return real(before, conn, tctx)
     monkeypatch.setattr(scanner, "notice_before", counting)
     data = keepalive_sample()
-    f = tmp_path / ("error.log.gz" if gz else "error.log")
-    f.write_bytes(gzip.compress(data) if gz else data)
-    events, reports = fast([(f, "nginx")], workers=workers, prefilter="grep")
-    want, lines, overlong = reference_for(data, f, frozenset(["nginx"]))
+    dummy, events, dummy2, (want, dummy3, dummy4) = _nginx_log_through_grep(tmp_path, data, gz, workers)
     assert events == want
     assert sum(1 for e in want if e["category"] == "fastcgi_stderr") > 20     # notices brought in full
     assert fast.php_messages == reference_for.php_messages
     # unique connections (notice_heavy_sample): hardly any lookup
     asked[:] = []
     data = notice_heavy_sample()
-    f.write_bytes(gzip.compress(data) if gz else data)
-    events, reports = fast([(f, "nginx")], workers=1, prefilter="grep")
-    assert events == reference_for(data, f, frozenset(["nginx"]))[0]
+    dummy, events, dummy2, (want, dummy3, dummy4) = _nginx_log_through_grep(tmp_path, data, gz, 1)
+    assert events == want
     noticed = set(int(c) for c in re.findall(rb"\*(\d+) FastCGI sent", data))
     alone = [e for e in events if e["category"] == "upstream_reset" and e["connection"] not in noticed]
     if room > 5:
