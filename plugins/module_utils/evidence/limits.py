@@ -34,3 +34,9 @@ NOTICE_CONNECTIONS = 65536
 # up to 5 ms for the GIL after every read, write or inflate, and the pipeline stalls
 # (measured on a 750 MB nginx log: 3.3 s; with 0.2 ms: 2.5 s, and less system time).
 GZIP_SWITCH_INTERVAL = 0.0002
+# glibc's heap in a scanning process (heap.keep_freed_memory): blocks below this come from
+# the heap, not mmap (gzip inflates up to 4 MiB at a time)...
+HEAP_MMAP_THRESHOLD = 8 << 20
+# ...and this much free memory stays at its top instead of going back to the kernel and
+# being faulted in again for the next buffer
+HEAP_TRIM_THRESHOLD = 32 << 20

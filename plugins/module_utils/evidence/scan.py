@@ -53,6 +53,8 @@ How it stays fast (see shared/design/ARCHITECTURE.md, "scanning big logs"):
   processes (fork), gzip members are inflated in a helper thread (zlib releases
   the GIL) while the main thread searches (the threads hand the GIL over every
   limits.GZIP_SWITCH_INTERVAL while a member is scanned);
+* a scan of more than limits.SMALL_FILE bytes keeps glibc from handing back the pages
+  of its big buffers only to fault them in again (evidence/heap.py);
 * nothing is written anywhere; a file that cannot be read, a binary file, a
   truncated gzip or an over-long line is reported per file and never stops the scan.
 
@@ -68,6 +70,7 @@ import sys
 
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import limits
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.gnu_grep import _GrepFailed, _GrepFeed, _GrepStream, grep_prefilter
+from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.heap import keep_freed_memory
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import parse_record
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.readers import (
     NotRegularFile, _ReadError, _detect, _gzip_chunks_threaded, _looks_binary, _open_chunks, _plain_chunks,
@@ -304,6 +307,8 @@ def scan(files, sink_factory, since=None, until=None, boot_time=None, workers=No
         workers = _default_workers()
     total_bytes = sum(t[3]["size"] for t in tasks if t[4] == 0)
     results = None
+    if total_bytes > limits.SMALL_FILE:
+        keep_freed_memory()     # before the workers fork: they inherit it
     if workers > 1 and len(tasks) > 1 and total_bytes > limits.SMALL_FILE * 4:
         results = _run_parallel(tasks, workers)
     if results is None:
