@@ -22,8 +22,10 @@ Line by line (the Python search, gzip, a window), parsing is cached per message 
 without a window, count_notice_rows takes the notice rows of a whole batch of grep's
 output at once: one split of the batch, then one findall over all its messages
 (_RE_MESSAGES, the pattern message_of uses for one) and a Counter, all in the C regex
-engine; a batch with anything it cannot take whole goes back to the line-by-line step.
-Standard library only.
+engine. A row with a message that is no notice (a fatal error) goes back among the
+other rows to the line-by-line step, and the rest of its batch is still counted; a batch
+that reaches past its range, or may hold a cut row, goes back whole. Standard library
+only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -171,12 +173,15 @@ def count_notice_rows(block, lo, hi, max_line, memo):
     ``lo``, ``hi``: the offsets the range owns (grep's, relative to where it started);
     ``memo``: a dict the caller keeps between batches (the scripts of messages).
 
-    Returns None when the batch needs the per-line step (a message that is no notice, a
-    row past the range or one that may be too long to keep whole: then nothing is
-    counted), else (the other rows, in ``block``'s form; how many notice lines;
-    {(severity, script): messages}; their stamps, a set (see stamp_span); the line
-    number of the last one; {nginx connection: line number of its last notice line}, both
-    bytes as grep wrote them)."""
+    A row whose messages are not all notices (a fatal error, a message that is no
+    ``PHP <Severity>:`` one) is given back with the other rows, where it was, for the
+    per-line step; the rest of the batch is still counted (_rows_given_back).
+
+    Returns None when the whole batch needs the per-line step (a row past the range or
+    one that may be too long to keep whole: then nothing is counted), else (the other
+    rows, in ``block``'s form; how many notice lines; {(severity, script): messages};
+    their stamps, a set (see stamp_span); the line number of the last one; {nginx
+    connection: line number of its last notice line}, both bytes as grep wrote them)."""
     parts = NOTICE_ROWS.split(block)
     n = len(parts) // 6
     if not n:
@@ -189,6 +194,16 @@ def count_notice_rows(block, lo, hi, max_line, memo):
         if block.find(b"\n", i, i + step) < 0:
             return None
     cut = _PAYLOAD_END.sub(b"", b"\n".join(parts[5::6]))
+    tally = _tally(cut, memo)
+    if tally is None:
+        return _rows_given_back(block, parts, cut, memo)
+    return (b"".join(parts[0::6]), n, tally, set(parts[3::6]), int(parts[-6]),
+            dict(zip(parts[4::6], parts[1::6])))
+
+
+def _tally(cut, memo):
+    """{(severity, script): messages} of the messages in ``cut`` (payloads, one a row), or
+    None when one of them is no notice."""
     found = _RE_MESSAGES.findall(b"\n" + cut.replace(_MESSAGE, b"\n" + _MESSAGE))
     if len(found) != cut.count(_MESSAGE):
         return None             # a message that is no "PHP <Severity>:" one
@@ -203,8 +218,50 @@ def count_notice_rows(block, lo, hi, max_line, memo):
                 memo.clear()
             key = memo[found_key] = (sev, _script_of(found_key[1]))
         tally[key] = tally.get(key, 0) + k
-    return (b"".join(parts[0::6]), n, tally, set(parts[3::6]), int(parts[-6]),
-            dict(zip(parts[4::6], parts[1::6])))
+    return tally
+
+
+# A message (in a batch's payloads) that is no notice: what message_of reads as another
+# severity, or as none (the severities hold no ":", so the first ":" after "PHP " ends it).
+_RE_NOT_NOTICE = re.compile(re.escape(_MESSAGE) + br"(?!PHP (?:" + b"|".join(
+    re.escape(sev.encode("ascii")) for sev in sorted(NOTICE_SEVERITIES)) + br"):(?= ))")
+
+
+def _rows_given_back(block, parts, cut, memo):
+    """count_notice_rows for a batch where some notice-shaped rows hold a message that is
+    no notice: those rows go back among the other rows, in their place (found in
+    ``block`` by their line number and offset, one forward search); the others are
+    counted as usual."""
+    rows = cut.split(b"\n")
+    bad = []                    # the indexes of the rows given back
+    row = last = 0
+    for m in _RE_NOT_NOTICE.finditer(cut):
+        row += cut.count(b"\n", last, m.start())
+        last = m.start()
+        if not bad or bad[-1] != row:
+            bad.append(row)
+    if not bad:
+        return None             # cannot happen: then every message is a notice
+    gaps = parts[0::6]
+    pieces = []
+    prev = pos = 0
+    for i in bad:
+        pieces.extend(gaps[prev:i + 1])
+        pos = block.find(b"\n" + parts[6 * i + 1] + b":" + parts[6 * i + 2] + b":", pos)
+        end = block.find(b"\n", pos + 1)
+        pieces.append(block[pos:end])
+        prev = i + 1
+        pos = end
+    pieces.extend(gaps[prev:])
+    given = set(bad)
+    good = [i for i in range(len(rows)) if i not in given]
+    if not good:
+        return b"".join(pieces), 0, {}, set(), None, {}
+    tally = _tally(b"\n".join([rows[i] for i in good]), memo)
+    if tally is None:
+        return None             # cannot happen: only notices are left
+    return (b"".join(pieces), len(good), tally, set(parts[6 * i + 3] for i in good), int(parts[6 * good[-1] + 1]),
+            dict((parts[6 * i + 4], parts[6 * i + 1]) for i in good))
 
 
 def stamp_span(stamps, tctx):

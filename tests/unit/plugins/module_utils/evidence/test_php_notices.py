@@ -123,10 +123,63 @@ def test_count_notice_rows_takes_notice_rows_and_gives_back_the_others():
     assert [r.split(b":", 2)[0] for r in rest[1:-1].split(b"\n")] == [b"2", b"4"]
 
 
+NOT_A_SEVERITY = WARN.replace('" while', 'PHP message: stack" while')
+
+
+def test_count_notice_rows_gives_back_the_rows_that_hold_more_than_notices():
+    """A fatal error (or a message that is no "PHP <Severity>:" one) among notices: that
+    row goes back to the per-line step, in its place; the rest of the batch is counted."""
+    lines = [WARN.format(s=1, c=1), FATAL.format(s=2, c=2), RESET.format(s=3, c=3), TWO.format(s=4, c=4),
+             NOT_A_SEVERITY.format(s=5, c=5), WARN.format(s=6, c=6)]
+    rest, n, tally, stamps, last_no, conns = count_notice_rows(_rows(*lines), 0, 10 ** 9, 65536, {})
+    rows = _rows(*lines)[1:-1].split(b"\n")
+    assert rest == b"\n" + b"\n".join([rows[1], rows[2], rows[4]]) + b"\n"
+    assert n == 3 and last_no == 6 and conns == {b"1": b"1", b"4": b"4", b"6": b"6"}
+    assert tally == {("Warning", "/var/www/html/cart.php"): 2, ("Deprecated", "/var/www/html/a.php"): 1,
+                     ("Notice", "/var/www/html/b.php"): 1}
+    assert sorted(stamps) == [b"2026/11/26 17:01:01", b"2026/11/26 17:01:04", b"2026/11/26 17:01:06"]
+
+
+def test_count_notice_rows_of_only_fatal_rows_counts_nothing():
+    block = _rows(FATAL.format(s=1, c=1), NOT_A_SEVERITY.format(s=2, c=2))
+    assert count_notice_rows(block, 0, 10 ** 9, 65536, {}) == (block, 0, {}, set(), None, {})
+
+
+def _per_row(block):
+    """count_notice_rows, row by row as the per-line step decides (NOTICE_LINE,
+    notice_messages): the reference of the bulk step."""
+    rest, n, tally, stamps, last_no, conns = [], 0, {}, set(), None, {}
+    for row in block[1:-1].split(b"\n"):
+        num, off, text = row.split(b":", 2)
+        m = NOTICE_LINE.match(text)
+        msgs = notice_messages(payload_of(text, m.end()), {}) if m else None
+        if msgs is None:
+            rest.append(row)
+            continue
+        n += 1
+        for key in msgs:
+            tally[key] = tally.get(key, 0) + 1
+        stamps.add(m.group(1))
+        last_no = int(num)
+        conns[m.group(2)] = num
+    return b"\n" + b"".join(r + b"\n" for r in rest) if rest else b"\n", n, tally, stamps, last_no, conns
+
+
+def test_count_notice_rows_equals_the_per_row_rule_on_mixed_batches():
+    import random
+    rng = random.Random(12)
+    shapes = [WARN, TWO, FATAL, RESET, OTHER, NOT_A_SEVERITY,
+              WARN.replace("*{c} ", ""), TWO.replace("Notice:", "Fatal error:"), TWO.replace("Notice:  ", "Notice:")]
+    for trial in range(300):
+        lines = [rng.choice(shapes).format(s=rng.randrange(60), c=rng.randrange(50))
+                 for dummy in range(rng.randrange(1, 12))]
+        block = _rows(*lines)
+        got = count_notice_rows(block, 0, 10 ** 9, 65536, {})
+        want = _per_row(block)
+        assert got == want, lines
+
+
 @pytest.mark.parametrize("why, block, lo, hi", [
-    ("a fatal error", _rows(WARN.format(s=1, c=1), FATAL.format(s=2, c=2)), 0, 10 ** 9),
-    ("a message that is no PHP <Severity>: one",
-     _rows(WARN.format(s=1, c=1).replace('" while', 'PHP message: stack" while')), 0, 10 ** 9),
     ("a row before the range", _rows(WARN.format(s=1, c=1), RESET.format(s=1, c=2)), 10, 10 ** 9),
     ("a row past the range", _rows(WARN.format(s=1, c=1), WARN.format(s=1, c=2)), 0, 100),
     ("a row that may be cut", _rows(WARN.format(s=1, c=1).replace("cart", "c" * 1000)), 0, 10 ** 9),

@@ -446,19 +446,28 @@ def _nginx_log_through_grep(tmp_path, data, gz, workers):
 def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_limits, monkeypatch, workers, gz):
     """The grep path counts the notice rows of a whole batch at once (count_notice_rows):
     the same counts, messages and events as the line-by-line reference, at range edges,
-    with fatal errors in some batches and an over-long line in one; and the bulk step
-    really takes most of them (else this would only test the per-line step). With 3
+    with fatal errors in some batches (those rows given back, the rest counted) and an
+    over-long line in one; and the bulk step really takes most of them (else this would
+    only test the per-line step). With 3
     workers the ranges start and end among notice rows; gzip: grep reads the inflated
     stream and the rows are counted in its reader thread."""
-    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scanner
+    from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import php_notices, scanner
     taken = []
+    given = []
     real = scanner.count_notice_rows
+    real_given = php_notices._rows_given_back
 
     def counting(*a):
         got = real(*a)
         taken.append(got[1] if got is not None else 0)
         return got
+
+    def giving(block, *a):
+        got = real_given(block, *a)
+        given.append(got[1] if got is not None else None)
+        return got
     monkeypatch.setattr(scanner, "count_notice_rows", counting)
+    monkeypatch.setattr(php_notices, "_rows_given_back", giving)
     data = notice_heavy_sample()
     f, events, reports, (want, lines, overlong) = _nginx_log_through_grep(tmp_path, data, gz, workers)
     assert events == want
@@ -472,7 +481,10 @@ def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_l
     assert (reports[0].get("overlong_lines", 0), overlong) == (1, 1)
     if workers == 1:                    # counted in this process (3 workers: in theirs)
         assert sum(taken) > 0.8 * fast.fastcgi_stderr
-        assert 0 in taken               # the batches with a fatal error went line by line
+        assert 0 in taken               # the batch with the over-long line went line by line
+        # the batches with a fatal error (or a message that is no notice) were counted but
+        # for those rows, which went line by line
+        assert given and all(g for g in given), given
 
 
 def keepalive_sample(seed=21, n=3000, conns=40):
