@@ -12,12 +12,14 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence impo
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import scan as scan_mod
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import EventCollector
 
-# The scan's churn in small: a few buffers of 512 KiB alive at once, then all freed. glibc
-# gives the top of its heap back once more than twice the largest freed block lies free
-# there, so each round faults all of them in again (512 KiB: 128 pages each).
+# The scan's churn in small: a few buffers of 512 KiB alive at once, then all freed. With
+# glibc's documented thresholds (128 KiB for both; set first, so that what the process did
+# before, which moves the adaptive ones, does not matter) each round maps them and hands
+# them back again: 128 page faults each.
 CHURN = r"""
 import resource, sys
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import heap
+assert heap._set_thresholds(128 << 10, 128 << 10) is True
 if sys.argv[1] == "kept":
     assert heap.keep_freed_memory() is True
 bufs = [b"x" * (512 << 10) for i in range(4)]
