@@ -448,9 +448,9 @@ def test_notices_counted_in_bulk_from_grep_equal_the_reference(tmp_path, small_l
     the same counts, messages and events as the line-by-line reference, at range edges,
     with fatal errors in some batches (those rows given back, the rest counted) and an
     over-long line in one; and the bulk step really takes most of them (else this would
-    only test the per-line step). With 3
-    workers the ranges start and end among notice rows; gzip: grep reads the inflated
-    stream and the rows are counted in its reader thread."""
+    only test the per-line step). With 3 workers the ranges start and end among notice
+    rows; gzip: grep reads the inflated stream and the rows are counted in its reader
+    thread."""
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import php_notices, scanner
     taken = []
     given = []
