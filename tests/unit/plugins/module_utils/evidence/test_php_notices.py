@@ -4,7 +4,6 @@
 per severity and script, never lost as events; the notice a request logged before its
 502 comes in full; undated lines take a time and say where it came from."""
 
-import glob
 import os
 
 import pytest
@@ -19,7 +18,7 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.timestamps import format_ts, parse_iso
-from unit_paths import FIXTURES_ROOT
+from signature_samples import categories, load_samples
 
 pytestmark = pytest.mark.usefixtures("utc")
 
@@ -52,11 +51,10 @@ def run(tmp_path, lines, name="error.log", **kw):
 
 # ---------------------------------------------------------------- the bulk rule
 def _sample_lines():
-    for path in sorted(glob.glob(os.path.join(FIXTURES_ROOT, "signatures", "*.log"))):
-        with open(path, "rb") as f:
-            for line in f.read().split(b"\n"):
-                if line and not line.startswith(b"#"):
-                    yield line
+    for cat in categories():
+        for dummy, dummy2, raw, dummy3 in load_samples(cat):
+            if raw:
+                yield raw
 
 
 def test_every_line_counted_in_bulk_is_a_fastcgi_stderr_event():

@@ -26,7 +26,6 @@ from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scan
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.scanner import Scanner
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.sinks import CompositeSink, EventCollector
 from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.correlate import Correlator
-from unit_paths import FIXTURES_ROOT
 
 NGX_MSGS = [
     'recv() failed (104: Connection reset by peer) while reading response header from upstream',
@@ -304,11 +303,9 @@ def test_trailing_line_without_newline_and_slowlog_header_at_a_chunk_edge(tmp_pa
 def test_parse_record_fast_paths_equal_the_generic_parser():
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence import parse as log_parse
     from ansible_collections.phpfpm.opcache_fleet.plugins.module_utils.evidence.parse import Record, parse_record
-    import glob
-    texts = []
-    for path in glob.glob(os.path.join(FIXTURES_ROOT, "signatures", "*.log")):
-        with open(path, "rb") as f:
-            texts += [l.decode("utf-8", "replace") for l in f.read().split(b"\n") if not l.startswith(b"#")]
+    from signature_samples import categories, load_samples
+    texts = [""] + [raw.decode("utf-8", "replace") for cat in categories()
+                    for dummy, dummy2, raw, dummy3 in load_samples(cat)]
     texts += [l.decode("utf-8", "surrogateescape") for l in sample(seed=9, n=800).split(b"\n")]
     texts += ["1234/56/78 99:99:99 [error] 1#1: x", "2026/11/26 17:01:02 [error] 1#1: *", "Mar_1 | [26-Nov-2026 17:01:02] X",
               "svc|[26-Nov-2026 17:01:02] NOTICE: y", "a" * 95 + " | [26-Nov-2026 17:01:02] NOTICE: y",
